@@ -1,0 +1,33 @@
+"""Shared test fixtures: real-sequence lookup that skips with a message, GPU detection."""
+from __future__ import annotations
+
+import pytest
+
+from masktrt.paths import shared_sequence
+
+
+def has_gpu() -> bool:
+    try:
+        from cuda.bindings import runtime as cudart
+
+        err, count = cudart.cudaGetDeviceCount()
+        return int(err) == 0 and count > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if has_gpu():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU (none found); run on a GPU machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def real_sequence(name: str):
+    """Path of a sequence in ../shared/data, or skip the test saying where it looked."""
+    path = shared_sequence(name)
+    if path is None:
+        pytest.skip(f"real sequence '{name}' not found: needs ../shared/data/{name} or $MASKTRT_DATA")
+    return path
