@@ -1,0 +1,69 @@
+"""The official SiamMask crop (`get_subwindow_tracking`, spec §3.5), exactly.
+
+Rounding is Python's round-half-to-even on float64, the padding colour is the first-frame mean
+truncated to uint8, and resizing is OpenCV's default bilinear. The patch is filled directly
+instead of padding the whole frame first: same pixels, without copying a 4K frame per crop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """Inclusive source window [xmin, xmax] x [ymin, ymax] in frame pixels (may leave the frame)."""
+
+    xmin: int
+    ymin: int
+    size: int
+
+    @property
+    def xmax(self) -> int:
+        return self.xmin + self.size - 1
+
+    @property
+    def ymax(self) -> int:
+        return self.ymin + self.size - 1
+
+    def pads(self, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) padding the official code adds around the frame."""
+        h, w = frame_hw
+        return (max(0, -self.xmin), max(0, -self.ymin),
+                max(0, self.xmax - w + 1), max(0, self.ymax - h + 1))
+
+
+def crop_window(center: tuple[float, float], source_size: int) -> CropWindow:
+    """Where the crop of side `source_size` centred on `center` starts (half-to-even rounding)."""
+    c = (source_size + 1) / 2
+    return CropWindow(round(float(center[0]) - c), round(float(center[1]) - c), int(source_size))
+
+
+def pad_colour(avg_chans: np.ndarray) -> np.ndarray:
+    """The first-frame mean as the official code writes it into a uint8 canvas: truncated."""
+    return np.asarray(avg_chans, dtype=np.float64).astype(np.uint8)
+
+
+def crop_patch(frame: np.ndarray, win: CropWindow, avg_chans: np.ndarray) -> np.ndarray:
+    """The size x size x 3 uint8 source patch, padded with the truncated mean where it leaves the frame."""
+    h, w = frame.shape[:2]
+    if win.xmin >= 0 and win.ymin >= 0 and win.xmax < w and win.ymax < h:
+        return frame[win.ymin:win.ymax + 1, win.xmin:win.xmax + 1]
+    patch = np.empty((win.size, win.size, 3), np.uint8)
+    patch[:] = pad_colour(avg_chans)
+    x0, y0 = max(win.xmin, 0), max(win.ymin, 0)
+    x1, y1 = min(win.xmax + 1, w), min(win.ymax + 1, h)
+    if x1 > x0 and y1 > y0:
+        patch[y0 - win.ymin:y1 - win.ymin, x0 - win.xmin:x1 - win.xmin] = frame[y0:y1, x0:x1]
+    return patch
+
+
+def crop_subwindow(frame: np.ndarray, center: tuple[float, float], model_size: int,
+                   source_size: int, avg_chans: np.ndarray) -> np.ndarray:
+    """The network input: 1x3xMxM float32, BGR 0..255, no normalisation (spec §3.5, §4)."""
+    patch = crop_patch(frame, crop_window(center, source_size), avg_chans)
+    if source_size != model_size:
+        patch = cv2.resize(patch, (model_size, model_size))
+    return np.ascontiguousarray(patch.transpose(2, 0, 1)[None], dtype=np.float32)
