@@ -1,0 +1,81 @@
+"""The Refine module of the sharp model (spec §2.5), test path only, export-friendly.
+
+The windows around the chosen cell are gathered with `index_select` on `arange + stride*pos`
+rather than Python slicing: slicing with ints taken from `pos` would make the traced graph
+treat pos as a shape tensor (TensorRT bakes it in) or freeze it as a constant.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from masktrt.export.models.spec import SiamMaskSpec
+from masktrt.runtime.config import MASK_OUT_SIZE
+
+# (zero padding, stride in the feature map per score cell, window side) for p0, p1, p2:
+# the window is the exemplar-sized (127 px) region under the cell, at each feature resolution.
+P0_WINDOW = (16, 4, 61)
+P1_WINDOW = (8, 2, 31)
+P2_WINDOW = (4, 1, 15)
+
+
+def conv3(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+def two_convs(cin: int, mid: int, cout: int) -> nn.Sequential:
+    """Conv-ReLU-Conv-ReLU (keys .0 and .2)."""
+    return nn.Sequential(conv3(cin, mid), nn.ReLU(inplace=True), conv3(mid, cout),
+                         nn.ReLU(inplace=True))
+
+
+def window(feature: torch.Tensor, pos: torch.Tensor, geometry: tuple[int, int, int]) -> torch.Tensor:
+    """Zero-pad, then gather rows/cols stride*pos .. stride*pos+side-1 as data-dependent indices."""
+    pad, stride, side = geometry
+    padded = F.pad(feature, (pad, pad, pad, pad))
+    offsets = torch.arange(side, device=feature.device, dtype=pos.dtype)
+    rows = offsets + stride * pos[0]
+    cols = offsets + stride * pos[1]
+    return padded.index_select(2, rows).index_select(3, cols)
+
+
+def pick_cell(corr: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """corr[:, :, y, x] as Bx Cx1x1, via index_select so pos stays a data tensor."""
+    return corr.index_select(2, pos[0:1]).index_select(3, pos[1:2])
+
+
+def upsample(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Legacy nearest (floor, asymmetric), as the official F.upsample(size=...)."""
+    return F.interpolate(x, size=(side, side), mode="nearest")
+
+
+class Refine(nn.Module):
+    """Top-down mask decoder from the corr feature at one cell and the p0/p1/p2 windows."""
+
+    def __init__(self, spec: SiamMaskSpec) -> None:
+        super().__init__()
+        m0, m1, m2 = spec.refine_mid
+        o0, o1, o2 = spec.refine_out
+        self.v0 = two_convs(spec.stem, m0, o0)
+        self.v1 = two_convs(spec.p1, m1, o1)
+        self.v2 = two_convs(spec.p2, m2, o2)
+        self.h2 = two_convs(o2, o2, o2)
+        self.h1 = two_convs(o1, o1, o1)
+        self.h0 = two_convs(o0, o0, o0)
+        self.deconv = nn.ConvTranspose2d(spec.hidden, o2, P2_WINDOW[2], P2_WINDOW[2])
+        self.post0 = conv3(o2, o1)
+        self.post1 = conv3(o1, o0)
+        self.post2 = conv3(o0, 1)
+
+    def forward(self, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor,
+                corr: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """pos: int64 [2] = (row, col) on the score map -> mask logits 1x1x127x127."""
+        out = self.deconv(pick_cell(corr, pos))
+        out = self.post0(upsample(self.h2(out) + self.v2(window(p2, pos, P2_WINDOW)),
+                                  P1_WINDOW[2]))
+        out = self.post1(upsample(self.h1(out) + self.v1(window(p1, pos, P1_WINDOW)),
+                                  P0_WINDOW[2]))
+        out = self.post2(upsample(self.h0(out) + self.v0(window(p0, pos, P0_WINDOW)),
+                                  MASK_OUT_SIZE))
+        return out
