@@ -1,0 +1,231 @@
+"""The official SiamMask tracking procedure (spec §3.6-3.8) over any network backend.
+
+The tracker object holds only constants (anchors, window, config, backend); everything that
+changes between frames lives in the TargetState that `init` returns and `track` takes and
+returns. So one backend can serve many targets, and a run can be replayed from any frame.
+
+Number formats follow the official code where it matters for parity: scores and decoded boxes
+in float32 (the network's outputs), penalties and the window-blended score in float64, target
+position/size in float64, the crop's rounding half-to-even.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from masktrt.errors import MasktrtError
+from masktrt.runtime.anchors import generate_anchors
+from masktrt.runtime.backends.base import Backend
+from masktrt.runtime.config import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE,
+                                    MASK_OUT_SIZE, MIN_TARGET_SIZE, SCORE_SIZE, TrackerConfig)
+from masktrt.runtime.crop import crop_subwindow
+from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
+from masktrt.runtime.window import cosine_window
+from masktrt.types import FrameResult, TargetState
+
+
+# ---------------------------------------------------------------- input validation
+def check_frame(frame: np.ndarray) -> None:
+    """Frames must be HxWx3 uint8 BGR, as cv2.imread returns them."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
+            or frame.dtype != np.uint8 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise MasktrtError(f"frame must be an HxWx3 uint8 BGR image, got {got}",
+                           "pass frames as read by cv2.imread (colour, 8-bit)")
+
+
+def check_box(box_xywh: tuple[float, float, float, float], frame_hw: tuple[int, int]) -> None:
+    """The initial box must have a positive size and overlap the frame."""
+    values = np.asarray(box_xywh, dtype=np.float64).ravel()
+    if values.size != 4 or not np.all(np.isfinite(values)):
+        raise MasktrtError(f"box must be 4 finite numbers x,y,w,h, got {box_xywh}",
+                           "give the target's top-left corner, width and height in pixels")
+    x, y, w, h = values
+    if w <= 0 or h <= 0:
+        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} has zero or negative size",
+                           "width and height must be positive")
+    height, width = frame_hw
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame",
+                           "give a box that overlaps the first frame (x,y = top-left corner)")
+
+
+def check_same_size(frame: np.ndarray, state: TargetState) -> None:
+    if tuple(frame.shape[:2]) != tuple(state.frame_hw):
+        h, w = state.frame_hw
+        raise MasktrtError(
+            f"frame size changed from {w}x{h} to {frame.shape[1]}x{frame.shape[0]} mid-sequence",
+            "resize all frames of a sequence to one size, or re-initialise the tracker")
+
+
+# ---------------------------------------------------------------- per-frame maths (§3.7)
+def context_size(size: np.ndarray) -> float:
+    """sqrt((w + p)(h + p)) with p = context_amount (w + h): the exemplar's source side, unrounded."""
+    w, h = float(size[0]), float(size[1])
+    pad = CONTEXT_AMOUNT * (w + h)
+    return math.sqrt((w + pad) * (h + pad))
+
+
+def foreground_scores(cls: np.ndarray) -> np.ndarray:
+    """(3125,) float32 foreground probability: softmax over (background, foreground) (§2.3, §3.7.7).
+
+    cls is 1x10x25x25 with channels 0-4 background and 5-9 foreground of anchors 0-4, so
+    reshaping to 2x3125 gives class x (anchor, row, column).
+    """
+    logits = np.asarray(cls, dtype=np.float32).reshape(2, -1)
+    shifted = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return (shifted[1] / shifted.sum(axis=0)).astype(np.float32)
+
+
+def decode_boxes(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """4x3125 float32 (cx, cy, w, h) in 255-crop pixels relative to the crop centre (§3.7.8)."""
+    delta = np.asarray(loc, dtype=np.float32).reshape(4, -1)
+    boxes = np.empty_like(delta)
+    boxes[0] = delta[0] * anchors[:, 2] + anchors[:, 0]
+    boxes[1] = delta[1] * anchors[:, 3] + anchors[:, 1]
+    with np.errstate(over="ignore"):
+        boxes[2] = np.exp(delta[2]) * anchors[:, 2]
+        boxes[3] = np.exp(delta[3]) * anchors[:, 3]
+    return boxes
+
+
+def _padded_size(w: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
+    pad = (w + h) * 0.5
+    return np.sqrt((w + pad) * (h + pad))
+
+
+def _change(r: np.ndarray) -> np.ndarray:
+    return np.maximum(r, 1.0 / r)
+
+
+def size_penalty(boxes: np.ndarray, target_in_crop: np.ndarray, penalty_k: float) -> np.ndarray:
+    """(3125,) float64 exp(-(r_c s_c - 1) k): discourages sudden scale and aspect changes (§3.7.9)."""
+    w = boxes[2].astype(np.float64)
+    h = boxes[3].astype(np.float64)
+    tw, th = float(target_in_crop[0]), float(target_in_crop[1])
+    s_c = _change(_padded_size(w, h) / float(_padded_size(tw, th)))
+    r_c = _change((tw / th) / (w / h))
+    return np.exp(-(r_c * s_c - 1.0) * penalty_k)
+
+
+def blend_window(score: np.ndarray, penalty: np.ndarray, window: np.ndarray,
+                 window_influence: float) -> np.ndarray:
+    """(3125,) float64 pscore = penalty score (1 - wi) + window wi (§3.7.10)."""
+    return penalty * score * (1.0 - window_influence) + window * window_influence
+
+
+def cell_of(index: int) -> tuple[int, int, int]:
+    """(anchor, row, column) of a flattened candidate index."""
+    a, row, col = np.unravel_index(int(index), (ANCHOR_NUM, SCORE_SIZE, SCORE_SIZE))
+    return int(a), int(row), int(col)
+
+
+def clip_target(center: np.ndarray, size: np.ndarray,
+                frame_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the centre inside the frame and the size within [10, frame side] (§3.7.14)."""
+    height, width = frame_hw
+    cx = max(0.0, min(float(width), float(center[0])))
+    cy = max(0.0, min(float(height), float(center[1])))
+    w = max(MIN_TARGET_SIZE, min(float(width), float(size[0])))
+    h = max(MIN_TARGET_SIZE, min(float(height), float(size[1])))
+    return np.array([cx, cy]), np.array([w, h])
+
+
+@dataclass(frozen=True)
+class SearchGeometry:
+    """Where this frame's search crop comes from: the unrounded scale and the rounded crop box."""
+
+    scale_x: float  # 127 / s (unrounded s): crop pixels per image pixel used for decoding
+    crop_box: tuple[float, float, float, float]  # (x, y, side, side), side = round(s_x)
+
+    @property
+    def side(self) -> int:
+        return int(self.crop_box[2])
+
+
+def search_geometry(center: np.ndarray, size: np.ndarray) -> SearchGeometry:
+    """Steps 1-4 of §3.7: scale from the unrounded context size, crop side rounded half-to-even."""
+    s = context_size(size)
+    scale_x = EXEMPLAR_SIZE / s
+    s_x = s + 2 * ((INSTANCE_SIZE - EXEMPLAR_SIZE) / 2 / scale_x)
+    side = round(s_x)
+    cx, cy = float(center[0]), float(center[1])
+    return SearchGeometry(scale_x, (cx - side / 2, cy - side / 2, float(side), float(side)))
+
+
+# ---------------------------------------------------------------- the tracker
+class Tracker:
+    """SiamMask's tracking procedure; holds constants only, state is passed in and out."""
+
+    def __init__(self, backend: Backend, config: TrackerConfig) -> None:
+        self.backend = backend
+        self.config = config
+        self.anchors = generate_anchors()
+        self.window = cosine_window()
+
+    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float]) -> TargetState:
+        """Start tracking the target in box (x, y, w, h) of the first frame (§3.6)."""
+        check_frame(frame)
+        frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
+        check_box(box_xywh, frame_hw)
+        x, y, w, h = (float(v) for v in box_xywh)
+        center = np.array([x + w / 2, y + h / 2])
+        size = np.array([w, h])
+        avg_chans = frame.reshape(-1, 3).mean(axis=0, dtype=np.float64)
+        s_z = round(context_size(size))
+        z = crop_subwindow(frame, center, EXEMPLAR_SIZE, s_z, avg_chans)
+        kernels = self.backend.template(z)
+        return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
+                           kernels=kernels, score=1.0)
+
+    def track(self, frame: np.ndarray, state: TargetState) -> tuple[TargetState, FrameResult]:
+        """One frame of §3.7: search, select, update, mask, polygon, then clip."""
+        check_frame(frame)
+        check_same_size(frame, state)
+        geo = search_geometry(state.center, state.size)
+        x = crop_subwindow(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans)
+        out = self.backend.search(x, state.kernels)
+
+        score = foreground_scores(out.cls)
+        boxes = decode_boxes(out.loc, self.anchors)
+        penalty = size_penalty(boxes, state.size * geo.scale_x, self.config.penalty_k)
+        pscore = blend_window(score, penalty, self.window, self.config.window_influence)
+        best = int(np.argmax(pscore))
+
+        center, size = self._update(state, boxes[:, best], geo.scale_x,
+                                    float(penalty[best]) * float(score[best]))
+        anchor, row, col = cell_of(best)
+        prob = paste_back(sigmoid(self.backend.refine(out.features, (row, col))).reshape(
+            MASK_OUT_SIZE, MASK_OUT_SIZE), geo.crop_box, (row, col), state.frame_hw)
+        mask = binarize(prob, self.config.seg_thr)
+        polygon, from_mask = mask_polygon(mask, (center[0], center[1], size[0], size[1]))
+        center, size = clip_target(center, size, state.frame_hw)
+
+        best_score = float(score[best])
+        new_state = TargetState(center=center, size=size, avg_chans=state.avg_chans,
+                                frame_hw=state.frame_hw, kernels=state.kernels, score=best_score)
+        result = FrameResult(center=center.copy(), size=size.copy(), polygon=polygon,
+                             score=best_score, lost=best_score < self.config.lost_score,
+                             mask=mask, prob=prob, best=(anchor, row, col),
+                             extra={"pscore": float(pscore[best]), "penalty": float(penalty[best]),
+                                    "crop_box": geo.crop_box, "polygon_from_mask": from_mask})
+        return new_state, result
+
+    def _update(self, state: TargetState, box: np.ndarray, scale_x: float,
+                confidence: float) -> tuple[np.ndarray, np.ndarray]:
+        """§3.7.11: move by the decoded offset; blend the size with lr' = penalty score lr."""
+        pred = box.astype(np.float64) / scale_x
+        lr = confidence * self.config.lr
+        center = state.center + pred[:2]
+        size = state.size * (1.0 - lr) + pred[2:] * lr
+        return center, size
+
+
+def initial_result(state: TargetState) -> FrameResult:
+    """The first frame's output: the given box itself (no network output exists for it)."""
+    center, size = state.center.copy(), state.size.copy()
+    return FrameResult(center=center, size=size,
+                       polygon=box_polygon((center[0], center[1], size[0], size[1])),
+                       score=1.0, lost=False)

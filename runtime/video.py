@@ -1,0 +1,207 @@
+"""Frame sources (image folder, video file, camera) and the annotated MP4 writer.
+
+Sources read lazily, one frame at a time, so a long video or a live camera never sits in memory.
+A frame that fails to decode mid-sequence is reported on one warning line naming its index and
+yielded as None: outputs stay aligned with the input (frame i -> line i), and the caller decides
+what to do (the track command repeats the previous result and marks the frame skipped).
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from masktrt.errors import MasktrtError
+from masktrt.runtime.frames import list_frames
+from masktrt.types import FrameResult
+
+Warn = Callable[[str], None]
+DEFAULT_FPS = 30.0  # for sources that do not know their rate (image folders, some cameras)
+MAX_CONSECUTIVE_FAILURES = 5  # a stream failing this often in a row has ended or died
+
+
+def warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class FrameSource:
+    """Base of the three kinds of source: iterate to get (index, frame or None)."""
+
+    def __init__(self, warn: Warn = warn_stderr) -> None:
+        self.warn = warn
+
+    def __len__(self) -> int:
+        """Number of frames when known, else 0 (cameras, streams)."""
+        return 0
+
+    @property
+    def fps(self) -> float:
+        return DEFAULT_FPS
+
+    def frame_name(self, index: int) -> str:
+        """The file stem outputs of frame `index` use: the input's name, else a 5-digit index."""
+        return f"{index:05d}"
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray | None]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device or file; sources are also context managers."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ImageFolderSource(FrameSource):
+    """The images of a folder in lexical order (DAVIS/VOT/OTB layouts), decoded one at a time."""
+
+    def __init__(self, folder: str | Path, warn: Warn = warn_stderr) -> None:
+        super().__init__(warn)
+        self.paths = list_frames(folder)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def frame_name(self, index: int) -> str:
+        return self.paths[index].stem
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray | None]]:
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.warn(f"frame {index} ('{path.name}') could not be decoded; skipping it")
+            yield index, image
+
+
+class CaptureSource(FrameSource):
+    """cv2.VideoCapture over a video file (target = path) or a camera (target = index).
+
+    A failed read is only reported once a later read succeeds: failures at the end are the end
+    of the stream (container frame counts are estimates), failures in between are lost frames.
+    """
+
+    def __init__(self, target: str | int, warn: Warn = warn_stderr) -> None:
+        super().__init__(warn)
+        self.target = target
+        if isinstance(target, str) and not Path(target).is_file():
+            raise MasktrtError(f"video file '{target}' does not exist", "pass the path of a video file")
+        self.capture = cv2.VideoCapture(target)
+        if not self.capture.isOpened():
+            what = f"video '{target}'" if isinstance(target, str) else f"camera {target}"
+            raise MasktrtError(f"cannot open {what}",
+                               "check the path or index, and that OpenCV can decode it")
+
+    def __len__(self) -> int:
+        return max(0, int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+
+    @property
+    def fps(self) -> float:
+        rate = float(self.capture.get(cv2.CAP_PROP_FPS))
+        return rate if 0 < rate < 1000 else DEFAULT_FPS
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray | None]]:
+        index, pending = 0, 0
+        while pending < MAX_CONSECUTIVE_FAILURES:
+            ok, frame = self.capture.read()
+            if not ok or frame is None:
+                pending += 1
+                continue
+            for missing in range(index, index + pending):
+                self.warn(f"frame {missing} could not be decoded; skipping it")
+                yield missing, None
+            index += pending
+            pending = 0
+            yield index, frame
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def open_source(frames: str | Path | None = None, video: str | Path | None = None,
+                camera: int | None = None, warn: Warn = warn_stderr) -> FrameSource:
+    """Exactly one of folder / video file / camera index -> a lazy frame source."""
+    given = [v is not None for v in (frames, video, camera)]
+    if sum(given) != 1:
+        raise MasktrtError("give exactly one frame source", "use --frames DIR, --video FILE or --camera INDEX")
+    if frames is not None:
+        return ImageFolderSource(frames, warn)
+    if video is not None:
+        return CaptureSource(str(video), warn)
+    return CaptureSource(int(camera), warn)
+
+
+# ---------------------------------------------------------------- annotation and MP4 output
+MASK_COLOUR = (0, 0, 255)  # BGR red, as the official demo paints the mask
+POLYGON_COLOUR = (0, 255, 0)
+LOST_COLOUR = (0, 0, 255)
+TEXT_COLOUR = (255, 255, 255)
+
+
+def annotate(frame: np.ndarray, result: FrameResult, fps: float | None = None,
+             skipped: bool = False) -> np.ndarray:
+    """A copy of frame with the mask overlay, rotated polygon, score/fps text and a LOST tag."""
+    canvas = frame.copy()
+    if result.mask is not None and result.mask.shape == canvas.shape[:2]:
+        on = result.mask.astype(bool)
+        canvas[on] = (0.5 * canvas[on] + 0.5 * np.array(MASK_COLOUR)).astype(np.uint8)
+    corners = np.round(np.asarray(result.polygon, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(canvas, [corners], True, POLYGON_COLOUR, 2, cv2.LINE_AA)
+    lines = [f"score {result.score:.3f}"]
+    if fps is not None:
+        lines.append(f"{fps:.1f} fps")
+    if skipped:
+        lines.append("SKIPPED (frame unreadable)")
+    for i, text in enumerate(lines):
+        _text(canvas, text, (8, 22 + 22 * i), TEXT_COLOUR)
+    if result.lost:
+        _text(canvas, "LOST", (canvas.shape[1] - 70, 26), LOST_COLOUR)
+    return canvas
+
+
+def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    """Text with a dark outline so it reads on any background."""
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
+
+
+class Mp4Writer:
+    """cv2.VideoWriter with the 'mp4v' codec, opened on the first frame (its size sets the video's)."""
+
+    def __init__(self, path: str | Path, fps: float = DEFAULT_FPS) -> None:
+        self.path = Path(path)
+        self.fps = float(fps)
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        size = (int(frame.shape[1]), int(frame.shape[0]))
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                           self.fps, size)
+            if not self._writer.isOpened():
+                raise MasktrtError(f"cannot write video '{self.path}'",
+                                   "check the folder is writable, or pass --no-video")
+            self._size = size
+        if size != self._size:
+            raise MasktrtError(f"frame size {size} differs from the video's {self._size}",
+                               "all frames of one video must have the same size")
+        self._writer.write(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
