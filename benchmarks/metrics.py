@@ -185,15 +185,6 @@ def _clip_convex(polygon: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
     return points.reshape(-1, 2).astype(np.float64)
 
 
-def polygon_to_mask(polygon: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Rasterise a polygon into an HxW uint8 {0,1} mask (1/16-pixel vertex precision)."""
-    shift = 4
-    points = np.round(np.asarray(polygon, dtype=np.float64).reshape(-1, 2) * (1 << shift))
-    mask = np.zeros(shape[:2], dtype=np.uint8)
-    cv2.fillPoly(mask, [points.astype(np.int32)], 1, lineType=cv2.LINE_8, shift=shift)
-    return mask
-
-
 def mask_box(mask: np.ndarray) -> np.ndarray:
     """Tight 0-based x,y,w,h of a mask's non-zero pixels (0,0,0,0 when empty), float64."""
     return np.array(cv2.boundingRect((np.asarray(mask) != 0).astype(np.uint8)), dtype=np.float64)

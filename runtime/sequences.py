@@ -36,7 +36,7 @@ GROUNDTRUTH_FILES = ("groundtruth.txt", "groundtruth_rect.txt")  # the latter: O
 _SEPARATORS = re.compile(r"[,\s;]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare as one bool
 class Sequence:
     """A sequence on disk: frame paths plus ground truth, with frames and masks read on demand.
 
