@@ -1,0 +1,104 @@
+"""`masktrt export`: the model -> template.onnx, search.onnx, refine.onnx + deploy.json.
+
+Pipeline per graph: trace (graphs.py) -> ONNX checker + strict shape inference -> onnxslim,
+proven output-preserving in ONNX Runtime (postprocess.py) -> optionally FP16 with FP32 I/O
+(fp16.py), checked again and compared with the FP32 graph -> saved. Then deploy.json is written
+and read back through the runtime's own validating loader, so an export that the runtime would
+refuse fails here, not on a Jetson.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+from masktrt.budgets import budgets_for
+from masktrt.errors import MasktrtError
+from masktrt.export.deploy import deploy_document, graph_entry, write_deploy
+from masktrt.export.fp16 import compute_dtype, to_fp16
+from masktrt.export.graphs import (center_pos, check_opset, graph_modules, noise_crops,
+                                   reference_feeds, trace_to_onnx)
+from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
+from masktrt.export.xcorr import correlation
+from masktrt.runtime.config import DEFAULT_PRESET, preset
+from masktrt.runtime.deploy import GRAPHS, PRECISIONS, Deploy, load_deploy
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    correlation: str = "dynamic"
+    precision: str = "fp32"
+    opset: int = 17
+    preset: str = DEFAULT_PRESET
+
+    def validate(self) -> None:
+        """Every bad option is a one-line error before any tracing starts."""
+        correlation(self.correlation)
+        check_opset(self.opset)
+        preset(self.preset)
+        if self.precision not in PRECISIONS:
+            raise MasktrtError(f"unknown precision '{self.precision}'",
+                               f"choose one of: {', '.join(PRECISIONS)}")
+
+
+def writable_folder(out: str | Path) -> Path:
+    """Create `out` if needed and prove it accepts files (before minutes of tracing)."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".masktrt-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise MasktrtError(f"output folder '{path}' is not writable ({exc.strerror or exc})",
+                           "pass --out a folder you can write to") from exc
+    return path
+
+
+def fp16_tolerance() -> float:
+    """The FP16 graph must stay within the tensor-level FP16 budget of the FP32 graph."""
+    return min(b.value for b in budgets_for("tensor", "fp16"))
+
+
+def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
+                 options: ExportOptions) -> onnx.ModelProto:
+    """Trace one subgraph and take it through the checks; returns the graph to save."""
+    raw = onnx.load_from_string(trace_to_onnx(module, name, feeds, options.opset))
+    proto = checked(raw, name, static=False)
+    proto = slim_verified(proto, feeds, name)
+    if options.precision == "fp16":
+        half = checked(slim(to_fp16(proto)), name)
+        verify_same(proto, half, feeds, name, tolerance=fp16_tolerance())
+        proto = half
+    return proto
+
+
+def export_onnx(model: nn.Module, out: str | Path, source: dict[str, Any],
+                options: ExportOptions = ExportOptions()) -> Deploy:
+    """Write the three graphs and deploy.json into `out`; returns the validated contract."""
+    options.validate()
+    folder = writable_folder(out)
+    model = model.eval()
+    xcorr = correlation(options.correlation)
+    z, x = noise_crops()
+    with torch.no_grad():
+        feeds = reference_feeds(model, z, x, center_pos(), xcorr)
+        modules = graph_modules(model, xcorr)
+        entries = {}
+        for name in GRAPHS:
+            proto = export_graph(name, modules[name], feeds[name], options)
+            file = folder / f"{name}.onnx"
+            onnx.save(proto, file)
+            entries[name] = graph_entry(proto, file, compute_dtype(proto))
+    channels = model.spec.to_dict() if hasattr(model, "spec") else {}
+    write_deploy(folder, deploy_document(
+        graphs=entries, model_channels=channels, source=source,
+        correlation=options.correlation, precision=options.precision, opset=options.opset,
+        preset=options.preset))
+    return load_deploy(folder)

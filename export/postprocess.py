@@ -1,0 +1,70 @@
+"""Checking and simplifying an exported graph, and proving the simplification changed nothing.
+
+Simplifier: onnxslim. It is maintained (the older onnx-simplifier lags new onnx/Python
+releases), a pure-Python wheel, and it does not pin or pull onnxruntime, so it never fights the
+onnxruntime/onnxruntime-gpu a user installed. It folds the exporter's leftover constant
+subgraphs, removes identities and topologically sorts the graph (the float16 converter appends
+its input casts at the end, which the ONNX checker rejects until sorted).
+
+Every graph must pass `onnx.checker` (full_check) and strict shape inference with only static
+dimensions: TensorRT engines and the runtime's I/O binding are built from those shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from masktrt.errors import MasktrtError, require
+from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
+
+# Slimming only folds constants and removes no-ops; anything beyond float32 rounding means a
+# rewrite changed the computation.
+SLIM_TOLERANCE = 1e-5  # max abs error relative to each output's range
+
+
+def checked(model: onnx.ModelProto, name: str, static: bool = True) -> onnx.ModelProto:
+    """Run the full checker and strict shape inference; with `static`, every I/O shape must
+    be static (the raw trace computes some Pad/Resize sizes with Shape ops that only the
+    simplifier folds, so the raw trace is checked without it)."""
+    try:
+        onnx.checker.check_model(model, full_check=True)
+        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise MasktrtError(f"{name}.onnx fails the ONNX checker ({str(exc).splitlines()[0]})",
+                           "report this with the model width and torch/onnx versions") from exc
+    if not static:
+        return model
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if not dims or any(not d.HasField("dim_value") for d in dims):
+            raise MasktrtError(f"{name}.onnx: '{value.name}' has a non-static shape",
+                               "export with static shapes (batch 1)")
+    return model
+
+
+def slim(model: onnx.ModelProto) -> onnx.ModelProto:
+    onnxslim = require("onnxslim", "export")
+    return onnxslim.slim(model)
+
+
+def verify_same(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str, np.ndarray],
+                name: str, tolerance: float = SLIM_TOLERANCE) -> float:
+    """Run both graphs in ONNX Runtime; fail when any output moved beyond `tolerance`."""
+    ref = run_session(cpu_session(before), feeds)
+    out = run_session(cpu_session(after), feeds)
+    if set(ref) != set(out):
+        raise MasktrtError(f"simplifying {name}.onnx changed its outputs {sorted(ref)} -> "
+                           f"{sorted(out)}", "report this with the onnxslim version")
+    worst = max(max_rel_range_err(out[k], ref[k])[1] for k in ref)
+    if not worst <= tolerance:
+        raise MasktrtError(f"simplifying {name}.onnx changed its results (relative error "
+                           f"{worst:.2e} > {tolerance:.0e})", "report this with the onnxslim version")
+    return worst
+
+
+def slim_verified(model: onnx.ModelProto, feeds: dict[str, np.ndarray], name: str
+                  ) -> onnx.ModelProto:
+    """Simplify, re-check, and prove on `feeds` that the outputs are unchanged."""
+    slimmed = checked(slim(model), name)
+    verify_same(model, slimmed, feeds, name)
+    return slimmed
