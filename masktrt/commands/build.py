@@ -1,0 +1,52 @@
+"""Build TensorRT engines (template, search, refine) from an exported ONNX folder.
+
+Each <name>.engine gets a <name>.json beside it: TensorRT module and version, GPU or ahead-of-time
+targets, precision, correlation strategy, sha256 of the source ONNX, build time, size, and the
+engine's I/O. An engine already built from the same inputs is reused (--force rebuilds).
+TensorRT-RTX (--backend tensorrt-rtx) builds without a GPU; full TensorRT builds on its target GPU.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "build TensorRT / TensorRT-RTX engines from exported ONNX graphs"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--onnx", required=True, type=Path, metavar="DIR",
+                        help="folder written by 'masktrt export' (deploy.json + *.onnx)")
+    parser.add_argument("--backend", choices=["tensorrt", "tensorrt-rtx"], default="tensorrt-rtx",
+                        help="tensorrt: full TensorRT 8.5+; tensorrt-rtx: TensorRT-RTX (ahead of time)")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32",
+                        help="int8 needs QDQ graphs from 'masktrt calibrate'; on TensorRT-RTX fp16 "
+                        "needs graphs exported with --precision fp16")
+    parser.add_argument("--xcorr", choices=["auto", "dynamic", "unrolled", "refit"], default="auto",
+                        help="correlation strategy; auto: dynamic on TensorRT 8.5+ and TensorRT-RTX, "
+                        "else unrolled")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="engine folder (default: DIR/engines-BACKEND-PRECISION)")
+    parser.add_argument("--workspace", type=int, default=None, metavar="MB",
+                        help="builder workspace limit in MB (default: TensorRT's)")
+    parser.add_argument("--timing-cache", type=Path, default=None, metavar="PATH",
+                        help="timing cache to read and update (full TensorRT; default: in --out)")
+    parser.add_argument("--compute-capability", action="append", default=[], metavar="X.Y",
+                        dest="compute_capabilities",
+                        help="TensorRT-RTX target GPU(s), repeatable (default: its ahead-of-time set, "
+                        "Ampere and later)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up-to-date engines exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    from masktrt.runtime.engines import BuildRequest, build_engines, summary_table
+
+    request = BuildRequest(onnx_dir=args.onnx, backend=args.backend, precision=args.precision,
+                           xcorr=args.xcorr, out=args.out, workspace_mb=args.workspace,
+                           timing_cache=args.timing_cache,
+                           compute_capabilities=tuple(args.compute_capabilities), force=args.force)
+    records, notes = build_engines(request)
+    for note in notes:
+        print(note)
+    print(summary_table(records))
+    print(f"engines in {request.out_dir()}")
+    return 0
