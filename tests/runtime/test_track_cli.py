@@ -1,0 +1,127 @@
+"""`masktrt track` end to end with the NumPy oracle backend injected (no torch needed)."""
+import argparse
+
+import cv2
+import numpy as np
+import pytest
+from fake_numpy_backend import OracleBackend, synthetic_sequence
+
+from masktrt.cli import main
+from masktrt.commands import track
+
+
+def write_frames(folder, frames, names=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{names[i] if names else f'frame_{i:03d}'}.png"), f)
+    return folder
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    track.add_arguments(parser)
+    return parser.parse_args([str(a) for a in argv])
+
+
+def box_arg(box):
+    return ",".join(str(v) for v in box)
+
+
+def lines(path):
+    return path.read_text().splitlines()
+
+
+def test_folder_outputs_are_complete_aligned_and_correct(tmp_path, capsys):
+    frames, boxes = synthetic_sequence(8)
+    src = write_frames(tmp_path / "in", frames)
+    out = tmp_path / "out"
+    assert track.run_with_backend(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out),
+                                  OracleBackend()) == 0
+    masks = sorted(p.name for p in (out / "masks").iterdir())
+    assert masks == [f"frame_{i:03d}.png" for i in range(8)]
+    m = cv2.imread(str(out / "masks" / "frame_005.png"), cv2.IMREAD_UNCHANGED)
+    assert m.dtype == np.uint8 and set(np.unique(m)) == {0, 255}
+    x, y, w, h = boxes[5]
+    assert (m[y + 2:y + h - 2, x + 2:x + w - 2] == 255).all() and m[:y - 2].max() == 0
+    got = np.loadtxt(out / "boxes.txt", delimiter=",")
+    assert got.shape == (8, 4)
+    np.testing.assert_allclose(got, boxes, atol=1.5)
+    assert np.loadtxt(out / "polygons.txt", delimiter=",").shape == (8, 8)
+    scores = np.loadtxt(out / "scores.txt", delimiter=",")
+    assert scores.shape == (8, 3) and (scores[:, 0] > 0.9).all() and (scores[:, 1:] == 0).all()
+    cap = cv2.VideoCapture(str(out / "track.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    ok, first = cap.read()
+    assert ok and first.shape == frames[0].shape
+    cap.release()
+    summary = capsys.readouterr().out
+    assert "tracked 8 frames" in summary and "fps" in summary and "wall time" in summary
+
+
+def test_unreadable_frame_is_skipped_with_a_warning_and_outputs_stay_aligned(tmp_path, capsys):
+    frames, boxes = synthetic_sequence(6)
+    src = write_frames(tmp_path / "in", frames)
+    (src / "frame_003.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    track.run_with_backend(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out,
+                                 "--no-video"), OracleBackend())
+    err = capsys.readouterr().err
+    assert "warning: frame 3" in err and "frame_003.png" in err
+    got = lines(out / "boxes.txt")
+    assert len(got) == 6 and got[3] == got[2]  # the previous result is repeated
+    skipped = np.loadtxt(out / "scores.txt", delimiter=",")[:, 2]
+    assert skipped.tolist() == [0, 0, 0, 1, 0, 0]
+    assert (out / "masks" / "frame_003.png").exists() and not (out / "track.mp4").exists()
+    np.testing.assert_allclose(np.loadtxt(out / "boxes.txt", delimiter=",")[5], boxes[5], atol=1.5)
+
+
+def test_max_frames_and_video_input_use_index_names(tmp_path):
+    frames, boxes = synthetic_sequence(6)
+    video = tmp_path / "in.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    out = tmp_path / "out"
+    track.run_with_backend(parse("--video", video, "--box", box_arg(boxes[0]), "--out", out,
+                                 "--max-frames", 4), OracleBackend())
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(4)]
+    assert len(lines(out / "scores.txt")) == 4
+    np.testing.assert_allclose(np.loadtxt(out / "boxes.txt", delimiter=",")[3], boxes[3], atol=2)
+
+
+def test_without_checkpoint_it_warns_and_asks_for_seeded_random_weights(monkeypatch, capsys):
+    import masktrt.runtime.backends as backends
+
+    seen = {}
+    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    args = parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--seed", 7)
+    assert track.create_backend(args) == "b"
+    assert seen == {"name": "torch", "checkpoint": None, "seed": 7}
+    assert "seeded random weights (seed 7)" in capsys.readouterr().err
+    track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--checkpoint", "c.pth"))
+    assert seen["checkpoint"] == "c.pth" and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("box, message", [
+    ("1,2,3", "is not x,y,w,h"), ("a,b,c,d", "is not x,y,w,h"),
+    ("10,10,0,5", "zero or negative size"), ("400,10,5,5", "outside the 320x240 frame"),
+])
+def test_bad_box_is_a_one_line_error_before_any_backend(tmp_path, capsys, box, message):
+    frames, _ = synthetic_sequence(2)
+    src = write_frames(tmp_path / "in", frames)
+    rc = main(["track", "--frames", str(src), f"--box={box}", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_missing_folder_and_unreadable_first_frame_are_one_line_errors(tmp_path, capsys):
+    rc = main(["track", "--frames", str(tmp_path / "nope"), "--box", "1,1,5,5", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "does not exist" in err and "\n" not in err
+    src = tmp_path / "bad"
+    src.mkdir()
+    (src / "0.jpg").write_bytes(b"garbage")
+    rc = main(["track", "--frames", str(src), "--box", "1,1,5,5", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("error: cannot read the first frame")
