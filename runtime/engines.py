@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from masktrt.errors import MasktrtError
 
+from .deploy import Deploy, load_deploy
 from .trt_module import (RTX_DEFAULT_MIN_CC, Flavour, PrecisionPlan, choose_xcorr, flavour_of,
                          import_trt, precision_plan)
 
@@ -33,43 +34,20 @@ _DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT8": "i
 
 
 # ----------------------------------------------------------------------------- deploy.json
-def read_deploy(onnx_dir: Path) -> dict[str, Any]:
-    """The exporter's contract, as plain JSON (the runtime reads it without onnx or torch)."""
-    path = Path(onnx_dir) / "deploy.json"
-    if not path.is_file():
-        raise MasktrtError(f"'{path}' is missing", f"export the graphs first: masktrt export --out {onnx_dir}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise MasktrtError(f"'{path}' is not valid JSON ({exc.msg} at line {exc.lineno})",
-                           f"re-export: masktrt export --out {onnx_dir}") from exc
+def graph_io(deploy: Deploy, graph: str) -> dict[str, list[dict[str, Any]]]:
+    """deploy.json's I/O of one graph as the [{name, shape, dtype}] lists `network_io` returns."""
+    spec = deploy.graph(graph)
+    return {"inputs": [t.to_dict() for t in spec.inputs], "outputs": [t.to_dict() for t in spec.outputs]}
 
 
-def _io_list(value: Any) -> list[dict[str, Any]]:
-    """deploy.json I/O as [{name, shape, dtype}] whether written as a list or a name->spec map."""
-    if isinstance(value, dict):
-        value = [{"name": k, **v} for k, v in value.items()]
-    return [{"name": v["name"], "shape": [int(d) for d in v["shape"]], "dtype": str(v["dtype"])}
-            for v in value or []]
-
-
-def graph_contract(deploy: dict[str, Any], graph: str) -> dict[str, Any]:
-    """{'file', 'inputs', 'outputs'} of one graph from deploy.json's `graphs` section."""
-    spec = deploy.get("graphs", {}).get(graph)
-    if spec is None:
-        raise MasktrtError(f"deploy.json has no entry for graph '{graph}'",
-                           "re-export the graphs with: masktrt export --out DIR")
-    return {"file": spec.get("file", f"{graph}.onnx"), "inputs": _io_list(spec.get("inputs")),
-            "outputs": _io_list(spec.get("outputs"))}
-
-
-def exported_xcorr(deploy: dict[str, Any]) -> str:
-    """The correlation strategy the graphs were exported with (top-level `xcorr`)."""
-    value = deploy.get("xcorr") or deploy.get("correlation", {}).get("strategy")
-    if value is None:  # both strategies take the kernels as inputs: the graph cannot tell us
-        raise MasktrtError("deploy.json does not say which correlation strategy (xcorr) the graphs use",
-                           "re-export with: masktrt export --xcorr dynamic|unrolled --out DIR")
-    return str(value)
+def checked_onnx(deploy: Deploy, graph: str) -> tuple[Path, str]:
+    """The graph's path and sha256, refusing a file changed since deploy.json was written."""
+    spec = deploy.graph(graph)
+    digest = sha256_file(spec.path)
+    if spec.sha256 and digest != spec.sha256:
+        raise MasktrtError(f"'{spec.path}' changed since deploy.json was written (sha256 differs)",
+                           f"re-export the folder: masktrt export --out {deploy.root}")
+    return spec.path, digest
 
 
 # ----------------------------------------------------------------------------- the network
@@ -301,7 +279,7 @@ def _targets(flavour: Flavour, request: BuildRequest, gpu: Gpu | None) -> dict[s
             "kind": "build GPU"}
 
 
-def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str, list] | None,
+def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str, list],
               request: BuildRequest, xcorr: str, gpu: Gpu | None, timing_cache: bytes | None,
               others_quantized: bool = False) -> tuple[bytes, dict[str, Any], bytes | None]:
     """Parse, check and build one graph; returns (engine bytes, metadata, updated timing cache)."""
@@ -313,11 +291,10 @@ def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str
         parsed = parse_onnx(trt, onnx_path, strongly_typed=True)
     check_no_shape_inputs(parsed.network, onnx_path)
     io = network_io(parsed.network)
-    if expected_io is not None:
-        problems = io_mismatches(io, expected_io)
-        if problems:
-            raise MasktrtError(f"'{onnx_path}' does not match deploy.json: " + "; ".join(problems),
-                               f"re-export the graphs together: masktrt export --out {request.onnx_dir}")
+    problems = io_mismatches(io, expected_io)
+    if problems:
+        raise MasktrtError(f"'{onnx_path}' does not match deploy.json: " + "; ".join(problems),
+                           f"re-export the graphs together: masktrt export --out {request.onnx_dir}")
     config = _configure(parsed, flavour, plan, request, timing_cache)
     start = time.perf_counter()
     serialized = parsed.builder.build_serialized_network(parsed.network, config)
@@ -380,20 +357,13 @@ def _timing_cache_path(request: BuildRequest, flavour: Flavour, gpu: Gpu | None)
     return request.out_dir() / f"timing-{flavour.module}-{flavour.version}-{tag}.cache"
 
 
-def _onnx_path(request: BuildRequest, contract: dict[str, Any]) -> Path:
-    path = Path(request.onnx_dir) / contract["file"]
-    if not path.is_file():
-        raise MasktrtError(f"'{path}' is missing", f"export the graphs: masktrt export --out {request.onnx_dir}")
-    return path
-
-
 def build_engines(request: BuildRequest, graphs: Iterable[str] = GRAPHS,
                   trt: ModuleType | None = None) -> tuple[list[EngineRecord], list[str]]:
     """Build (or reuse) every graph's engine; returns the records and notes to show the user."""
     trt = trt or import_trt(request.backend)
     flavour = flavour_of(trt)
-    deploy = read_deploy(request.onnx_dir)
-    xcorr, why = choose_xcorr(flavour, request.xcorr, exported_xcorr(deploy), str(request.onnx_dir))
+    deploy = load_deploy(request.onnx_dir)
+    xcorr, why = choose_xcorr(flavour, request.xcorr, deploy.correlation, str(request.onnx_dir))
     notes = [f"correlation: {why}"]
     gpu = probe_gpu()
     if not flavour.builds_without_gpu and gpu is None:
@@ -405,21 +375,18 @@ def build_engines(request: BuildRequest, graphs: Iterable[str] = GRAPHS,
     out.mkdir(parents=True, exist_ok=True)
     cache_path = _timing_cache_path(request, flavour, gpu)
     cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else None
-    paths = {name: _onnx_path(request, graph_contract(deploy, name)) for name in graphs}
+    sources = {name: checked_onnx(deploy, name) for name in graphs}
     quantized = request.precision == "int8" and any(
-        graph_precision(parse_onnx(trt, path).network) == "int8" for path in paths.values())
+        graph_precision(parse_onnx(trt, path).network) == "int8" for path, _ in sources.values())
     records = []
-    for name in graphs:
-        contract, onnx_path = graph_contract(deploy, name), paths[name]
+    for name, (onnx_path, digest) in sources.items():
         engine_path, meta_path = out / f"{name}.engine", out / f"{name}.json"
-        expected = contract if contract["inputs"] or contract["outputs"] else None
-        meta = _reusable(meta_path, engine_path, flavour, request, xcorr, sha256_file(onnx_path),
-                         _targets(flavour, request, gpu))
+        meta = _reusable(meta_path, engine_path, flavour, request, xcorr, digest, _targets(flavour, request, gpu))
         if meta is not None:
             records.append(EngineRecord(name, engine_path, meta, cached=True))
             continue
-        engine, meta, cache = build_one(trt, name, onnx_path, expected, request, xcorr, gpu, cache,
-                                        others_quantized=quantized)
+        engine, meta, cache = build_one(trt, name, onnx_path, graph_io(deploy, name), request, xcorr,
+                                        gpu, cache, others_quantized=quantized)
         engine_path.write_bytes(engine)
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         records.append(EngineRecord(name, engine_path, meta))
@@ -447,9 +414,8 @@ def build_matrix(onnx_dirs: Iterable[Path], out_root: Path, backend: str = "tens
     their deploy.json says) and print one table; any parse, build or I/O mismatch raises."""
     records = []
     for onnx_dir in onnx_dirs:
-        deploy = read_deploy(Path(onnx_dir))
-        precision = str(deploy.get("precision", "fp32"))
-        xcorr = exported_xcorr(deploy)
+        deploy = load_deploy(onnx_dir)
+        precision, xcorr = deploy.precision, deploy.correlation
         request = BuildRequest(Path(onnx_dir), backend=backend, precision=precision, xcorr=xcorr,
                                out=Path(out_root) / f"{Path(onnx_dir).name}-{backend}-{precision}-{xcorr}",
                                force=True)

@@ -62,13 +62,9 @@ def import_trt(backend: str) -> ModuleType:
 
 def parse_version(text: str) -> tuple[int, ...]:
     """'10.3.0.26' -> (10, 3, 0, 26); non-numeric tails ('8.6.1.post1') are dropped."""
-    parts = []
-    for piece in text.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+    import re
+
+    return tuple(int(p) for p in re.match(r"\d+(?:\.\d+)*", text).group(0).split("."))
 
 
 @dataclass(frozen=True)
@@ -185,7 +181,7 @@ def choose_xcorr(flavour: Flavour, requested: str, exported: str,
         if exported == "unrolled":  # exact and accepted everywhere: use it, say what is better
             return "unrolled", (f"auto picked 'unrolled' (the graphs in {onnx_dir}); {who} also takes "
                                 f"'dynamic': masktrt export --xcorr dynamic --out {onnx_dir}")
-        requested = preferred  # falls through to the mismatch error below
+        requested = exported  # 'dynamic' on an old TensorRT: the check below explains
     if requested == "dynamic" and not flavour.dynamic_weights:
         raise MasktrtError(f"{who} cannot import a convolution whose weights are an input (needs "
                            f"TensorRT 8.5+)", f"export with: masktrt export --xcorr unrolled --out {onnx_dir}")

@@ -8,7 +8,6 @@ input (`dynamic`) or shifted slices times taps (`unrolled`); refine gathers a wi
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 C, K = 4, 3  # channels, correlation kernel side
+KERNELS = ("k_cls", "k_loc", "k_mask")
 
 
 def _init(name: str, array) -> onnx.TensorProto:
@@ -36,66 +36,77 @@ def _vi(name, shape, dtype=TensorProto.FLOAT):
 
 
 def template_graph(rng) -> onnx.ModelProto:
-    w = rng.standard_normal((C, 3, 3, 3)).astype(np.float32)
-    return _model([helper.make_node("Conv", ["z", "w"], ["kernel"])], "template",
-                  [_vi("z", [1, 3, K + 2, K + 2])], [_vi("kernel", [1, C, K, K])], [_init("w", w)])
+    """z 1x3x5x5 -> k_cls, k_loc, k_mask 1xCxKxK."""
+    nodes, inits, outs = [], [], []
+    for name in KERNELS:
+        inits.append(_init(f"w_{name}", rng.standard_normal((C, 3, 3, 3)).astype(np.float32)))
+        nodes.append(helper.make_node("Conv", ["z", f"w_{name}"], [name]))
+        outs.append(_vi(name, [1, C, K, K]))
+    return _model(nodes, "template", [_vi("z", [1, 3, K + 2, K + 2])], outs, inits)
+
+
+def _xcorr(feat: str, kernel: str, out: str, xcorr: str) -> tuple[list, list]:
+    """Depth-wise KxK correlation of feat (1xCx7x7) with kernel (1xCxKxK) -> out 1xCx5x5."""
+    if xcorr == "dynamic":  # a grouped Conv whose weights are a graph input
+        return ([helper.make_node("Reshape", [kernel, "kshape"], [f"{out}_w"]),
+                 helper.make_node("Conv", [feat, f"{out}_w"], [out], group=C)], [])
+    nodes, inits, parts = [], [], []
+    for dy in range(K):  # unrolled: sum over taps of (shifted 5x5 slice) x (per-channel tap)
+        for dx in range(K):
+            t = f"{out}{dy}{dx}"
+            nodes += [helper.make_node("Slice", [feat, f"{t}s", f"{t}e", "axes"], [f"{t}sl"]),
+                      helper.make_node("Slice", [kernel, f"{t}s", f"{t}u", "axes"], [f"{t}tap"]),
+                      helper.make_node("Mul", [f"{t}sl", f"{t}tap"], [f"{t}m"])]
+            inits += [_init(f"{t}s", np.array([dy, dx], np.int64)),
+                      _init(f"{t}e", np.array([dy + 5, dx + 5], np.int64)),
+                      _init(f"{t}u", np.array([dy + 1, dx + 1], np.int64))]
+            parts.append(f"{t}m")
+    nodes.append(helper.make_node("Sum", parts, [out]))
+    return nodes, inits
 
 
 def search_graph(rng, xcorr: str) -> onnx.ModelProto:
-    """x 1x3x9x9 + kernel 1xCxKxK -> corr 1xCx5x5 and feat 1xCx7x7."""
-    w = rng.standard_normal((C, 3, 3, 3)).astype(np.float32)
-    nodes = [helper.make_node("Conv", ["x", "w"], ["feat"])]
-    inits = [_init("w", w)]
-    if xcorr == "dynamic":
-        nodes += [helper.make_node("Reshape", ["kernel", "kshape"], ["kw"]),
-                  helper.make_node("Conv", ["feat", "kw"], ["corr"], group=C)]
-        inits.append(_init("kshape", np.array([C, 1, K, K], np.int64)))
-    else:  # unrolled: sum over taps of (shifted 5x5 slice of feat) x (per-channel tap)
-        parts = []
-        for dy in range(K):
-            for dx in range(K):
-                tag = f"{dy}{dx}"
-                nodes += [helper.make_node("Slice", ["feat", f"s{tag}", f"e{tag}", "axes"], [f"sl{tag}"]),
-                          helper.make_node("Slice", ["kernel", f"t{tag}", f"u{tag}", "axes"], [f"tap{tag}"]),
-                          helper.make_node("Mul", [f"sl{tag}", f"tap{tag}"], [f"m{tag}"])]
-                inits += [_init(f"s{tag}", np.array([dy, dx], np.int64)),
-                          _init(f"e{tag}", np.array([dy + 5, dx + 5], np.int64)),
-                          _init(f"t{tag}", np.array([dy, dx], np.int64)),
-                          _init(f"u{tag}", np.array([dy + 1, dx + 1], np.int64))]
-                parts.append(f"m{tag}")
-        inits.append(_init("axes", np.array([2, 3], np.int64)))
-        nodes.append(helper.make_node("Sum", parts, ["corr"]))
-    return _model(nodes, f"search_{xcorr}", [_vi("x", [1, 3, 9, 9]), _vi("kernel", [1, C, K, K])],
-                  [_vi("corr", [1, C, 5, 5]), _vi("feat", [1, C, 7, 7])], inits)
+    """x 1x3x9x9 + k_cls, k_loc, k_mask -> cls, loc, corr 1xCx5x5 and p0, p1, p2 1xCx7x7."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["p0"]), helper.make_node("Relu", ["p0"], ["p1"]),
+             helper.make_node("Sigmoid", ["p0"], ["p2"])]
+    inits = [_init("w", rng.standard_normal((C, 3, 3, 3)).astype(np.float32)),
+             _init("kshape", np.array([C, 1, K, K], np.int64)), _init("axes", np.array([2, 3], np.int64))]
+    for kernel, out in zip(KERNELS, ("cls", "loc", "corr")):
+        more_nodes, more_inits = _xcorr("p0", kernel, out, xcorr)
+        nodes += more_nodes
+        inits += more_inits
+    return _model(nodes, f"search_{xcorr}", [_vi("x", [1, 3, 9, 9])] + [_vi(k, [1, C, K, K]) for k in KERNELS],
+                  [_vi(n, [1, C, 5, 5]) for n in ("cls", "loc", "corr")]
+                  + [_vi(n, [1, C, 7, 7]) for n in ("p0", "p1", "p2")], inits)
 
 
 def refine_graph(naive: bool = False) -> onnx.ModelProto:
-    """feat 1xCx7x7, corr 1xCx5x5, pos int64 (row, col) -> mask 1xCx3x3 window at 2*pos (+ corr).
+    """p0, p1, p2 1xCx7x7, corr 1xCx5x5, pos int64 (row, col) -> mask: 3x3 windows at 2*pos.
 
-    naive=True writes the window as pad-then-slice at 2*pos: the trap that makes TensorRT treat
-    `pos` as a shape tensor and freeze it.
+    naive=True cuts p0's window by pad-then-slice at 2*pos: the trap that makes TensorRT treat
+    `pos` as a shape tensor and freeze it. Otherwise every window is a Gather at arange + 2*pos.
     """
-    inits = [_init("two", np.int64(2)), _init("i0", np.int64(0)), _init("i1", np.int64(1))]
-    if naive:
-        nodes = [helper.make_node("Pad", ["feat", "pads"], ["fp"]),
-                 helper.make_node("Mul", ["pos", "two"], ["st"]),
-                 helper.make_node("Add", ["st", "three"], ["en"]),
-                 helper.make_node("Slice", ["fp", "st", "en", "axes"], ["win"])]
-        inits += [_init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)),
-                  _init("three", np.int64(3)), _init("axes", np.array([2, 3], np.int64))]
-    else:
-        nodes = [helper.make_node("Gather", ["pos", "i0"], ["py"], axis=0),
-                 helper.make_node("Gather", ["pos", "i1"], ["px"], axis=0),
-                 helper.make_node("Mul", ["py", "two"], ["sy"]), helper.make_node("Mul", ["px", "two"], ["sx"]),
-                 helper.make_node("Add", ["ar", "sy"], ["rows"]), helper.make_node("Add", ["ar", "sx"], ["cols"]),
-                 helper.make_node("Gather", ["feat", "rows"], ["g"], axis=2),
-                 helper.make_node("Gather", ["g", "cols"], ["win"], axis=3)]
-        inits.append(_init("ar", np.arange(3, dtype=np.int64)))
-    nodes += [helper.make_node("ReduceSum", ["corr", "raxes"], ["cm"], keepdims=1),
-              helper.make_node("Add", ["win", "cm"], ["mask"])]
-    inits.append(_init("raxes", np.array([2, 3], np.int64)))
-    return _model(nodes, "refine", [_vi("feat", [1, C, 7, 7]), _vi("corr", [1, C, 5, 5]),
-                                    _vi("pos", [2], TensorProto.INT64)],
+    inits = [_init("two", np.int64(2)), _init("i0", np.int64(0)), _init("i1", np.int64(1)),
+             _init("ar", np.arange(3, dtype=np.int64)), _init("raxes", np.array([2, 3], np.int64))]
+    nodes = [helper.make_node("Gather", ["pos", "i0"], ["py"], axis=0),
+             helper.make_node("Gather", ["pos", "i1"], ["px"], axis=0),
+             helper.make_node("Mul", ["py", "two"], ["sy"]), helper.make_node("Mul", ["px", "two"], ["sx"]),
+             helper.make_node("Add", ["ar", "sy"], ["rows"]), helper.make_node("Add", ["ar", "sx"], ["cols"])]
+    for p in ("p0", "p1", "p2"):
+        if naive and p == "p0":
+            nodes += [helper.make_node("Pad", ["p0", "pads"], ["p0pad"]),
+                      helper.make_node("Mul", ["pos", "two"], ["st"]),
+                      helper.make_node("Add", ["st", "three"], ["en"]),
+                      helper.make_node("Slice", ["p0pad", "st", "en", "raxes"], ["p0win"])]
+            inits += [_init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)), _init("three", np.int64(3))]
+            continue
+        nodes += [helper.make_node("Gather", [p, "rows"], [f"{p}g"], axis=2),
+                  helper.make_node("Gather", [f"{p}g", "cols"], [f"{p}win"], axis=3)]
+    nodes += [helper.make_node("Sum", ["p0win", "p1win", "p2win"], ["wins"]),
+              helper.make_node("ReduceSum", ["corr", "raxes"], ["cm"], keepdims=1),
+              helper.make_node("Add", ["wins", "cm"], ["mask"])]
+    return _model(nodes, "refine", [_vi(p, [1, C, 7, 7]) for p in ("p0", "p1", "p2")]
+                  + [_vi("corr", [1, C, 5, 5]), _vi("pos", [2], TensorProto.INT64)],
                   [_vi("mask", [1, C, 3, 3])], inits)
 
 
@@ -134,15 +145,15 @@ def to_qdq(model: onnx.ModelProto, folder: Path, seed: int = 0) -> onnx.ModelPro
     return out
 
 
-def _io(values) -> list[dict]:
-    names = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.INT64: "int64"}
-    return [{"name": v.name, "shape": [d.dim_value for d in v.type.tensor_type.shape.dim],
-             "dtype": names[v.type.tensor_type.elem_type]} for v in values]
-
-
 def write_export(folder: Path, xcorr: str = "dynamic", precision: str = "fp32", naive_refine: bool = False,
                  seed: int = 0) -> Path:
-    """An export folder: template/search/refine.onnx + deploy.json (the fields the build reads)."""
+    """An export folder with a deploy.json written by the exporter's own writer.
+
+    precision 'int8' quantizes the template graph only (QDQ), as a calibration may leave parts
+    in float; its deploy.json says fp32 (the QDQ nodes, not deploy.json, make it INT8).
+    """
+    from masktrt.export.deploy import deploy_document, graph_entry, random_source, write_deploy
+
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     graphs = {"template": template_graph(rng), "search": search_graph(rng, xcorr),
@@ -151,10 +162,12 @@ def write_export(folder: Path, xcorr: str = "dynamic", precision: str = "fp32", 
         graphs = {name: to_fp16(m) for name, m in graphs.items()}
     elif precision == "int8":
         graphs["template"] = to_qdq(graphs["template"], folder, seed)
-    deploy = {"xcorr": xcorr, "precision": precision, "graphs": {}}
+    entries = {}
     for name, model in graphs.items():
         onnx.save(model, folder / f"{name}.onnx")
-        deploy["graphs"][name] = {"file": f"{name}.onnx", "inputs": _io(model.graph.input),
-                                  "outputs": _io(model.graph.output)}
-    (folder / "deploy.json").write_text(json.dumps(deploy, indent=2))
+        entries[name] = graph_entry(model, folder / f"{name}.onnx",
+                                    "float16" if precision == "fp16" else "float32")
+    write_deploy(folder, deploy_document(
+        graphs=entries, model_channels={"width": 0.0}, source=random_source(seed), correlation=xcorr,
+        precision="fp16" if precision == "fp16" else "fp32", opset=OPSET, preset="davis"))
     return folder
