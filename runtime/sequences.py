@@ -21,7 +21,7 @@ Frames and masks are read lazily, one at a time: a long sequence never sits in m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -67,6 +67,15 @@ class Sequence:
     @property
     def has_masks(self) -> bool:
         return self.mask_paths is not None
+
+    def head(self, count: int) -> Sequence:
+        """The first `count` frames and their ground truth (e.g. to score a shortened run)."""
+        if not 1 <= count <= len(self):
+            raise MasktrtError(f"cannot take {count} frames of '{self.name}' ({len(self)} frames)",
+                               f"pass a count from 1 to {len(self)}")
+        cut = (lambda a: None if a is None else a[:count])
+        return replace(self, frame_paths=self.frame_paths[:count], boxes=cut(self.boxes),
+                       polygons=cut(self.polygons), mask_paths=cut(self.mask_paths))
 
     def frame(self, index: int) -> np.ndarray:
         """Frame `index` as HxWx3 uint8 BGR, read from disk now."""

@@ -1,10 +1,11 @@
 """Score a tracker's predictions against a sequence's ground truth (DAVIS J/F, OTB AUC, VOT IoU).
 
 Reads the folder `masktrt track` writes: boxes.txt (x,y,w,h a line, required), and where present
-polygons.txt (8 numbers a line), scores.txt (one a line) and masks/ (one 0/255 PNG a frame, in
-frame order). Every file has exactly one entry per frame of the sequence, frame 0 included.
-Frame 0 is the initialisation frame and is not scored, as DAVIS and VOT do. Writes eval.json and
-eval.md to --out (default: the predictions folder) and prints a summary.
+polygons.txt (8 numbers a line), scores.txt (score or score,lost,skipped a line) and masks/ (0/255
+PNGs named like the frames, or 00000.png...). Every text file has exactly one line per frame of the
+sequence, frame 0 included; a frame without a mask file counts as an empty mask. Frame 0 is the
+initialisation frame and is not scored, as DAVIS and VOT do. Writes eval.json and eval.md to --out
+(default: the predictions folder) and prints a summary.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where eval.json and eval.md go (default: the --pred folder)")
     parser.add_argument("--kind", choices=["davis", "vot", "otb"], default=None,
                         help="ground-truth style; detected from the folder when omitted")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+                        help="score only the first N frames (a 'masktrt track --max-frames N' run)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from masktrt.runtime.sequences import load_sequence
 
     sequence = load_sequence(args.sequence, kind=args.kind)
-    predictions = load_predictions(args.pred, len(sequence))
+    if args.max_frames is not None:
+        sequence = sequence.head(args.max_frames)
+    predictions = load_predictions(args.pred, [p.stem for p in sequence.frame_paths])
     result = evaluate(sequence, predictions)
     out = args.out or args.pred
     json_path, md_path = write_reports(result, out)
@@ -51,13 +56,16 @@ class Predictions:
     boxes: Any  # (N,4) float64 x,y,w,h
     polygons: Any = None  # (N,4,2) float64
     scores: Any = None  # (N,) float64
-    mask_paths: tuple[Path, ...] | None = None
+    flags: Any = None  # (N,2) 0/1: lost, skipped (undecodable frame), from track's scores.txt
+    mask_paths: tuple[Path | None, ...] | None = None  # per frame; None: no mask written
 
 
-def load_predictions(folder: str | Path, frames: int) -> Predictions:
-    """Read a predictions folder, checking that every file has one entry per frame."""
+def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
+    """Read a predictions folder, checking that every file has one entry per frame.
+
+    `frame_names`: the sequence's frame file stems, in order (they name the mask files).
+    """
     from masktrt.errors import MasktrtError
-    from masktrt.runtime.frames import list_frames
     from masktrt.runtime.sequences import read_rows
 
     root = Path(folder)
@@ -67,20 +75,50 @@ def load_predictions(folder: str | Path, frames: int) -> Predictions:
     if not (root / "boxes.txt").is_file():
         raise MasktrtError(f"'{root / 'boxes.txt'}' is missing",
                            "run 'masktrt track' with this folder as its output, or write x,y,w,h per frame")
-    boxes = _rows(root / "boxes.txt", 4, frames, read_rows)
-    polygons = scores = masks = None
+    frames = len(frame_names)
+    boxes = _rows(root / "boxes.txt", (4,), frames, read_rows)
+    polygons = scores = flags = masks = None
     if (root / "polygons.txt").is_file():
-        polygons = _rows(root / "polygons.txt", 8, frames, read_rows).reshape(-1, 4, 2)
+        polygons = _rows(root / "polygons.txt", (8,), frames, read_rows).reshape(-1, 4, 2)
     if (root / "scores.txt").is_file():
-        scores = _rows(root / "scores.txt", 1, frames, read_rows)[:, 0]
-    if (root / "masks").is_dir():
-        masks = tuple(list_frames(root / "masks"))
-        _check_count(root / "masks", len(masks), "mask images", frames)
-    return Predictions(root, boxes, polygons, scores, masks)
+        rows = _rows(root / "scores.txt", (1, 3), frames, read_rows)
+        scores, flags = rows[:, 0], (rows[:, 1:] if rows.shape[1] == 3 else None)
+    mask_files = _images(root / "masks")
+    if mask_files:
+        masks = match_masks(mask_files, frame_names)
+    return Predictions(root, boxes, polygons, scores, flags, masks)
 
 
-def _rows(path: Path, width: int, frames: int, read_rows) -> Any:
-    rows = read_rows(path, (width,))
+def _images(folder: Path) -> list[Path]:
+    from masktrt.runtime.frames import IMAGE_SUFFIXES
+
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def match_masks(paths: list[Path], frame_names: list[str]) -> tuple[Path | None, ...]:
+    """Predicted mask of each frame, by name: the frame's own name, else its 5-digit index.
+
+    `masktrt track` names masks after the input images and may leave a frame without one; a
+    folder whose names match no frame (written by another tool) is taken in order if it has
+    exactly one mask per frame.
+    """
+    from masktrt.errors import MasktrtError
+
+    by_stem = {p.stem: p for p in paths}
+    matched = tuple(by_stem.get(name, by_stem.get(f"{i:05d}")) for i, name in enumerate(frame_names))
+    if any(p is not None for p in matched):
+        return matched
+    if len(paths) == len(frame_names):
+        return tuple(paths)
+    raise MasktrtError(f"the {len(paths)} masks in '{paths[0].parent}' match none of the "
+                       f"{len(frame_names)} frames by name",
+                       "name masks like the frames (or 00000.png...), one per frame")
+
+
+def _rows(path: Path, widths: tuple[int, ...], frames: int, read_rows) -> Any:
+    rows = read_rows(path, widths)
     _check_count(path, len(rows), "lines", frames)
     return rows
 
@@ -90,8 +128,8 @@ def _check_count(path: Path, count: int, what: str, frames: int) -> None:
 
     if count != frames:
         raise MasktrtError(f"'{path}' has {count} {what} but the sequence has {frames} frames",
-                           "predict every frame of this sequence (frame 0 included), "
-                           "or pass the matching --sequence")
+                           "predict every frame (frame 0 included), pass the matching --sequence, "
+                           "or --max-frames N for a shortened run")
 
 
 def evaluate(sequence, predictions: Predictions) -> dict:
@@ -128,8 +166,12 @@ def evaluate(sequence, predictions: Predictions) -> dict:
     if predictions.scores is not None:
         per_frame["score"] = predictions.scores[scored]
         summary["score_mean"] = _mean(predictions.scores[scored])
+    if predictions.flags is not None:
+        per_frame["lost"], per_frame["skipped"] = predictions.flags[scored].T
+        summary["lost_frames"] = int(predictions.flags[scored, 0].sum())
+        summary["undecoded_frames"] = int(predictions.flags[scored, 1].sum())
     return {"sequence": sequence.name, "kind": sequence.kind, "frames": len(sequence),
-            "evaluated_frames": len(scored), "skipped_frames": [0], "metrics": summary,
+            "evaluated_frames": len(scored), "unscored_frames": [0], "metrics": summary,
             "per_frame": _frame_records(per_frame)}
 
 
@@ -143,7 +185,8 @@ def _mask_scores(sequence, predictions: Predictions, scored) -> tuple[Any, Any]:
 
     j, f = [], []
     for i in scored:
-        pred, gt = read_mask(predictions.mask_paths[i]), sequence.mask(i)
+        path, gt = predictions.mask_paths[i], sequence.mask(i)
+        pred = read_mask(path) if path is not None else np.zeros_like(gt)
         if pred.shape != gt.shape:
             raise MasktrtError(f"mask '{predictions.mask_paths[i]}' is {pred.shape[1]}x{pred.shape[0]} "
                                f"but the frame is {gt.shape[1]}x{gt.shape[0]}",
@@ -162,7 +205,8 @@ def _mean(values) -> float:
 
 def _frame_records(columns: dict[str, Any]) -> list[dict]:
     names = list(columns)
-    return [{n: (int(columns[n][k]) if n == "frame" else float(columns[n][k])) for n in names}
+    integer = {"frame", "lost", "skipped"}
+    return [{n: (int(columns[n][k]) if n in integer else float(columns[n][k])) for n in names}
             for k in range(len(columns["frame"]))]
 
 
@@ -171,6 +215,7 @@ SUMMARY_KEYS = [  # (key, label) in report order
     ("F_mean", "F mean (boundary)"), ("F_recall", "F recall (F>0.5)"),
     ("polygon_iou_mean", "polygon IoU mean (VOT)"), ("box_iou_mean", "box IoU mean"),
     ("box_auc", "box success AUC (OTB)"), ("score_mean", "score mean"),
+    ("lost_frames", "frames flagged lost"), ("undecoded_frames", "frames not decoded"),
 ]
 
 

@@ -109,11 +109,31 @@ def test_eval_length_mismatch_is_a_one_line_error(tmp_path, capsys):
     assert not (pred / "eval.json").exists()
 
 
-def test_eval_mask_count_mismatch_is_an_error(tmp_path, capsys):
+def test_eval_track_output_format_missing_masks_and_flags(tmp_path):
+    # As `masktrt track` writes them: scores.txt is score,lost,skipped; masks are named like the
+    # frames and a frame may have none (scored as an empty mask).
     seq = write_sequence(tmp_path / "seq")
     pred = write_predictions(tmp_path / "pred", GT, masks=[box_mask(b) for b in GT[:2]])
+    (pred / "scores.txt").write_text("1,0,0\n0.9,0,0\n0.2,1,0\n0.2,1,1\n")
+    assert main(["eval", "--sequence", str(seq), "--pred", str(pred)]) == 0
+    result = json.loads((pred / "eval.json").read_text())
+    np.testing.assert_allclose([r["J"] for r in result["per_frame"]], [1, 0, 0])
+    assert [r["lost"] for r in result["per_frame"]] == [0, 1, 1]
+    assert result["metrics"]["lost_frames"] == 2 and result["metrics"]["undecoded_frames"] == 1
+    assert result["metrics"]["score_mean"] == pytest.approx((0.9 + 0.2 + 0.2) / 3)
+
+
+def test_eval_masks_named_after_no_frame_must_be_one_per_frame(tmp_path, capsys):
+    seq = write_sequence(tmp_path / "seq")
+    pred = write_predictions(tmp_path / "pred", GT)
+    (pred / "masks").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(pred / "masks" / f"mask_{i}.png"), box_mask(GT[i]) * 255)
     assert main(["eval", "--sequence", str(seq), "--pred", str(pred)]) == 2
-    assert "has 2 mask images but the sequence has 4 frames" in capsys.readouterr().err
+    assert "the 3 masks in" in capsys.readouterr().err
+    cv2.imwrite(str(pred / "masks" / "mask_3.png"), box_mask(GT[3]) * 255)
+    assert main(["eval", "--sequence", str(seq), "--pred", str(pred)]) == 0  # taken in order
+    assert json.loads((pred / "eval.json").read_text())["metrics"]["J_mean"] == 1.0
 
 
 def test_eval_missing_boxes_file_is_an_error(tmp_path, capsys):
@@ -152,3 +172,12 @@ def test_eval_ground_truth_against_itself_on_a_real_davis_sequence(tmp_path):
     m = json.loads((pred / "eval.json").read_text())["metrics"]
     assert m["J_mean"] == 1.0 and m["F_mean"] == 1.0 and m["box_iou_mean"] == 1.0
     assert m["box_auc"] == pytest.approx(20 / 21)  # OTB's strict IoU > t: 1.0 misses t = 1
+
+
+def test_eval_max_frames_scores_a_shortened_run(tmp_path):
+    seq = write_sequence(tmp_path / "seq")
+    pred = write_predictions(tmp_path / "pred", GT[:3], masks=[box_mask(b) for b in GT[:3]])
+    assert main(["eval", "--sequence", str(seq), "--pred", str(pred), "--max-frames", "3"]) == 0
+    result = json.loads((pred / "eval.json").read_text())
+    assert result["frames"] == 3 and [r["frame"] for r in result["per_frame"]] == [1, 2]
+    assert result["metrics"]["J_mean"] == 1.0

@@ -178,3 +178,12 @@ def test_ragged_or_non_numeric_groundtruth_is_an_error(tmp_path):
     gt.write_text("1,2,3,4\na,b,c,d\n")
     with pytest.raises(MasktrtError, match="groundtruth.txt:2 is not a list of numbers"):
         load_sequence(tmp_path / "s")
+
+
+def test_head_cuts_frames_and_groundtruth_together(tmp_path):
+    seq = load_sequence(write_davis(tmp_path / "s", [(1, 1, 5, 5), (2, 1, 5, 5), (3, 1, 5, 5)]))
+    short = seq.head(2)
+    assert len(short) == 2 and len(short.mask_paths) == 2 and short.boxes.shape == (2, 4)
+    np.testing.assert_array_equal(short.boxes[1], [2, 1, 5, 5])
+    with pytest.raises(MasktrtError, match="cannot take 4 frames"):
+        seq.head(4)
