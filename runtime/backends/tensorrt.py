@@ -1,0 +1,206 @@
+"""TensorRT / TensorRT-RTX backend: the three engines on one CUDA stream, through cuda-python.
+
+Memory is laid out once, when the backend is created: a device buffer for every engine tensor
+and pinned host buffers for the few that cross to the host (x in; cls, loc, mask out; pos in).
+Search writes p0, p1, p2 and corr into buffers that are bound directly as refine's inputs, so
+features never leave the device. `template()` allocates one kernel set per target (not per
+frame) that stays on the device; `search()` binds whichever set the tracker passes.
+
+Scope, honestly: written for a GPU and not yet run on one (this workplace has none). The frame
+is uploaded as the 255x255 crop; cropping on the device (kernels issue) and CUDA graph capture
+of the per-frame work are not wired in yet. `features` returned by `search()` are the backend's
+own buffers: a second search overwrites them, which suits the tracker (search, then refine).
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from masktrt.errors import MasktrtError, require
+
+from .base import SearchOutput
+
+GRAPHS = ("template", "search", "refine")
+KERNELS = ("k_cls", "k_loc", "k_mask")
+FEATURES = ("p0", "p1", "p2", "corr")
+
+
+def _check(result: Any) -> Any:
+    """cuda-python returns (error, values...): raise on error, return the values."""
+    cudart = require("cuda.bindings.runtime", "cuda")
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if int(err) != 0:
+        _, text = cudart.cudaGetErrorString(err)
+        raise MasktrtError(f"CUDA call failed: {text.decode() if isinstance(text, bytes) else text}",
+                           "check the GPU and driver (nvidia-smi)")
+    return values[0] if len(values) == 1 else values
+
+
+@dataclass
+class DeviceTensor:
+    """A device buffer of one engine tensor (shape and dtype as the engine reports them)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    ptr: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+
+class PinnedArray:
+    """A NumPy view of page-locked host memory, so copies to and from the GPU are async."""
+
+    def __init__(self, cudart: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        self.ptr = int(_check(cudart.cudaMallocHost(nbytes)))
+        self.array = np.frombuffer((ctypes.c_byte * nbytes).from_address(self.ptr), dtype=dtype).reshape(shape)
+
+
+class TensorRTBackend:
+    """The Backend protocol over template/search/refine engines built by `masktrt build`."""
+
+    def __init__(self, engine_dir: str | Path) -> None:
+        from masktrt.runtime.engines import load_engine
+
+        self._cudart = require("cuda.bindings.runtime", "cuda")
+        self.dir = Path(engine_dir)
+        self.engines = {g: load_engine(self.dir / f"{g}.engine") for g in GRAPHS}
+        meta = self.engines["search"].meta
+        self.name = f"{meta['tensorrt']['module']}-{meta['precision']}"
+        self.trt = self.engines["search"].trt
+        self.stream = _check(self._cudart.cudaStreamCreate())
+        self._device: list[int] = []
+        self._pinned: list[PinnedArray] = []
+        self.contexts = {g: loaded.engine.create_execution_context() for g, loaded in self.engines.items()}
+        self.tensors = {g: self._allocate(g) for g in GRAPHS}
+        for name in FEATURES:  # search writes refine's inputs in place
+            self._bind("refine", name, self.tensors["search"][name].ptr)
+        self.host = {
+            "x": self._pin(self.tensors["search"]["x"]), "cls": self._pin(self.tensors["search"]["cls"]),
+            "loc": self._pin(self.tensors["search"]["loc"]), "pos": self._pin(self.tensors["refine"]["pos"]),
+            "mask": self._pin(self.tensors["refine"]["mask"]), "z": self._pin(self.tensors["template"]["z"]),
+        }
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _malloc(self, nbytes: int) -> int:
+        ptr = int(_check(self._cudart.cudaMalloc(nbytes)))
+        self._device.append(ptr)
+        return ptr
+
+    def _pin(self, tensor: DeviceTensor) -> np.ndarray:
+        pinned = PinnedArray(self._cudart, tensor.shape, tensor.dtype)
+        self._pinned.append(pinned)
+        return pinned.array
+
+    def _tensor(self, graph: str, name: str) -> DeviceTensor:
+        engine = self.engines[graph].engine
+        shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+        dtype = np.dtype(self.trt.nptype(engine.get_tensor_dtype(name)))
+        return DeviceTensor(name, shape, dtype, 0)
+
+    def _allocate(self, graph: str) -> dict[str, DeviceTensor]:
+        engine = self.engines[graph].engine
+        tensors = {}
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            tensor = self._tensor(graph, name)
+            if graph == "refine" and name in FEATURES:
+                tensors[name] = tensor  # bound to search's buffers
+                continue
+            if graph == "search" and name in KERNELS:
+                tensors[name] = tensor  # bound per call to the target's kernels
+                continue
+            tensor.ptr = self._malloc(tensor.nbytes)
+            self._bind(graph, name, tensor.ptr)
+            tensors[name] = tensor
+        return tensors
+
+    def _bind(self, graph: str, name: str, ptr: int) -> None:
+        if not self.contexts[graph].set_tensor_address(name, ptr):
+            raise MasktrtError(f"the {graph} engine refused an address for '{name}'",
+                               "rebuild the engines with 'masktrt build' from the same export")
+
+    # -- per call ------------------------------------------------------------------------------
+    def _copy(self, dst: int, src: int, nbytes: int, kind: Any) -> None:
+        _check(self._cudart.cudaMemcpyAsync(dst, src, nbytes, kind, self.stream))
+
+    def _upload(self, host: np.ndarray, tensor: DeviceTensor, value: np.ndarray) -> None:
+        host[...] = value.reshape(host.shape)
+        self._copy(tensor.ptr, host.ctypes.data, tensor.nbytes, self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice)
+
+    def _download(self, tensor: DeviceTensor, host: np.ndarray) -> None:
+        self._copy(host.ctypes.data, tensor.ptr, tensor.nbytes, self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
+
+    def _execute(self, graph: str) -> None:
+        if not self.contexts[graph].execute_async_v3(int(self.stream.getPtr())):
+            raise MasktrtError(f"the {graph} engine failed to run", "see TensorRT's message above")
+
+    def _sync(self) -> None:
+        _check(self._cudart.cudaStreamSynchronize(self.stream))
+
+    def template(self, z: np.ndarray) -> dict[str, DeviceTensor]:
+        """Runs once per target; its kernels get their own device buffers and stay there."""
+        tensors = self.tensors["template"]
+        kernels = {}
+        for name in KERNELS:
+            kernel = DeviceTensor(name, tensors[name].shape, tensors[name].dtype, 0)
+            kernel.ptr = self._malloc(kernel.nbytes)
+            self._bind("template", name, kernel.ptr)
+            kernels[name] = kernel
+        self._upload(self.host["z"], tensors["z"], z)
+        self._execute("template")
+        self._sync()
+        return kernels
+
+    def search(self, x: np.ndarray, kernels: dict[str, DeviceTensor]) -> SearchOutput:
+        tensors = self.tensors["search"]
+        for name in KERNELS:
+            self._bind("search", name, kernels[name].ptr)
+        self._upload(self.host["x"], tensors["x"], x)
+        self._execute("search")
+        self._download(tensors["cls"], self.host["cls"])
+        self._download(tensors["loc"], self.host["loc"])
+        self._sync()
+        return SearchOutput(cls=self.host["cls"].astype(np.float32, copy=True),
+                            loc=self.host["loc"].astype(np.float32, copy=True),
+                            features={n: tensors[n] for n in FEATURES})
+
+    def refine(self, features: dict[str, DeviceTensor], pos: tuple[int, int]) -> np.ndarray:
+        if any(features[n].ptr != self.tensors["search"][n].ptr for n in FEATURES):
+            raise MasktrtError("refine() was given features from another backend instance",
+                               "call refine() on the backend whose search() produced them")
+        tensors = self.tensors["refine"]
+        self._upload(self.host["pos"], tensors["pos"], np.asarray(pos, dtype=tensors["pos"].dtype))
+        self._execute("refine")
+        self._download(tensors["mask"], self.host["mask"])
+        self._sync()
+        side = self.host["mask"].shape[-1]
+        return self.host["mask"].reshape(side, side).astype(np.float32, copy=True)
+
+    def close(self) -> None:
+        """Free device and pinned memory and the stream; the backend is unusable afterwards."""
+        for ptr in self._device:
+            self._cudart.cudaFree(ptr)
+        for pinned in self._pinned:
+            self._cudart.cudaFreeHost(pinned.ptr)
+        self._device, self._pinned = [], []
+        if self.stream is not None:
+            self._cudart.cudaStreamDestroy(self.stream)
+            self.stream = None
+
+    def __enter__(self) -> "TensorRTBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def create(engine_dir: str | Path) -> TensorRTBackend:
+    return TensorRTBackend(engine_dir)
