@@ -66,7 +66,6 @@ def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
     `frame_names`: the sequence's frame file stems, in order (they name the mask files).
     """
     from masktrt.errors import MasktrtError
-    from masktrt.runtime.sequences import read_rows
 
     root = Path(folder)
     if not root.is_dir():
@@ -76,12 +75,12 @@ def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
         raise MasktrtError(f"'{root / 'boxes.txt'}' is missing",
                            "run 'masktrt track' with this folder as its output, or write x,y,w,h per frame")
     frames = len(frame_names)
-    boxes = _rows(root / "boxes.txt", (4,), frames, read_rows)
+    boxes = _rows(root / "boxes.txt", (4,), frames)
     polygons = scores = flags = masks = None
     if (root / "polygons.txt").is_file():
-        polygons = _rows(root / "polygons.txt", (8,), frames, read_rows).reshape(-1, 4, 2)
+        polygons = _rows(root / "polygons.txt", (8,), frames).reshape(-1, 4, 2)
     if (root / "scores.txt").is_file():
-        rows = _rows(root / "scores.txt", (1, 3), frames, read_rows)
+        rows = _rows(root / "scores.txt", (1, 3), frames)
         scores, flags = rows[:, 0], (rows[:, 1:] if rows.shape[1] == 3 else None)
     mask_files = _images(root / "masks")
     if mask_files:
@@ -117,7 +116,9 @@ def match_masks(paths: list[Path], frame_names: list[str]) -> tuple[Path | None,
                        "name masks like the frames (or 00000.png...), one per frame")
 
 
-def _rows(path: Path, widths: tuple[int, ...], frames: int, read_rows) -> Any:
+def _rows(path: Path, widths: tuple[int, ...], frames: int) -> Any:
+    from masktrt.runtime.sequences import read_rows
+
     rows = read_rows(path, widths)
     _check_count(path, len(rows), "lines", frames)
     return rows
