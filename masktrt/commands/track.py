@@ -134,7 +134,8 @@ class TrackSummary:
         tracked = max(self.frames - 1 - self.skipped, 0)
         mean = self.score_sum / tracked if tracked else float("nan")
         fps = self.frames / self.wall_s if self.wall_s > 0 else float("nan")
-        tfps = tracked / self.tracker_s if self.tracker_s > 0 else float("nan")
+        calls = self.frames - self.skipped  # init + track calls
+        tfps = calls / self.tracker_s if self.tracker_s > 0 else float("nan")
         files = "masks/, polygons.txt, boxes.txt, scores.txt" + (", track.mp4" if video else "")
         print(f"tracked {self.frames} frames of {source} (backend {backend}, preset {preset_name}): "
               f"{self.skipped} skipped, {self.lost} lost, mean score {mean:.3f}")
