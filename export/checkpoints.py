@@ -124,10 +124,41 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return normalise(raw, path)
 
 
+# spec field -> the keys whose output channels carry it (the width's fingerprint)
+WIDTH_FINGERPRINT = {
+    "stem": (WIDTH_KEY,),
+    "planes": tuple(f"features.features.layer{i}.0.conv1.weight" for i in (1, 2, 3)),
+    "adjust": ("features.downsample.downsample.0.weight",),
+    "hidden": ("rpn_model.cls.conv_kernel.0.weight",),
+    "refine_mid": tuple(f"refine_model.v{i}.0.weight" for i in (0, 1, 2)),
+    "refine_out": tuple(f"refine_model.v{i}.2.weight" for i in (0, 1, 2)),
+}
+
+
+def fingerprint(spec: SiamMaskSpec) -> dict[str, int]:
+    counts = {}
+    for field, keys in WIDTH_FINGERPRINT.items():
+        values = getattr(spec, field)
+        values = values if isinstance(values, tuple) else (values,)
+        counts.update(zip(keys, values))
+    return counts
+
+
 def checkpoint_width(state: Mapping[str, torch.Tensor]) -> float | None:
-    """The width multiplier a state dict was built with (stem channels / 64), if present."""
-    weight = state.get(WIDTH_KEY)
-    return None if weight is None else weight.shape[0] / SiamMaskSpec().stem
+    """The width multiplier a state dict was built with, None without a stem conv.
+
+    Channel counts are rounded, so stem/64 alone can miss (width 0.3: 19/64 builds 76 adjust
+    channels, not 77); candidates from several layers are tried until one rebuilds them all.
+    """
+    if WIDTH_KEY not in state:
+        return None
+    official = fingerprint(SiamMaskSpec())
+    found = {k: state[k].shape[0] for k in official if k in state and state[k].dim() > 0}
+    candidates = [found[k] / official[k] for k in found]
+    for width in candidates:
+        if all(fingerprint(SiamMaskSpec(width))[k] == c for k, c in found.items()):
+            return width
+    return candidates[0]
 
 
 def names(keys: list[str]) -> str:

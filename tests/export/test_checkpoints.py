@@ -162,3 +162,10 @@ def test_width_and_sha256(source, tmp_path) -> None:
     path = save_checkpoint(source, tmp_path / "w.safetensors")
     assert checkpoint_width(read_state_dict(path)) == WIDTH
     assert checkpoint_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("width", [0.3, 0.5])
+def test_width_detected_despite_rounding(width) -> None:
+    state = SiamMask(width=width).state_dict()
+    rebuilt = SiamMask(width=checkpoint_width(state)).state_dict()
+    assert {k: v.shape for k, v in rebuilt.items()} == {k: v.shape for k, v in state.items()}
