@@ -41,8 +41,12 @@ def checkpoint_source(path: str | Path) -> dict[str, Any]:
     return {"kind": "checkpoint", "path": str(path), "sha256": checkpoint_sha256(path)}
 
 
-def random_source(seed: int) -> dict[str, Any]:
-    return {"kind": "random", "seed": int(seed), "sha256": f"random:{int(seed)}"}
+def random_source(seed: int, pairs: int | None = None) -> dict[str, Any]:
+    """The seeded random model; `pairs` (BN-fitting crop pairs) when not the default."""
+    record = {"kind": "random", "seed": int(seed), "sha256": f"random:{int(seed)}"}
+    if pairs is not None:
+        record["pairs"] = int(pairs)
+    return record
 
 
 def versions() -> dict[str, str]:

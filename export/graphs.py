@@ -84,6 +84,24 @@ def graph_modules(model: nn.Module, xcorr: XCorr) -> dict[str, nn.Module]:
 
 
 @torch.no_grad()
+def run_torch(model: nn.Module, graph: str, feeds: dict[str, np.ndarray], xcorr: XCorr
+              ) -> dict[str, np.ndarray]:
+    """The PyTorch reference of one graph: its entry point on `feeds`, outputs by name."""
+    inputs, outputs = IO_NAMES[graph]
+    args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs]
+    if graph == "search":
+        result = model.search(*args, xcorr=xcorr)
+    else:
+        result = getattr(model, graph)(*args)
+    result = result if isinstance(result, (tuple, list)) else (result,)
+    return {n: t.detach().numpy() for n, t in zip(outputs, result)}
+
+
+def refine_feeds(search_out: dict[str, np.ndarray], pos: tuple[int, int]) -> dict[str, np.ndarray]:
+    return {"p0": search_out["p0"], "p1": search_out["p1"], "p2": search_out["p2"],
+            "corr": search_out["corr"], "pos": np.asarray(pos, dtype=np.int64)}
+
+
 def reference_feeds(model: nn.Module, z: np.ndarray, x: np.ndarray, pos: tuple[int, int],
                     xcorr: XCorr) -> dict[str, dict[str, np.ndarray]]:
     """Inputs of each graph computed the way the tracker chains them, from one crop pair.
@@ -91,15 +109,10 @@ def reference_feeds(model: nn.Module, z: np.ndarray, x: np.ndarray, pos: tuple[i
     Used to trace (shapes come from the model, never re-typed) and to check that post-processing
     of a graph leaves its outputs unchanged.
     """
-    kernels = model.template(torch.from_numpy(z))
-    outs = model.search(torch.from_numpy(x), *kernels, xcorr=xcorr)
-    names_t, names_s = IO_NAMES["template"][1], IO_NAMES["search"][1]
-    k = {n: t.numpy() for n, t in zip(names_t, kernels)}
-    s = {n: t.numpy() for n, t in zip(names_s, outs)}
-    return {"template": {"z": z},
-            "search": {"x": x, **k},
-            "refine": {"p0": s["p0"], "p1": s["p1"], "p2": s["p2"], "corr": s["corr"],
-                       "pos": np.asarray(pos, dtype=np.int64)}}
+    kernels = run_torch(model, "template", {"z": z}, xcorr)
+    search_out = run_torch(model, "search", {"x": x, **kernels}, xcorr)
+    return {"template": {"z": z}, "search": {"x": x, **kernels},
+            "refine": refine_feeds(search_out, pos)}
 
 
 def noise_crops(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -130,5 +143,5 @@ def center_pos() -> tuple[int, int]:
     return (SCORE_SIZE // 2, SCORE_SIZE // 2)
 
 
-__all__ = ["GRAPHS", "IO_NAMES", "graph_modules", "reference_feeds", "noise_crops",
+__all__ = ["GRAPHS", "IO_NAMES", "graph_modules", "run_torch", "refine_feeds", "reference_feeds", "noise_crops",
            "trace_to_onnx", "check_opset", "max_opset", "center_pos"]

@@ -1,0 +1,53 @@
+"""Which PyTorch model an export or a parity check uses, and how deploy.json names it.
+
+Two sources: a checkpoint file (recorded by its sha256, so engines and reports are tied to the
+exact weights) or the seeded random model (recorded as "random:<seed>" plus the width, enough to
+rebuild it bit for bit). Parity rebuilds the reference from deploy.json so that it always
+compares a graph with the weights it was exported from.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from masktrt.errors import MasktrtError
+from masktrt.export.deploy import checkpoint_source, random_source
+from masktrt.runtime.deploy import Deploy
+
+
+def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
+               pairs: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """(model in eval mode, deploy.json `source` record). No checkpoint -> random weights
+    (`pairs`: crop pairs its BatchNorm statistics are fitted on; None = the default)."""
+    if checkpoint is not None:
+        from masktrt.export.checkpoints import load_checkpoint
+
+        return load_checkpoint(checkpoint).eval(), checkpoint_source(checkpoint)
+    from masktrt.export.random_weights import random_model
+
+    extra = {} if pairs is None else {"n_pairs": pairs}
+    return random_model(seed=seed, width=width, **extra).eval(), random_source(seed, pairs)
+
+
+def model_for_deploy(deploy: Deploy, checkpoint: str | Path | None = None) -> nn.Module:
+    """The reference model the graphs in `deploy` were exported from (checked by hash)."""
+    source = deploy.source
+    if source.get("kind") == "random":
+        if checkpoint is not None:
+            raise MasktrtError(f"{deploy.root} was exported from random weights "
+                               f"({source.get('sha256')}), not a checkpoint",
+                               "drop --checkpoint, or re-export from that checkpoint")
+        model, _ = load_model(None, int(source["seed"]), float(deploy.model.get("width", 1.0)),
+                              source.get("pairs"))
+        return model
+    path = checkpoint or source.get("path")
+    if path is None or not Path(path).is_file():
+        raise MasktrtError(f"the checkpoint {deploy.root} was exported from is not available "
+                           f"({path})", "pass it with --checkpoint PATH")
+    model, record = load_model(path)
+    if record["sha256"] != source.get("sha256"):
+        raise MasktrtError(f"checkpoint '{path}' is not the one {deploy.root} was exported from "
+                           "(sha256 differs)", "pass the original checkpoint, or re-export")
+    return model

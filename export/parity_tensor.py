@@ -1,0 +1,162 @@
+"""Tensor-level parity: each exported graph in ONNX Runtime (CPU) against the PyTorch reference.
+
+Each graph is checked in isolation: it gets exactly the inputs PyTorch computed for it (the
+search graph gets PyTorch's kernels, refine gets PyTorch's features), so an error is charged to
+the graph that made it instead of accumulating along the chain (the closed-loop level measures
+accumulation). Inputs are crops of real frames cut by the tracker's own crop logic around the
+ground-truth boxes, because random noise exercises neither the value ranges nor the sparsity of
+real features. Refine is checked at the corners (0 and 24 in each axis), where its windows reach
+into the zero padding, and inside.
+
+Metric per output: max |onnx - torch| and that divided by the range of the torch output, taken
+as the worst over all cases; the budget (masktrt.budgets, level "tensor") is on the latter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from masktrt.budgets import Budget, budgets_for
+from masktrt.errors import MasktrtError
+from masktrt.export.graphs import refine_feeds, run_torch
+from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
+from masktrt.export.xcorr import correlation
+from masktrt.paths import shared_data_dir
+from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
+from masktrt.runtime.crop import crop_subwindow
+from masktrt.runtime.deploy import GRAPHS, IO_NAMES, Deploy
+from masktrt.runtime.sequences import load_sequence
+from masktrt.runtime.tracker import context_size
+
+LAST = SCORE_SIZE - 1
+REFINE_POSITIONS: tuple[tuple[int, int], ...] = ((0, 0), (0, LAST), (LAST, 0), (LAST, LAST),
+                                                 (SCORE_SIZE // 2, SCORE_SIZE // 2), (7, 17))
+
+
+@dataclass(frozen=True)
+class CropSet:
+    """One target: its exemplar crop (frame 0) and search crops from a few later frames."""
+
+    label: str
+    z: np.ndarray
+    xs: tuple[np.ndarray, ...]
+
+
+def _center_size(box_xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y, w, h = (float(v) for v in box_xywh)
+    return np.array([x + w / 2, y + h / 2]), np.array([w, h])
+
+
+def sequence_crops(path: str | Path, frames: int = 2) -> CropSet:
+    """Exemplar from frame 0's initial box; search crops centred on the ground truth of
+    `frames` frames spread over the sequence (what the tracker would cut if it were on target)."""
+    seq = load_sequence(path)
+    if not seq.has_groundtruth:
+        raise MasktrtError(f"sequence '{path}' has no ground truth",
+                           "pass a sequence folder with groundtruth.txt")
+    first = seq.frame(0)
+    avg = first.reshape(-1, 3).mean(axis=0, dtype=np.float64)
+    center, size = _center_size(seq.init_box())
+    z = crop_subwindow(first, center, EXEMPLAR_SIZE, round(context_size(size)), avg)
+    picks = np.linspace(1, len(seq) - 1, frames).round().astype(int) if len(seq) > 1 else [0]
+    xs = []
+    for index in dict.fromkeys(int(i) for i in picks):
+        c, s = _center_size(seq.boxes[index])
+        side = round(context_size(s) * INSTANCE_SIZE / EXEMPLAR_SIZE)
+        xs.append(crop_subwindow(seq.frame(index), c, INSTANCE_SIZE, side, avg))
+    return CropSet(seq.name, z, tuple(xs))
+
+
+def default_sequences() -> list[Path]:
+    """Every sequence in ../shared/data (or $MASKTRT_DATA); none where it is absent."""
+    root = shared_data_dir()
+    if root is None:
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "frames").is_dir())
+
+
+@dataclass
+class ParityRow:
+    graph: str
+    output: str
+    budget: Budget
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+
+    def add(self, test: np.ndarray, ref: np.ndarray) -> None:
+        err, rel = max_rel_range_err(test, ref)
+        self.max_abs, self.max_rel = max(self.max_abs, err), max(self.max_rel, rel)
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.isfinite(self.max_rel)) and self.budget.passes(self.max_rel)
+
+
+@dataclass
+class ParityReport:
+    precision: str
+    correlation: str
+    rows: list[ParityRow]
+    cases: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.rows)
+
+    def table(self) -> str:
+        head = (f"tensor parity: ONNX Runtime CPU vs PyTorch, precision {self.precision}, "
+                f"correlation {self.correlation}, {len(self.cases)} cases")
+        lines = [head, f"{'graph':9} {'output':7} {'max abs err':>12} {'max err/range':>14} "
+                       f"{'budget':>9}  result"]
+        for r in self.rows:
+            lines.append(f"{r.graph:9} {r.output:7} {r.max_abs:12.3e} {r.max_rel:14.3e} "
+                         f"{r.budget.value:9.1e}  {'PASS' if r.passed else 'FAIL'}")
+        lines.append(f"budget '{self.rows[0].budget.name}': {self.rows[0].budget.why}"
+                     if self.rows else "no outputs compared")
+        lines.append("overall: " + ("PASS" if self.passed else "FAIL"))
+        return "\n".join(lines)
+
+
+def tensor_budget(precision: str) -> Budget:
+    found = budgets_for("tensor", precision)
+    if not found:
+        raise MasktrtError(f"no tensor-level budget for precision '{precision}'",
+                           "add one to masktrt/budgets.py")
+    return found[0]
+
+
+def _compare(rows: dict[tuple[str, str], ParityRow], graph: str, test: dict[str, np.ndarray],
+             ref: dict[str, np.ndarray]) -> None:
+    for name in IO_NAMES[graph][1]:
+        rows[(graph, name)].add(test[name], ref[name])
+
+
+def tensor_parity(model: nn.Module, deploy: Deploy, crop_sets: list[CropSet],
+                  positions: tuple[tuple[int, int], ...] = REFINE_POSITIONS,
+                  threads: int = 1) -> ParityReport:
+    """Compare every output of the three graphs in `deploy` with `model` on the given crops."""
+    if not crop_sets:
+        raise MasktrtError("no crops to compare on",
+                           "pass --sequence DIR (a folder with frames/ and groundtruth.txt)")
+    xcorr = correlation(deploy.correlation)
+    budget = tensor_budget(deploy.precision)
+    sessions = {g: cpu_session(deploy.graph(g).path, threads) for g in GRAPHS}
+    rows = {(g, o): ParityRow(g, o, budget) for g in GRAPHS for o in IO_NAMES[g][1]}
+    report = ParityReport(deploy.precision, deploy.correlation, list(rows.values()))
+    model = model.eval()
+    for crops in crop_sets:
+        kernels = run_torch(model, "template", {"z": crops.z}, xcorr)
+        _compare(rows, "template", run_session(sessions["template"], {"z": crops.z}), kernels)
+        for i, x in enumerate(crops.xs):
+            feeds = {"x": x, **kernels}
+            search = run_torch(model, "search", feeds, xcorr)
+            _compare(rows, "search", run_session(sessions["search"], feeds), search)
+            for pos in positions:
+                r_feeds = refine_feeds(search, pos)
+                _compare(rows, "refine", run_session(sessions["refine"], r_feeds),
+                         run_torch(model, "refine", r_feeds, xcorr))
+            report.cases.append(f"{crops.label}#{i}")
+    return report

@@ -1,0 +1,58 @@
+"""Export SiamMask to three ONNX graphs (template, search, refine) plus deploy.json.
+
+The graphs have static shapes and batch 1; inputs and outputs are float32 (pos int64) whatever
+the precision. deploy.json is the contract the runtime and `masktrt build` read.
+"""
+from __future__ import annotations
+
+import argparse
+
+HELP = "export ONNX graphs + deploy.json from a checkpoint or the seeded random model"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint | --random-weights, --seed, --width: shared with `masktrt parity`."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--checkpoint", metavar="PATH",
+                       help="SiamMask weights (.pth official/pysot naming, or .safetensors)")
+    group.add_argument("--random-weights", action="store_true",
+                       help="use the seeded random model (the default without --checkpoint)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random model")
+    parser.add_argument("--width", type=float, default=1.0,
+                        help="channel-width multiplier of the random model (1.0 = official)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from masktrt.runtime.config import DEFAULT_PRESET, PRESETS
+    from masktrt.runtime.deploy import CORRELATIONS, PRECISIONS
+
+    add_model_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the graphs")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                        help="tracker hyper-parameters recorded in deploy.json")
+    parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
+                        help="correlation: dynamic-weight conv, or unrolled Slice/Mul/Add "
+                             "(any TensorRT)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="fp16 writes FP16 graphs with FP32 inputs/outputs")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from masktrt.export.model_source import load_model
+    from masktrt.export.onnx_export import ExportOptions, export_onnx, writable_folder
+
+    options = ExportOptions(correlation=args.xcorr, precision=args.precision, opset=args.opset,
+                            preset=args.preset)
+    options.validate()  # fail on a bad option before loading or computing weights
+    writable_folder(args.out)
+    model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)
+    deploy = export_onnx(model, args.out, source, options)
+    print(f"exported to {deploy.root} ({deploy.precision}, correlation {deploy.correlation}, "
+          f"opset {deploy.opset}, weights {source['sha256']})")
+    for graph in deploy.graphs.values():
+        ins = ", ".join(f"{t.name}{list(t.shape)}" for t in graph.inputs)
+        outs = ", ".join(f"{t.name}{list(t.shape)}" for t in graph.outputs)
+        size = graph.path.stat().st_size / 2**20
+        print(f"  {graph.path.name:13} {size:6.1f} MiB  {ins} -> {outs}")
+    return 0
