@@ -324,7 +324,7 @@ def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str
         "build_seconds": round(seconds, 3),
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "workspace_mb": request.workspace_mb,
-        "timing_cache": str(request.timing_cache) if (request.timing_cache and flavour.uses_timing_cache) else None,
+        "timing_cache": str(_timing_cache_path(request, flavour, gpu)) if flavour.uses_timing_cache else None,
         **io,
         "rebuild": request.command(),
     }
@@ -357,6 +357,23 @@ def _timing_cache_path(request: BuildRequest, flavour: Flavour, gpu: Gpu | None)
     return request.out_dir() / f"timing-{flavour.module}-{flavour.version}-{tag}.cache"
 
 
+def _build_or_reuse(trt: ModuleType, deploy: Deploy, name: str, onnx_path: Path, digest: str,
+                    request: BuildRequest, xcorr: str, gpu: Gpu | None, cache: bytes | None,
+                    quantized: bool) -> tuple[EngineRecord, bytes | None]:
+    """Reuse the engine on disk if it was built from the same inputs, else build and write it."""
+    out = request.out_dir()
+    engine_path, meta_path = out / f"{name}.engine", out / f"{name}.json"
+    flavour = flavour_of(trt)
+    meta = _reusable(meta_path, engine_path, flavour, request, xcorr, digest, _targets(flavour, request, gpu))
+    if meta is not None:
+        return EngineRecord(name, engine_path, meta, cached=True), cache
+    engine, meta, cache = build_one(trt, name, onnx_path, graph_io(deploy, name), request, xcorr,
+                                    gpu, cache, others_quantized=quantized)
+    engine_path.write_bytes(engine)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return EngineRecord(name, engine_path, meta), cache
+
+
 def build_engines(request: BuildRequest, graphs: Iterable[str] = GRAPHS,
                   trt: ModuleType | None = None) -> tuple[list[EngineRecord], list[str]]:
     """Build (or reuse) every graph's engine; returns the records and notes to show the user."""
@@ -380,16 +397,9 @@ def build_engines(request: BuildRequest, graphs: Iterable[str] = GRAPHS,
         graph_precision(parse_onnx(trt, path).network) == "int8" for path, _ in sources.values())
     records = []
     for name, (onnx_path, digest) in sources.items():
-        engine_path, meta_path = out / f"{name}.engine", out / f"{name}.json"
-        meta = _reusable(meta_path, engine_path, flavour, request, xcorr, digest, _targets(flavour, request, gpu))
-        if meta is not None:
-            records.append(EngineRecord(name, engine_path, meta, cached=True))
-            continue
-        engine, meta, cache = build_one(trt, name, onnx_path, graph_io(deploy, name), request, xcorr,
-                                        gpu, cache, others_quantized=quantized)
-        engine_path.write_bytes(engine)
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-        records.append(EngineRecord(name, engine_path, meta))
+        record, cache = _build_or_reuse(trt, deploy, name, onnx_path, digest, request, xcorr, gpu,
+                                        cache, quantized)
+        records.append(record)
     if cache_path and cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache_path.write_bytes(cache)

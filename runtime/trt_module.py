@@ -24,6 +24,7 @@ The raw builder calls we need (parse, configure, serialize) are the same ten lin
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -62,8 +63,6 @@ def import_trt(backend: str) -> ModuleType:
 
 def parse_version(text: str) -> tuple[int, ...]:
     """'10.3.0.26' -> (10, 3, 0, 26); non-numeric tails ('8.6.1.post1') are dropped."""
-    import re
-
     return tuple(int(p) for p in re.match(r"\d+(?:\.\d+)*", text).group(0).split("."))
 
 

@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xcorr", choices=["auto", "dynamic", "unrolled", "refit"], default="auto",
                         help="correlation strategy; auto: dynamic on TensorRT 8.5+ and TensorRT-RTX, "
                         "else unrolled")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="engine folder (default: DIR/engines-BACKEND-PRECISION)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="engine folder; None means DIR/engines-BACKEND-PRECISION")
     parser.add_argument("--workspace", type=int, default=None, metavar="MB",
                         help="builder workspace limit in MB (default: TensorRT's)")
     parser.add_argument("--timing-cache", type=Path, default=None, metavar="PATH",
