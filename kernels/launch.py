@@ -36,13 +36,13 @@ class DeviceBuffer:
 
     def upload(self, array: np.ndarray, stream: int = 0) -> None:
         data = np.ascontiguousarray(array)
-        _check(_driver().cuMemcpyHtoDAsync(self.ptr, data.ctypes.data, data.nbytes, stream), "HtoD")
-        _check(_driver().cuStreamSynchronize(stream), "cuStreamSynchronize")
+        _check(_driver().cuMemcpyHtoDAsync(self.ptr, data.ctypes.data, data.nbytes, _driver().CUstream(stream)), "HtoD")
+        _check(_driver().cuStreamSynchronize(_driver().CUstream(stream)), "cuStreamSynchronize")
 
     def download(self, shape: tuple[int, ...], dtype: type, stream: int = 0) -> np.ndarray:
         out = np.empty(shape, dtype)
-        _check(_driver().cuMemcpyDtoHAsync(out.ctypes.data, self.ptr, out.nbytes, stream), "DtoH")
-        _check(_driver().cuStreamSynchronize(stream), "cuStreamSynchronize")
+        _check(_driver().cuMemcpyDtoHAsync(out.ctypes.data, self.ptr, out.nbytes, _driver().CUstream(stream)), "DtoH")
+        _check(_driver().cuStreamSynchronize(_driver().CUstream(stream)), "cuStreamSynchronize")
         return out
 
     def close(self) -> None:
@@ -141,14 +141,15 @@ class MbrKernel:
             raise MasktrtError(f"MBR region {w}x{h} exceeds the workspace {ws.max_w}x{ws.max_h}",
                                "allocate the MbrWorkspace for the frame size")
         drv = _driver()
-        _check(drv.cuMemsetD8Async(ws.ptr("best"), 0, 8, stream), "memset")
-        _check(drv.cuMemsetD8Async(ws.ptr("out"), 0, 48, stream), "memset")
+        stream_h = stream if not hasattr(drv, "CUstream") else drv.CUstream(stream)
+        _check(drv.cuMemsetD8Async(ws.ptr("best"), 0, 8, stream_h), "memset")
+        _check(drv.cuMemsetD8Async(ws.ptr("out"), 0, 48, stream_h), "memset")
         if w == 0 or h == 0:
             return
         n = w * h
-        _check(drv.cuMemsetD8Async(ws.ptr("area2"), 0, 8 * n, stream), "memset")
-        _check(drv.cuMemsetD32Async(ws.ptr("rowmin"), 0x7FFFFFFF, h, stream), "memset")
-        _check(drv.cuMemsetD32Async(ws.ptr("rowmax"), 0xFFFFFFFF, h, stream), "memset")
+        _check(drv.cuMemsetD8Async(ws.ptr("area2"), 0, 8 * n, stream_h), "memset")
+        _check(drv.cuMemsetD32Async(ws.ptr("rowmin"), 0x7FFFFFFF, h, stream_h), "memset")
+        _check(drv.cuMemsetD32Async(ws.ptr("rowmax"), 0xFFFFFFFF, h, stream_h), "memset")
         grid2d, block2d = (_blocks(w, 32), _blocks(h, 8), 1), (32, 8, 1)
         grid1d = (_blocks(n + 1, 256), 1, 1)
         roi = [(mask_ptr, c_ptr), (mask_pitch, c_longlong), (x0, c_int), (y0, c_int), (w, c_int), (h, c_int)]
