@@ -43,7 +43,7 @@ class MbrResult:
     found: bool
     corners: np.ndarray  # 4x2 float32, frame pixels; zeros when not found
     contour_area: float  # cv2.contourArea of the chosen outer contour (0 when none)
-    root: int  # raster index (y * W + x) of the chosen component's first pixel; -1 when none
+    root: int  # raster index (y * w + x, within the region searched) of the chosen component's first pixel; -1: none
 
 
 def _labels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
