@@ -35,3 +35,11 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "siammask_demo.safetensors"
+
+
+def demo_weights() -> Path | None:
+    """The small trained demo checkpoint shipped in the package, if this build has it."""
+    return DEMO_WEIGHTS if DEMO_WEIGHTS.is_file() else None

@@ -105,9 +105,12 @@ def size_penalty(boxes: np.ndarray, target_in_crop: np.ndarray, penalty_k: float
     w = boxes[2].astype(np.float64)
     h = boxes[3].astype(np.float64)
     tw, th = float(target_in_crop[0]), float(target_in_crop[1])
-    s_c = _change(_padded_size(w, h) / float(_padded_size(tw, th)))
-    r_c = _change((tw / th) / (w / h))
-    return np.exp(-(r_c * s_c - 1.0) * penalty_k)
+    # Untrained weights can decode boxes of size 0 or inf; the official NumPy code then yields
+    # inf/nan penalties too. Keep those semantics (parity), without a warning per frame.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_c = _change(_padded_size(w, h) / float(_padded_size(tw, th)))
+        r_c = _change((tw / th) / (w / h))
+        return np.exp(-(r_c * s_c - 1.0) * penalty_k)
 
 
 def blend_window(score: np.ndarray, penalty: np.ndarray, window: np.ndarray,

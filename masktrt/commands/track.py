@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     parser.add_argument("--preset", default="davis", help="tracker hyper-parameters: davis, vot, vot18")
     parser.add_argument("--backend", default="torch", help="network backend: torch, onnxruntime, tensorrt")
+    parser.add_argument("--onnx", metavar="DIR", help="exported graphs for --backend onnxruntime "
+                        "(from 'masktrt export')")
+    parser.add_argument("--engines", metavar="DIR", help="built engines for --backend tensorrt "
+                        "(from 'masktrt build')")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (incl. the first)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument("--no-video", action="store_true", help="do not write track.mp4")
@@ -53,7 +57,17 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for get_backend: checkpoint None means seeded random weights."""
+    """Keyword arguments for get_backend, per backend: each factory takes only its own."""
+    if args.backend == "onnxruntime":
+        if not getattr(args, "onnx", None):
+            raise MasktrtError("--backend onnxruntime needs the exported graphs",
+                               "pass --onnx DIR (made by 'masktrt export --out DIR')")
+        return {"onnx_dir": args.onnx}
+    if args.backend == "tensorrt":
+        if not getattr(args, "engines", None):
+            raise MasktrtError("--backend tensorrt needs built engines",
+                               "pass --engines DIR (made by 'masktrt build')")
+        return {"engine_dir": args.engines}
     return {"checkpoint": args.checkpoint, "seed": args.seed}
 
 
@@ -114,7 +128,7 @@ def describe_source(args: argparse.Namespace) -> str:
 def create_backend(args: argparse.Namespace) -> Any:
     from masktrt.runtime.backends import get_backend
 
-    if args.checkpoint is None:
+    if args.checkpoint is None and args.backend == "torch":
         print(f"warning: no --checkpoint given: using seeded random weights (seed {args.seed}); "
               "the masks and boxes are meaningless", file=sys.stderr)
     return get_backend(args.backend, **backend_options(args))
