@@ -11,7 +11,9 @@ position/size in float64, the crop's rounding half-to-even.
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -159,12 +161,26 @@ def search_geometry(center: np.ndarray, size: np.ndarray) -> SearchGeometry:
 
 
 # ---------------------------------------------------------------- the tracker
-class Tracker:
-    """SiamMask's tracking procedure; holds constants only, state is passed in and out."""
+StageTimer = Callable[[str], AbstractContextManager]
 
-    def __init__(self, backend: Backend, config: TrackerConfig) -> None:
+
+def untimed(stage: str) -> AbstractContextManager:
+    """The default stage timer: does nothing (stage names: crop, template, search, select,
+    refine, post)."""
+    return nullcontext()
+
+
+class Tracker:
+    """SiamMask's tracking procedure; holds constants only, state is passed in and out.
+
+    `timer(stage)` wraps each stage in a context manager, so a benchmark can time the stages
+    inside the real loop instead of a re-implementation of it; by default it does nothing.
+    """
+
+    def __init__(self, backend: Backend, config: TrackerConfig, timer: StageTimer | None = None) -> None:
         self.backend = backend
         self.config = config
+        self.timer = timer or untimed
         self.anchors = generate_anchors()
         self.window = cosine_window()
 
@@ -178,8 +194,10 @@ class Tracker:
         size = np.array([w, h])
         avg_chans = frame.reshape(-1, 3).mean(axis=0, dtype=np.float64)
         s_z = round(context_size(size))
-        z = crop_subwindow(frame, center, EXEMPLAR_SIZE, s_z, avg_chans)
-        kernels = self.backend.template(z)
+        with self.timer("crop"):
+            z = crop_subwindow(frame, center, EXEMPLAR_SIZE, s_z, avg_chans)
+        with self.timer("template"):
+            kernels = self.backend.template(z)
         return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
                            kernels=kernels, score=1.0)
 
@@ -188,22 +206,27 @@ class Tracker:
         check_frame(frame)
         check_same_size(frame, state)
         geo = search_geometry(state.center, state.size)
-        x = crop_subwindow(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans)
-        out = self.backend.search(x, state.kernels)
+        with self.timer("crop"):
+            x = crop_subwindow(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans)
+        with self.timer("search"):
+            out = self.backend.search(x, state.kernels)
 
-        score = foreground_scores(out.cls)
-        boxes = decode_boxes(out.loc, self.anchors)
-        penalty = size_penalty(boxes, state.size * geo.scale_x, self.config.penalty_k)
-        pscore = blend_window(score, penalty, self.window, self.config.window_influence)
-        best = int(np.argmax(pscore))
-
-        center, size = self._update(state, boxes[:, best], geo.scale_x,
-                                    float(penalty[best]) * float(score[best]))
+        with self.timer("select"):
+            score = foreground_scores(out.cls)
+            boxes = decode_boxes(out.loc, self.anchors)
+            penalty = size_penalty(boxes, state.size * geo.scale_x, self.config.penalty_k)
+            pscore = blend_window(score, penalty, self.window, self.config.window_influence)
+            best = int(np.argmax(pscore))
+            center, size = self._update(state, boxes[:, best], geo.scale_x,
+                                        float(penalty[best]) * float(score[best]))
         anchor, row, col = cell_of(best)
-        prob = paste_back(sigmoid(self.backend.refine(out.features, (row, col))).reshape(
-            MASK_OUT_SIZE, MASK_OUT_SIZE), geo.crop_box, (row, col), state.frame_hw)
-        mask = binarize(prob, self.config.seg_thr)
-        polygon, from_mask = mask_polygon(mask, (center[0], center[1], size[0], size[1]))
+        with self.timer("refine"):
+            logits = self.backend.refine(out.features, (row, col))
+        with self.timer("post"):
+            prob = paste_back(sigmoid(logits).reshape(MASK_OUT_SIZE, MASK_OUT_SIZE),
+                              geo.crop_box, (row, col), state.frame_hw)
+            mask = binarize(prob, self.config.seg_thr)
+            polygon, from_mask = mask_polygon(mask, (center[0], center[1], size[0], size[1]))
         center, size = clip_target(center, size, state.frame_hw)
 
         best_score = float(score[best])
