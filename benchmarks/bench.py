@@ -1,0 +1,537 @@
+"""`masktrt bench`: the real tracker on a real sequence, per stage, backends side by side.
+
+Every backend runs the same `Tracker` (runtime/tracker.py) on the same frames, timed through
+the tracker's stage hook, so the numbers are those of the loop users run, not of a
+re-implementation. The baseline is what users run today: the PyTorch model in eager FP32 behind
+the same NumPy/OpenCV tracker ("torch-fp32"). On a GPU, PyTorch eager FP16 and torch.compile are
+timed as well, so the report shows what TensorRT buys over each; without a GPU they are listed
+as not measured, never estimated.
+
+Method, stated in the report too: frames are decoded into memory before timing (disk I/O is not
+a tracker cost); `warmup` frames run untimed after init (allocations, autotuning, compilation);
+backends run one after another in this process, and peak host RSS is the kernel's high-water
+mark (VmHWM) reset before each backend, so each peak is that backend's own while it ran (it
+includes what earlier backends left resident, e.g. imported libraries; the delta over the RSS
+before the backend was created is reported beside it).
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from masktrt.benchmarks.clock import (CudaRuntimeEvents, DeviceEvents, StageClock,
+                                      TorchCudaEvents, summarize, timed_ms)
+from masktrt.benchmarks.machine import (machine_info, peak_rss_mib, reset_peak_rss, rss_mib)
+from masktrt.errors import MasktrtError
+
+SCHEMA = "masktrt.bench"
+SCHEMA_VERSION = 1
+BASELINE = "torch-fp32"
+TRACK_STAGES = ("crop", "search", "select", "refine", "post", "total")
+INIT_STAGES = ("crop", "template", "total")
+BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
+INIT_REPEATS = 5  # init runs once per target in use; repeat it so its figure is not one sample
+NO_GPU = "not measured (no GPU)"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    sequence: Path
+    backends: tuple[str, ...] = ("torch", "onnxruntime")
+    onnx_dir: Path | None = None
+    engines_dir: Path | None = None
+    precision: str = "fp32"
+    correlation: str = "dynamic"
+    frames: int = 20
+    warmup: int = 2
+    targets: tuple[int, ...] = (1, 2, 4, 8)
+    scaling_frames: int | None = None  # None: the same frames as the main run
+    checkpoint: Path | None = None
+    seed: int = 0
+    width: float = 1.0
+    preset: str = "davis"
+    provider: str = "auto"
+    progress: bool = True
+
+    def validate(self) -> None:
+        unknown = [b for b in self.backends if b not in BACKEND_NAMES]
+        if unknown or not self.backends:
+            raise MasktrtError(f"unknown backend(s) {unknown or '(none given)'}",
+                               f"choose from: {', '.join(BACKEND_NAMES)}")
+        if self.frames < 1 or self.warmup < 0:
+            raise MasktrtError(f"--frames {self.frames} / --warmup {self.warmup} out of range",
+                               "give --frames >= 1 and --warmup >= 0")
+        if not self.targets or min(self.targets) < 1:
+            raise MasktrtError(f"--targets {self.targets} must be positive counts",
+                               "give e.g. --targets 1,2,4,8")
+        if self.precision not in ("fp32", "fp16"):
+            raise MasktrtError(f"unknown precision '{self.precision}'", "choose fp32 or fp16")
+
+
+@dataclass
+class Variant:
+    """One line of the report: a backend in one configuration, or why it was not measured."""
+
+    name: str
+    label: str
+    device: str = "cpu"
+    make: Callable[[], Any] | None = None
+    reason: str | None = None  # set when not measured
+    events: Callable[[], DeviceEvents] | None = None
+    device_memory: Callable[[], "DeviceMemory"] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Workload:
+    """The frames and boxes every backend sees, identical across backends."""
+
+    name: str
+    path: Path
+    kind: str
+    frames: list[np.ndarray]
+    box: tuple[float, float, float, float]
+    warmup: int
+
+    @property
+    def timed(self) -> int:
+        return len(self.frames) - 1 - self.warmup
+
+
+# ---------------------------------------------------------------- inputs
+def load_workload(options: BenchOptions) -> Workload:
+    """Decode 1 + warmup + frames frames into memory (fewer if the sequence is shorter)."""
+    from masktrt.runtime.sequences import load_sequence
+
+    seq = load_sequence(options.sequence)
+    wanted = 1 + options.warmup + options.frames
+    if len(seq) < options.warmup + 2:
+        raise MasktrtError(f"sequence '{seq.name}' has {len(seq)} frames, too few for "
+                           f"--warmup {options.warmup}", "use a longer sequence or fewer warm-up frames")
+    if len(seq) < wanted:
+        print(f"warning: '{seq.name}' has {len(seq)} frames: timing {len(seq) - 1 - options.warmup}, "
+              f"not {options.frames}", file=sys.stderr)
+    frames = [seq.frame(i) for i in range(min(wanted, len(seq)))]
+    box = tuple(float(v) for v in seq.init_box())
+    return Workload(seq.name, Path(options.sequence), seq.kind, frames, box, options.warmup)
+
+
+def jittered_boxes(box: tuple[float, float, float, float], count: int,
+                   frame_hw: tuple[int, int], seed: int = 0) -> list[tuple[float, float, float, float]]:
+    """`count` initial boxes: the given one, then copies moved by up to 10 % of the size and
+    resized by 0.9-1.1 (seeded), so extra targets cost what real nearby targets would."""
+    rng = np.random.default_rng(seed + count)
+    x, y, w, h = box
+    boxes = [box]
+    height, width = frame_hw
+    for _ in range(count - 1):
+        dx, dy = rng.uniform(-0.1, 0.1, 2) * (w, h)
+        sw, sh = rng.uniform(0.9, 1.1, 2) * (w, h)
+        nx = float(np.clip(x + dx, 0, width - 1))
+        ny = float(np.clip(y + dy, 0, height - 1))
+        boxes.append((nx, ny, float(sw), float(sh)))
+    return boxes
+
+
+# ---------------------------------------------------------------- timing one backend
+def time_tracking(tracker: Any, clock: StageClock, work: Workload, desc: str,
+                  progress: bool) -> Any:
+    """Init (repeated), warm-up frames untimed, then the timed frames; returns the last state."""
+    from tqdm import tqdm
+
+    clock.phase = "init"
+    for i in range(max(1, work.warmup) + INIT_REPEATS):
+        clock.recording = i >= max(1, work.warmup)
+        state, ms = timed_ms(tracker.init, work.frames[0], work.box)
+        clock.add("total", ms)
+        clock.end_frame()
+    clock.phase = "track"
+    bar = tqdm(work.frames[1:], desc=desc, unit="frame", file=sys.stderr, disable=not progress,
+               leave=False)
+    for index, frame in enumerate(bar):
+        clock.recording = index >= work.warmup
+        (state, _), ms = timed_ms(tracker.track, frame, state)
+        clock.add("total", ms)
+        clock.end_frame()
+    return state
+
+
+def time_targets(tracker: Any, work: Workload, count: int, frames: int, desc: str,
+                 progress: bool) -> list[float]:
+    """Per-frame milliseconds to track `count` targets one after another in the same frames."""
+    from tqdm import tqdm
+
+    boxes = jittered_boxes(work.box, count, work.frames[0].shape[:2])
+    states = [tracker.init(work.frames[0], b) for b in boxes]
+    samples = []
+    todo = work.frames[1:1 + work.warmup + frames]
+    for index, frame in enumerate(tqdm(todo, desc=desc, unit="frame", file=sys.stderr,
+                                       disable=not progress, leave=False)):
+        start_states = states
+        (states, ms) = timed_ms(lambda: [tracker.track(frame, s)[0] for s in start_states])
+        if index >= work.warmup:
+            samples.append(ms)
+    return samples
+
+
+def scaling_rows(tracker: Any, work: Workload, options: BenchOptions, name: str,
+                 one_target: list[float]) -> list[dict[str, Any]]:
+    """Cost per frame vs number of targets; 1 target reuses the main run's frame totals."""
+    frames = min(options.scaling_frames or work.timed, work.timed)
+    rows = []
+    for count in sorted(set(options.targets)):
+        if count == 1:
+            samples = one_target[:frames]
+        else:
+            samples = time_targets(tracker, work, count, frames, f"{name} x{count}", options.progress)
+        stats = summarize(samples)
+        rows.append({"targets": count, "frame": stats,
+                     "per_target_ms": stats["mean_ms"] / count if stats["mean_ms"] else None})
+    base = next((r["frame"]["mean_ms"] for r in rows if r["targets"] == 1), None)
+    for row in rows:
+        row["relative_to_one_target"] = row["frame"]["mean_ms"] / base if base else None
+    return rows
+
+
+@dataclass
+class DeviceMemory:
+    """Peak (torch allocator) or in-use delta (cudaMemGetInfo) of device memory, in MiB."""
+
+    read: Callable[[], float | None]
+    method: str
+
+
+def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
+    """Create the backend, time it, record memory; creation and run errors become the reason."""
+    from masktrt.runtime.tracker import Tracker
+
+    gc.collect()
+    reset_ok = reset_peak_rss()
+    before = rss_mib()
+    device_memory = variant.device_memory() if variant.device_memory else None
+    backend = variant.make()
+    clock = StageClock(variant.events() if variant.events else None)
+    time_tracking(Tracker(backend, config, timer=clock), clock, work, variant.name, options.progress)
+    scaling = scaling_rows(Tracker(backend, config), work, options, variant.name,
+                           clock.host["track"]["total"])
+    peak = peak_rss_mib()
+    result = {
+        "stages": clock.stats("track"), "init": clock.stats("init"),
+        "device_stages": clock.stats("track", device=True) if variant.events else None,
+        "device_init": clock.stats("init", device=True) if variant.events else None,
+        "scaling": scaling,
+        "samples_ms": {stage: list(v) for stage, v in clock.host["track"].items()},
+        "memory": {"host_rss_before_mib": before, "host_peak_rss_mib": peak,
+                   "host_peak_delta_mib": None if peak is None or before is None else peak - before,
+                   "host_method": ("in-process, sequential; VmHWM reset before this backend"
+                                   if reset_ok else "in-process; VmHWM not resettable: "
+                                   "peak of the whole process so far"),
+                   "device_mib": device_memory.read() if device_memory else None,
+                   "device_method": device_memory.method if device_memory else None},
+    }
+    del backend
+    gc.collect()
+    return result
+
+
+# ---------------------------------------------------------------- the backends
+def gpu_present() -> bool:
+    try:
+        from cuda.bindings import runtime as cudart
+
+        err, count = cudart.cudaGetDeviceCount()
+        return int(err) == 0 and count > 0
+    except Exception:
+        return False
+
+
+def torch_memory() -> DeviceMemory:
+    import torch
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    return DeviceMemory(lambda: torch.cuda.max_memory_allocated() / 2**20,
+                        "torch.cuda.max_memory_allocated (caching allocator peak)")
+
+
+def runtime_memory() -> DeviceMemory:
+    from cuda.bindings import runtime as cudart
+
+    free_before = cudart.cudaMemGetInfo()[1]
+    return DeviceMemory(lambda: (free_before - cudart.cudaMemGetInfo()[1]) / 2**20,
+                        "cudaMemGetInfo in-use delta after the run (not a peak)")
+
+
+def torch_variants(model: Any, gpu: bool) -> list[Variant]:
+    """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only."""
+    import torch
+
+    from masktrt.export.torch_backend import TorchBackend
+
+    device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
+    cuda = device == "cuda"
+    events = TorchCudaEvents if cuda else None
+    memory = torch_memory if cuda else None
+    info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
+    fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
+                   lambda: TorchBackend(model, device), None, events, memory, info)
+    reason = None if cuda else NO_GPU
+    fp16 = Variant("torch-fp16", "torch eager FP16", device,
+                   lambda: TorchBackend(copy.deepcopy(model).half(), device), reason, events, memory, info)
+    compiled = Variant("torch-compile", "torch.compile FP32", device,
+                       lambda: compiled_backend(model, device), reason, events, memory, info)
+    return [fp32, fp16, compiled]
+
+
+def compiled_backend(model: Any, device: str) -> Any:
+    """The torch backend with template/search/refine each wrapped in torch.compile (compiled on
+    first use, i.e. during the warm-up frames)."""
+    import torch
+
+    from masktrt.export.torch_backend import TorchBackend
+
+    backend = TorchBackend(copy.deepcopy(model), device)
+    for name in ("template", "search", "refine"):
+        setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
+    return backend
+
+
+def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
+    from masktrt.errors import require
+    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends.onnxruntime import choose_providers
+    from masktrt.runtime.deploy import load_deploy
+
+    deploy = load_deploy(onnx_dir)
+    cuda = choose_providers(require("onnxruntime", "onnxruntime"), provider)[0] == "CUDAExecutionProvider"
+    device = "cuda" if cuda else "cpu"
+    return Variant(f"onnxruntime-{deploy.precision}", f"ONNX Runtime {deploy.precision.upper()} "
+                   f"({device})", device,
+                   lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
+                   CudaRuntimeEvents if cuda else None, runtime_memory if cuda else None,
+                   {"onnx_dir": str(onnx_dir), "correlation": deploy.correlation,
+                    "precision": deploy.precision, "provider": provider})
+
+
+def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
+    variant = Variant("tensorrt", "TensorRT engines", "cuda")
+    if not gpu:
+        variant.reason = NO_GPU
+    elif engines_dir is None:
+        variant.reason = "not measured (no --engines DIR; build them with 'masktrt build')"
+    else:
+        from masktrt.runtime.backends import get_backend
+
+        variant.make = lambda: get_backend("tensorrt", engine_dir=engines_dir)
+        variant.events, variant.device_memory = CudaRuntimeEvents, runtime_memory
+        variant.info = {"engines_dir": str(engines_dir)}
+    return variant
+
+
+# ---------------------------------------------------------------- weights and graphs
+def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | None]:
+    """(torch model, source record, ONNX folder or None). With --onnx the weights are rebuilt
+    from its deploy.json, so both backends always run the same model."""
+    from masktrt.export.model_source import load_model, model_for_deploy
+
+    if options.onnx_dir is not None:
+        from masktrt.runtime.deploy import load_deploy
+
+        deploy = load_deploy(options.onnx_dir)
+        model = model_for_deploy(deploy, options.checkpoint).eval()
+        return model, {**deploy.source, "width": deploy.model.get("width")}, Path(options.onnx_dir)
+    model, source = load_model(options.checkpoint, seed=options.seed, width=options.width)
+    return model.eval(), {**source, "width": options.width}, None
+
+
+def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> Path:
+    """Export the graphs once per (weights, width, precision, correlation) into the cache."""
+    import hashlib
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.paths import cache_dir
+    from masktrt.runtime.deploy import load_deploy
+
+    key = json.dumps({"source": source, "precision": options.precision,
+                      "correlation": options.correlation, "preset": options.preset}, sort_keys=True)
+    root = cache_dir("bench-onnx")
+    folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
+    try:
+        load_deploy(folder)
+        return folder
+    except MasktrtError:
+        pass
+    print(f"exporting ONNX graphs ({options.precision}, {options.correlation}) to {folder} "
+          "(once) ...", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    try:
+        record = {k: v for k, v in source.items() if k != "width"}
+        export_onnx(model, tmp, record, ExportOptions(correlation=options.correlation,
+                                                      precision=options.precision,
+                                                      preset=options.preset))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
+                   onnx_dir: Path | None, gpu: bool) -> list[Variant]:
+    variants: list[Variant] = []
+    if "torch" in options.backends:
+        variants += torch_variants(model, gpu)
+    if "onnxruntime" in options.backends:
+        variants.append(onnxruntime_variant(onnx_dir or cached_export(model, source, options),
+                                            options.provider, gpu))
+    if "tensorrt" in options.backends:
+        variants.append(tensorrt_variant(options.engines_dir, gpu))
+    return variants
+
+
+# ---------------------------------------------------------------- the run
+def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
+              command: str | None = None) -> dict[str, Any]:
+    """The whole benchmark as a JSON-ready report (see `validate_report` for its schema).
+
+    `variants` replaces the backends built from `options` (tests, custom backends)."""
+    from masktrt.runtime.config import preset
+
+    options.validate()
+    config = preset(options.preset)
+    work = load_workload(options)
+    gpu = gpu_present()
+    weights: dict[str, Any] = {}
+    if variants is None:
+        model, weights, onnx_dir = load_weights(options)
+        variants = build_variants(options, model, weights, onnx_dir, gpu)
+    results = [run_variant(v, work, options, config) for v in variants]
+    add_speedups(results)
+    report = assemble(options, work, config, weights, gpu, results)
+    report["command"] = command
+    return report
+
+
+def run_variant(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
+    entry = {"name": variant.name, "label": variant.label, "device": variant.device,
+             "clock": "perf_counter" + (" + CUDA events" if variant.events else ""),
+             "info": variant.info, "status": "not measured", "reason": variant.reason}
+    if variant.reason is not None or variant.make is None:
+        return entry
+    try:
+        entry.update(measure(variant, work, options, config))
+    except MasktrtError:
+        raise
+    except Exception as exc:  # e.g. torch.compile unsupported here: report it, keep the others
+        if variant.name == BASELINE:
+            raise
+        entry["reason"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return entry
+    entry["status"] = "measured"
+    entry["fps"] = entry["stages"]["total"]["fps"]
+    return entry
+
+
+def add_speedups(results: list[dict[str, Any]]) -> None:
+    """speedup_vs_baseline = baseline p50 total / this p50 total (> 1: faster than baseline).
+
+    Medians, not means, so that one descheduled frame on a shared machine moves neither side."""
+    base = next((r for r in results if r["name"] == BASELINE and r["status"] == "measured"), None)
+    for r in results:
+        if r["status"] != "measured" or base is None:
+            r["speedup_vs_baseline"] = None
+            continue
+        r["speedup_vs_baseline"] = base["stages"]["total"]["p50_ms"] / r["stages"]["total"]["p50_ms"]
+
+
+def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[str, Any],
+             gpu: bool, results: list[dict[str, Any]]) -> dict[str, Any]:
+    correlations = {r["name"]: r["info"].get("correlation") for r in results if r["info"].get("correlation")}
+    return {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": None,
+        "machine": machine_info(),
+        "sequence": {"name": work.name, "path": str(work.path), "kind": work.kind,
+                     "frame_hw": list(work.frames[0].shape[:2]), "init_box": list(work.box),
+                     "timed_frames": work.timed, "warmup_frames": work.warmup},
+        "settings": {"precision": options.precision, "correlation": correlations,
+                     "preset": config.name, "weights": weights, "gpu": gpu,
+                     "targets": sorted(set(options.targets)), "init_repeats": INIT_REPEATS,
+                     "stages": {"track": list(TRACK_STAGES), "init": list(INIT_STAGES)}},
+        "method": METHOD,
+        "baseline": BASELINE,
+        "backends": results,
+    }
+
+
+METHOD = {
+    "clock": "time.perf_counter around each stage inside Tracker (host time); CUDA events "
+             "as well where a GPU runs the stage",
+    "stages": "crop: search-window crop+resize (NumPy/OpenCV); search: backend search call incl. "
+              "copies; select: scores, box decoding, penalties, window, argmax, state update; "
+              "refine: backend refine call; post: sigmoid + paste-back + threshold + polygon; "
+              "total: the whole Tracker.track call",
+    "frames": "decoded into memory before timing; warm-up frames run untimed after init",
+    "memory": "backends run sequentially in one process; host peak = VmHWM reset before each "
+              "backend (includes libraries loaded earlier; see the delta)",
+    "ratio": "speedup_vs_baseline = baseline p50 total / backend p50 total",
+    "scaling": "N targets tracked one after another in the same frames with one backend; "
+               "initial boxes = the ground-truth box and jittered copies",
+}
+
+
+# ---------------------------------------------------------------- schema
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "schema": str, "schema_version": int, "created": str, "machine": dict, "sequence": dict,
+    "settings": dict, "method": dict, "baseline": str, "backends": list,
+}
+STATS_KEYS = ("n", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "fps")
+
+
+def validate_report(report: dict[str, Any]) -> list[str]:
+    """Problems with a report's structure (empty list: valid). CI runs this on the smoke run."""
+    problems = [f"'{k}' missing or not {t}" for k, t in REQUIRED.items()
+                if not isinstance(report.get(k), t)]
+    if problems:
+        return problems
+    if report["schema"] != SCHEMA or report["schema_version"] != SCHEMA_VERSION:
+        problems.append(f"schema {report['schema']} v{report['schema_version']} is not {SCHEMA} v{SCHEMA_VERSION}")
+    for key in ("cpu", "cpu_cores", "libraries"):
+        if key not in report["machine"]:
+            problems.append(f"machine.{key} missing")
+    for entry in report["backends"]:
+        problems += _backend_problems(entry)
+    return problems
+
+
+def _backend_problems(entry: dict[str, Any]) -> list[str]:
+    name = entry.get("name", "?")
+    if entry.get("status") not in ("measured", "not measured"):
+        return [f"{name}: bad status {entry.get('status')!r}"]
+    if entry["status"] == "not measured":
+        return [] if isinstance(entry.get("reason"), str) else [f"{name}: not measured without a reason"]
+    problems = []
+    for stage in TRACK_STAGES:
+        stats = entry.get("stages", {}).get(stage)
+        if not isinstance(stats, dict) or any(k not in stats for k in STATS_KEYS):
+            problems.append(f"{name}: stage '{stage}' missing or incomplete")
+    for stage in INIT_STAGES:
+        if stage not in entry.get("init", {}):
+            problems.append(f"{name}: init stage '{stage}' missing")
+    if not isinstance(entry.get("memory"), dict) or "host_peak_rss_mib" not in entry["memory"]:
+        problems.append(f"{name}: memory missing")
+    if not isinstance(entry.get("scaling"), list) or not entry["scaling"]:
+        problems.append(f"{name}: scaling missing")
+    return problems

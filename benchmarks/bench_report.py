@@ -1,0 +1,113 @@
+"""The benchmark report for people: Markdown tables (README-ready) and the terminal summary.
+
+The same rows feed both, so what the terminal prints is what the README quotes. Backends that
+were not measured stay in the table with their reason, so a missing GPU row reads as
+"not measured (no GPU)" rather than silently disappearing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from masktrt.benchmarks.machine import machine_label
+from masktrt.benchmarks.report import markdown_table, text_table, write_json
+
+LATENCY_HEADER = ["backend", "device", "crop", "search", "select", "refine", "post",
+                  "total p50", "total p90", "total p99", "mean", "fps", "speed-up vs torch FP32"]
+INIT_HEADER = ["backend", "init crop", "template", "init total", "peak RSS MiB",
+               "RSS delta MiB", "device MiB"]
+
+
+def _p50(entry: dict[str, Any], stage: str, table: str = "stages") -> float | None:
+    return (entry.get(table) or {}).get(stage, {}).get("p50_ms")
+
+
+def latency_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per backend: stage medians (ms), total percentiles, fps and the baseline ratio."""
+    rows = []
+    for b in report["backends"]:
+        if b["status"] != "measured":
+            rows.append([b["name"], b["device"]] + [None] * 10 + [b["reason"]])
+            continue
+        total = b["stages"]["total"]
+        rows.append([b["name"], b["device"]]
+                    + [_p50(b, s) for s in ("crop", "search", "select", "refine", "post")]
+                    + [total["p50_ms"], total["p90_ms"], total["p99_ms"], total["mean_ms"],
+                       total["fps"], b.get("speedup_vs_baseline")])
+    return rows
+
+
+def init_rows(report: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for b in report["backends"]:
+        if b["status"] != "measured":
+            continue
+        mem = b["memory"]
+        rows.append([b["name"], _p50(b, "crop", "init"), _p50(b, "template", "init"),
+                     _p50(b, "total", "init"), mem["host_peak_rss_mib"],
+                     mem["host_peak_delta_mib"], mem["device_mib"]])
+    return rows
+
+
+def scaling_table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Mean ms per frame for N targets, and the growth relative to one target."""
+    counts = report["settings"]["targets"]
+    header = ["backend"] + [f"{n} target{'s' if n > 1 else ''}" for n in counts] + \
+             [f"x{counts[-1]} / x{counts[0]}"]
+    rows = []
+    for b in report["backends"]:
+        if b["status"] != "measured":
+            continue
+        by_count = {r["targets"]: r for r in b["scaling"]}
+        means = [by_count[n]["frame"]["mean_ms"] if n in by_count else None for n in counts]
+        growth = means[-1] / means[0] if means[0] and means[-1] else None
+        rows.append([b["name"]] + means + [growth])
+    return header, rows
+
+
+def caption(report: dict[str, Any]) -> str:
+    seq, settings = report["sequence"], report["settings"]
+    weights = settings.get("weights") or {}
+    what = weights.get("sha256", "custom backends")
+    return (f"`{seq['name']}` ({seq['frame_hw'][1]}x{seq['frame_hw'][0]}), {seq['timed_frames']} "
+            f"timed frames after {seq['warmup_frames']} warm-up, preset {settings['preset']}, "
+            f"weights {what} (width {weights.get('width', '?')}); machine: "
+            f"{machine_label(report['machine'])}; {report['created']}")
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """The README-ready report: latency, init and memory, scaling, what was not measured."""
+    header, rows = scaling_table(report)
+    parts = [
+        "## masktrt bench\n", caption(report) + "\n",
+        "Per-frame latency in ms (stage columns are medians; speed-up = baseline p50 / p50):\n",
+        markdown_table(LATENCY_HEADER, latency_rows(report), digits=2),
+        "Init (ms, median of repeated inits) and memory:\n",
+        markdown_table(INIT_HEADER, init_rows(report), digits=1),
+        "Multi-target scaling (mean ms per frame, targets tracked sequentially):\n",
+        markdown_table(header, rows, digits=1),
+    ]
+    missing = [f"- {b['name']}: {b['reason']}" for b in report["backends"] if b["status"] != "measured"]
+    if missing:
+        parts.append("Not measured:\n\n" + "\n".join(missing) + "\n")
+    parts.append("Method: " + "; ".join(f"{k}: {v}" for k, v in report["method"].items()) + ".\n")
+    return "\n".join(parts)
+
+
+def text_summary(report: dict[str, Any]) -> str:
+    header, rows = scaling_table(report)
+    return "\n".join([caption(report), "", text_table(LATENCY_HEADER, latency_rows(report), digits=2),
+                      text_table(INIT_HEADER, init_rows(report), digits=1),
+                      text_table(header, rows, digits=1)])
+
+
+def write_reports(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
+    """bench.json, bench.md and bench.png in `out`; returns their paths."""
+    from masktrt.benchmarks.plot import plot_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": write_json(out / "bench.json", report), "markdown": out / "bench.md"}
+    paths["markdown"].write_text(markdown_report(report))
+    paths["png"] = plot_report(report, out / "bench.png")
+    return paths

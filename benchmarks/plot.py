@@ -1,0 +1,70 @@
+"""The benchmark's PNG: latency distribution per stage and backend, and cost vs targets.
+
+Box plots rather than bars, because a tracker's worst frames matter as much as its median;
+log scale, because a 1 ms post-processing step and a 300 ms search share the axis. Uses the
+non-interactive Agg backend so it works on headless machines and in CI.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def plot_report(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw from the report's raw per-frame samples (`samples_ms` of each measured backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [b for b in report["backends"] if b["status"] == "measured"]
+    stages = report["settings"]["stages"]["track"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1.3]})
+    _stage_boxes(left, measured, stages, plt)
+    _scaling(right, measured)
+    seq = report["sequence"]
+    fig.suptitle(f"masktrt bench: {seq['name']}, {seq['timed_frames']} frames - "
+                 f"{report['machine']['cpu']}", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any) -> None:
+    count = max(len(measured), 1)
+    width = 0.8 / count
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, backend in enumerate(measured):
+        data = [list(backend["samples_ms"].get(s, [])) or [float("nan")] for s in stages]
+        positions = [j + (i - (count - 1) / 2) * width for j in range(len(stages))]
+        parts = ax.boxplot(data, positions=positions, widths=width * 0.9, patch_artist=True,
+                           showfliers=True, flierprops={"markersize": 2})
+        for box in parts["boxes"]:
+            box.set_facecolor(colours[i % len(colours)])
+            box.set_alpha(0.7)
+        ax.plot([], [], color=colours[i % len(colours)], linewidth=6, label=backend["name"])
+    ax.set_xticks(range(len(stages)), stages)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms per frame (log)")
+    ax.set_title("latency per stage", fontsize=10)
+    ax.grid(axis="y", alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+
+
+def _scaling(ax: Any, measured: list[dict]) -> None:
+    for backend in measured:
+        rows = backend.get("scaling") or []
+        xs = [r["targets"] for r in rows]
+        ys = [r["frame"]["mean_ms"] for r in rows]
+        ax.plot(xs, ys, marker="o", label=backend["name"])
+    counts = sorted({r["targets"] for b in measured for r in b.get("scaling") or []})
+    if counts:
+        ax.set_xticks(counts)
+    ax.set_xlabel("targets")
+    ax.set_ylabel("mean ms per frame")
+    ax.set_title("cost vs targets (sequential)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)

@@ -1,0 +1,127 @@
+"""Benchmark the tracker: per-stage latency of each backend on a real sequence, side by side.
+
+Tracks --sequence with every backend through the same tracker and times each stage per frame
+(crop, template at init, search, select, refine, post-processing, total): p50/p90/p99, mean, fps,
+and the speed-up over the baseline (PyTorch eager FP32, what users run today). Also times 1, 2,
+4 and 8 targets in the same frames, and records peak host RSS (and device memory on a GPU).
+Writes bench.json (schema masktrt.bench v1), bench.md and bench.png into --out.
+On a GPU, PyTorch eager FP16 and torch.compile are timed too; without one they are listed as
+not measured. --kernels adds the CUDA-kernel vs CPU-reference benchmark.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from masktrt.errors import MasktrtError
+
+HELP = "time each tracker stage per backend (vs the PyTorch baseline); JSON, Markdown, PNG"
+DEFAULT_SEQUENCE = "davis-blackswan"
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of counts")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from masktrt.commands.export import add_model_arguments
+
+    parser.add_argument("--sequence", metavar="DIR",
+                        help=f"sequence folder (default: ../shared/data/{DEFAULT_SEQUENCE}, else "
+                             "the generated demo sequence)")
+    parser.add_argument("--backends", default="torch,onnxruntime",
+                        help="comma-separated: torch, onnxruntime, tensorrt")
+    parser.add_argument("--onnx", metavar="DIR",
+                        help="exported graphs for onnxruntime (the weights are taken from its "
+                             "deploy.json); default: export once into the cache")
+    parser.add_argument("--engines", metavar="DIR", help="TensorRT engines (masktrt build) for tensorrt")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
+                        help="precision of the exported graphs (the baseline is always FP32)")
+    parser.add_argument("--xcorr", default="dynamic", choices=("dynamic", "unrolled"),
+                        help="correlation strategy of the exported graphs")
+    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu, cuda")
+    parser.add_argument("--preset", default="davis", help="tracker hyper-parameters")
+    parser.add_argument("--frames", type=int, default=20, help="timed frames per backend")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed frames after init")
+    parser.add_argument("--targets", type=_counts, default=(1, 2, 4, 8),
+                        help="target counts for the scaling run, e.g. 1,2,4,8")
+    parser.add_argument("--scaling-frames", type=int, metavar="N",
+                        help="timed frames per target count (default: --frames)")
+    parser.add_argument("--kernels", action="store_true",
+                        help="also run the CUDA kernel vs CPU reference benchmark")
+    parser.add_argument("--kernel-repeats", type=int, default=20, help="repeats per kernel size")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_model_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="report folder (created)")
+
+
+def default_sequence() -> Path:
+    """The real DAVIS sequence where the shared data exists, else the generated demo sequence."""
+    from masktrt.paths import shared_sequence
+
+    found = shared_sequence(DEFAULT_SEQUENCE)
+    if found is not None:
+        return found
+    from masktrt.training.synthetic import demo_sequence_dir
+
+    print(f"note: ../shared/data/{DEFAULT_SEQUENCE} not found: benchmarking the generated demo "
+          "sequence", file=sys.stderr)
+    return demo_sequence_dir()
+
+
+def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
+    from masktrt.benchmarks.bench import BenchOptions
+
+    sequence = Path(args.sequence) if args.sequence else default_sequence()
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    return BenchOptions(
+        sequence=sequence, backends=backends, onnx_dir=Path(args.onnx) if args.onnx else None,
+        engines_dir=Path(args.engines) if args.engines else None, precision=args.precision,
+        correlation=args.xcorr, frames=args.frames, warmup=args.warmup, targets=args.targets,
+        scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
+        width=args.width, preset=args.preset, provider=args.provider,
+        progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    from masktrt.benchmarks.bench import run_bench, validate_report
+    from masktrt.benchmarks.bench_report import text_summary, write_reports
+
+    options = options_from(args)
+    options.validate()  # before loading weights or exporting
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MasktrtError(f"cannot create '{out}' ({exc.strerror})", "pass a writable --out") from exc
+    if args.checkpoint is None and args.onnx is None:
+        print(f"note: no --checkpoint: seeded random weights (seed {args.seed}); latency does not "
+              "depend on the weights' values", file=sys.stderr)
+    report = run_bench(options, command="masktrt bench " + " ".join(sys.argv[2:]))
+    if args.kernels:
+        report["kernels"] = kernel_report(args.kernel_repeats)
+    problems = validate_report(report)
+    if problems:
+        raise MasktrtError(f"the report is malformed: {problems[0]}", "this is a bug: please report it")
+    paths = write_reports(report, out)
+    print(text_summary(report))
+    if args.kernels:
+        from masktrt.benchmarks.kernels_bench import format_report
+
+        print(format_report(report["kernels"]))
+    print(f"\nreports: {paths['json']}, {paths['markdown']}, {paths['png']}")
+    return 0
+
+
+def kernel_report(repeats: int) -> dict:
+    from masktrt.benchmarks.kernels_bench import run_kernel_bench
+
+    print("running the kernel benchmark ...", file=sys.stderr)
+    return run_kernel_bench(repeats=repeats)
