@@ -1,0 +1,158 @@
+"""Template/search training pairs from synthetic scenes, cut with the tracker's own crop.
+
+Why the tracker's crop (`runtime.crop.crop_subwindow`) and geometry (context size, 127/255,
+scale 255/s_x): the network then learns exactly the inputs it will see when tracking. We train
+at the inference search size (255, 25x25 score map) for all three heads together, rather than
+the official two-stage schedule with 143-pixel search crops for the sharp stage: one stage is
+simpler, and the Refine windows are then the very windows the tracker asks for.
+
+Scenes are expensive (~0.1 s) and frames cheap (~3 ms), so a step draws its pairs from a
+sliding window of scenes keyed by the step number: scene seeds change every
+`steps_per_scene` steps, everything is a pure function of (seed, step), and a resumed run
+sees the same pairs as an uninterrupted one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from masktrt.errors import MasktrtError
+from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_STRIDE
+from masktrt.runtime.crop import crop_subwindow
+from masktrt.runtime.tracker import context_size
+from masktrt.training.synthetic import Scene, build_scene, mask_box, render_frame
+from masktrt.training.targets import AnchorTargets, anchor_targets, positive_cells
+
+HELD_OUT_FROM = 10_000  # scene seeds >= this are evaluation only
+SCENE_FRAMES = 40
+WINDOW = 8              # scenes a step draws from
+MIN_MASK_PIXELS = 64    # a search frame whose visible target is smaller is redrawn
+MASK_PAD = 32           # the 255 mask is unfolded with window 127, stride 8, padding 32 (spec §5)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Jitter in crop pixels / relative scale; official sharp-stage values where they exist."""
+
+    template_shift: float = 4.0
+    template_scale: float = 0.05
+    search_shift: float = 48.0
+    search_scale: float = 0.18
+    gray: float = 0.25
+
+
+@dataclass(frozen=True)
+class Pair:
+    template: np.ndarray   # 3x127x127 float32 BGR 0..255
+    search: np.ndarray     # 3x255x255 float32
+    targets: AnchorTargets
+    mask_cell: tuple[int, int] | None  # a positive cell (row, col), None without positives
+    mask_window: np.ndarray | None     # 127x127 float32 ±1 at that cell
+
+
+def scene_seed(seed: int, block: int) -> int:
+    """Training scene seeds stay below HELD_OUT_FROM (block wraps, seed offsets the range)."""
+    return (seed * 7919 + block) % HELD_OUT_FROM
+
+
+def train_scene(scene_id: int) -> Scene:
+    """A training scene; size, object count, look-alikes and occluders vary with the seed."""
+    rng = np.random.default_rng([scene_id, 1])
+    size = [(480, 640), (360, 640), (480, 480), (540, 720)][int(rng.integers(0, 4))]
+    return build_scene(scene_id, SCENE_FRAMES, size, num_objects=int(rng.integers(1, 4)),
+                       distractors=int(rng.integers(0, 3)), occluders=int(rng.integers(0, 2)))
+
+
+class SceneWindow:
+    """The scenes of the current window, built lazily and dropped when they slide out."""
+
+    def __init__(self, seed: int, steps_per_scene: int) -> None:
+        self.seed, self.steps_per_scene = seed, steps_per_scene
+        self.cache: dict[int, Scene] = {}
+
+    def scenes(self, step: int) -> list[Scene]:
+        first = step // self.steps_per_scene
+        ids = [scene_seed(self.seed, first + k) for k in range(WINDOW)]
+        self.cache = {i: self.cache[i] if i in self.cache else train_scene(i) for i in ids}
+        return [self.cache[i] for i in ids]
+
+
+def _box_cxcywh(mask: np.ndarray) -> np.ndarray:
+    x, y, w, h = mask_box(mask)
+    return np.array([x + w / 2, y + h / 2, w, h], dtype=np.float64)
+
+
+def _crop_mask(mask: np.ndarray, center: np.ndarray, side: int) -> np.ndarray:
+    """The 255x255 search-crop mask (bool), cut like the image (zero outside the frame)."""
+    stacked = np.repeat(mask[..., None], 3, axis=2)
+    crop = crop_subwindow(stacked, center, INSTANCE_SIZE, side, np.zeros(3))
+    return crop[0, 0] >= 128
+
+
+def mask_window(mask255: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
+    """The 127x127 ±1 window under score cell (row, col): rows 8r-32 .. 8r+94 of the crop."""
+    padded = np.pad(mask255, MASK_PAD)
+    r, c = cell[0] * TOTAL_STRIDE, cell[1] * TOTAL_STRIDE
+    window = padded[r:r + EXEMPLAR_SIZE, c:c + EXEMPLAR_SIZE]
+    return np.where(window, 1.0, -1.0).astype(np.float32)
+
+
+def _frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
+    t0, t1 = (int(v) for v in rng.integers(0, scene.num_frames, 2))
+    f0, m0 = render_frame(scene, t0)
+    f1, m1 = render_frame(scene, t1)
+    if min(np.count_nonzero(m0), np.count_nonzero(m1)) < MIN_MASK_PIXELS:
+        return None
+    return f0, m0, f1, m1
+
+
+def make_pair(scene: Scene, rng: np.random.Generator, aug: Augment = Augment()) -> Pair | None:
+    """One pair, or None when the sampled frames hide the target (the caller redraws)."""
+    drawn = _frames(scene, rng)
+    if drawn is None:
+        return None
+    f0, m0, f1, m1 = drawn
+    box0, box1 = _box_cxcywh(m0), _box_cxcywh(m1)
+    avg = f0.reshape(-1, 3).mean(axis=0)
+    s_z = context_size(box0[2:]) * (1 + rng.uniform(-aug.template_scale, aug.template_scale))
+    z_centre = box0[:2] + rng.uniform(-1, 1, 2) * aug.template_shift * s_z / EXEMPLAR_SIZE
+    z = crop_subwindow(f0, z_centre, EXEMPLAR_SIZE, round(s_z), avg)[0]
+    s_x = context_size(box1[2:]) * INSTANCE_SIZE / EXEMPLAR_SIZE
+    side = max(round(s_x * (1 + rng.uniform(-aug.search_scale, aug.search_scale))), 16)
+    k = INSTANCE_SIZE / side
+    x_centre = box1[:2] + rng.uniform(-1, 1, 2) * aug.search_shift / k
+    x = crop_subwindow(f1, x_centre, INSTANCE_SIZE, side, avg)[0]
+    if rng.uniform() < aug.gray:
+        z, x = _gray(z), _gray(x)
+    gt = np.concatenate([(box1[:2] - x_centre) * k, box1[2:] * k])
+    targets = anchor_targets(gt, rng)
+    cells = positive_cells(targets.labels)
+    if len(cells) == 0:
+        return Pair(z, x, targets, None, None)
+    cell = tuple(int(v) for v in cells[rng.integers(0, len(cells))])
+    return Pair(z, x, targets, cell, mask_window(_crop_mask(m1, x_centre, side), cell))
+
+
+def _gray(crop: np.ndarray) -> np.ndarray:
+    """3x HxW BGR -> the same gray in all three channels (OpenCV's luma weights)."""
+    image = np.ascontiguousarray(crop.transpose(1, 2, 0)).astype(np.uint8)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return np.repeat(gray[None], 3, axis=0)
+
+
+def batch_pairs(window: SceneWindow, seed: int, step: int, batch: int,
+                aug: Augment = Augment()) -> list[Pair]:
+    """`batch` pairs for `step`, a pure function of (seed, step)."""
+    rng = np.random.default_rng([seed, step, 2])
+    scenes = window.scenes(step)
+    pairs: list[Pair] = []
+    for attempt in range(batch * 20):
+        pair = make_pair(scenes[attempt % len(scenes)], rng, aug)
+        if pair is not None:
+            pairs.append(pair)
+            if len(pairs) == batch:
+                return pairs
+    raise MasktrtError(f"could not draw {batch} training pairs at step {step}",
+                       "check the synthetic generator (targets fully hidden in every frame?)")

@@ -1,0 +1,190 @@
+"""Training loop for the reduced-width SiamMask on synthetic pairs (spec §5 losses).
+
+All three heads and the trunk train together from scratch (no ImageNet weights exist here):
+Adam, exponential learning-rate decay, BatchNorm in train mode. The mask loss runs Refine at
+one positive cell per pair (Refine works at one position, as in tracking).
+
+Checkpoints: `DIR/checkpoint.safetensors` (FP32 weights, readable by
+`export.checkpoints.load_checkpoint`) plus `DIR/checkpoint.state.pt` (optimizer state, step,
+config), both replaced atomically every `save_every` steps; `DIR/losses.csv` logs every step.
+Pairs are a pure function of (seed, step), so resuming reproduces the same data stream.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from masktrt.errors import MasktrtError
+from masktrt.export.checkpoints import load_checkpoint, save_checkpoint
+from masktrt.export.models import SiamMask
+from masktrt.training.losses import box_loss, cls_loss, mask_loss
+from masktrt.training.pairs import Pair, SceneWindow, batch_pairs
+
+CHECKPOINT = "checkpoint.safetensors"
+STATE = "checkpoint.state.pt"
+LOSSES = "losses.csv"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; stored in the state file and the model card."""
+
+    steps: int = 2000
+    width: float = 0.25
+    batch: int = 8
+    lr: float = 1e-3
+    final_lr: float = 1e-4         # exponential decay from lr to final_lr over `steps`
+    weight_decay: float = 1e-4
+    weights: tuple[float, float, float] = (1.0, 1.2, 4.0)  # cls, box, mask (our choice, see card)
+    steps_per_scene: int = 2
+    save_every: int = 100
+    seed: int = 0
+    grad_clip: float = 10.0
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
+
+
+@dataclass(frozen=True)
+class Batch:
+    template: torch.Tensor
+    search: torch.Tensor
+    labels: torch.Tensor
+    deltas: torch.Tensor
+    weights: torch.Tensor
+    cells: list[tuple[int, tuple[int, int]]]  # (index in batch, (row, col)) with a mask target
+    windows: torch.Tensor                     # Kx1x127x127 ±1
+
+
+def collate(pairs: list[Pair]) -> Batch:
+    def stack(arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrays))
+
+    with_mask = [(i, p) for i, p in enumerate(pairs) if p.mask_cell is not None]
+    windows = (stack([p.mask_window[None] for _, p in with_mask]) if with_mask
+               else torch.zeros(0, 1, 127, 127))
+    return Batch(stack([p.template for p in pairs]), stack([p.search for p in pairs]),
+                 stack([p.targets.labels for p in pairs]), stack([p.targets.deltas for p in pairs]),
+                 stack([p.targets.weights for p in pairs]),
+                 [(i, p.mask_cell) for i, p in with_mask], windows)
+
+
+def compute_losses(model: SiamMask, batch: Batch) -> dict[str, torch.Tensor]:
+    """cls, box and mask losses of one batch (mask 0 when no pair has a positive cell)."""
+    kernels = model.template(batch.template)
+    cls, loc, corr, p0, p1, p2 = model.search(batch.search, *kernels)
+    losses = {"cls": cls_loss(cls, batch.labels),
+              "box": box_loss(loc, batch.deltas, batch.weights)}
+    logits = [model.refine(p0[i:i + 1], p1[i:i + 1], p2[i:i + 1], corr[i:i + 1],
+                           torch.tensor(cell, dtype=torch.int64)) for i, cell in batch.cells]
+    losses["mask"] = (mask_loss(torch.cat(logits), batch.windows) if logits
+                      else cls.new_zeros(()))
+    return losses
+
+
+def total_loss(losses: dict[str, torch.Tensor], weights: tuple[float, float, float]) -> torch.Tensor:
+    return sum(w * losses[k] for w, k in zip(weights, ("cls", "box", "mask")))
+
+
+def make_optimizer(model: SiamMask, config: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train_step(model: SiamMask, optimizer: torch.optim.Optimizer, batch: Batch,
+               config: TrainConfig, step: int) -> dict[str, float]:
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr_at(step)
+    losses = compute_losses(model, batch)
+    loss = total_loss(losses, config.weights)
+    if not torch.isfinite(loss):
+        raise MasktrtError(f"training loss became {loss.item()} at step {step}",
+                           "resume from the last checkpoint with a lower --lr")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
+
+
+def save_state(out: Path, model: SiamMask, optimizer: torch.optim.Optimizer,
+               config: TrainConfig, step: int, elapsed: float) -> None:
+    """Weights then state, each written to a temporary name and renamed (crash-safe)."""
+    tmp = save_checkpoint(model, out / (CHECKPOINT + ".tmp"), fp16=False)
+    os.replace(tmp, out / CHECKPOINT)
+    torch.save({"step": step, "optimizer": optimizer.state_dict(), "config": asdict(config),
+                "elapsed": elapsed}, out / (STATE + ".tmp"))
+    os.replace(out / (STATE + ".tmp"), out / STATE)
+
+
+def resume(path: Path, config: TrainConfig) -> tuple[SiamMask, torch.optim.Optimizer, int, float]:
+    """Model, optimizer, next step and elapsed seconds from a checkpoint folder or file."""
+    folder = path if path.is_dir() else path.parent
+    model = load_checkpoint(folder / CHECKPOINT)
+    if abs(model.spec.width - config.width) > 1e-6:
+        raise MasktrtError(f"checkpoint width {model.spec.width:g} but --width {config.width:g}",
+                           f"pass --width {model.spec.width:g} to resume this run")
+    optimizer = make_optimizer(model, config)
+    state_file = folder / STATE
+    if not state_file.is_file():
+        return model.train(), optimizer, 0, 0.0
+    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    return model.train(), optimizer, int(state["step"]), float(state["elapsed"])
+
+
+def log_row(out: Path, step: int, values: dict[str, float], lr: float) -> None:
+    path = out / LOSSES
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["step", "lr", *values])
+        writer.writerow([step, f"{lr:.3e}", *(f"{v:.5f}" for v in values.values())])
+
+
+def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None = None,
+          progress: bool = True, max_seconds: float | None = None) -> Path:
+    """Run (or continue) training into `out`; returns the checkpoint path.
+
+    `max_seconds` stops early (after saving) so a run fits a wall-clock budget."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    if resume_from is not None:
+        model, optimizer, start, elapsed = resume(Path(resume_from), config)
+    else:
+        model, optimizer, start, elapsed = SiamMask(config.width).train(), None, 0, 0.0
+        optimizer = make_optimizer(model, config)
+    window = SceneWindow(config.seed, config.steps_per_scene)
+    bar = _progress(start, config.steps, progress)
+    began = time.monotonic() - elapsed
+    step = start
+    for step in range(start, config.steps):
+        values = train_step(model, optimizer, collate(batch_pairs(window, config.seed, step,
+                                                                  config.batch)), config, step)
+        log_row(out, step, values, config.lr_at(step))
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+        done = step + 1
+        out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
+        if done % config.save_every == 0 or done == config.steps or out_of_time:
+            save_state(out, model, optimizer, config, done, time.monotonic() - began)
+        if out_of_time:
+            break
+    bar.close()
+    if start >= config.steps:
+        save_state(out, model, optimizer, config, start, elapsed)
+    return out / CHECKPOINT
+
+
+def _progress(start: int, total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, disable=not enabled, unit="step", dynamic_ncols=True)
