@@ -24,6 +24,8 @@ Both: per-channel weights, per-tensor activations.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,12 +80,14 @@ class FeedReader:
 @contextmanager
 def quiet_quantizer() -> Iterator[None]:
     """ONNX Runtime's quantizer logs a pre-processing hint per call at WARNING; our graphs are
-    already shape-inferred and slimmed by the exporter, so the hint is noise here."""
+    already shape-inferred and slimmed by the exporter, so the hint is noise here; the histogram
+    calibrators print progress lines to stdout, which would break the command's tables."""
     logger = logging.getLogger()
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):  # histogram calibrators print progress
+            yield
     finally:
         logger.setLevel(level)
 

@@ -1,0 +1,97 @@
+"""The calibration cache and its provenance: reuse measured ranges only for the same inputs.
+
+Ranges (ONNX Runtime's own cache format, one JSON per graph) and the sensitivity results are
+stored under `<out>/cache/<method>/` beside `provenance.json`: the sequences and the exact frame
+files used (name and size), the method and its parameters, the sha256 of each FP32 source graph
+and the versions of the tools. A later run reuses them only when its provenance is identical;
+anything else (another frame count, a re-exported graph, a new onnxruntime) recalibrates.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+from masktrt.runtime.deploy import GRAPHS, Deploy
+from masktrt.runtime.sequences import load_sequence
+
+from .quantize import CHUNK, PERCENTILE
+
+PROVENANCE = "provenance.json"
+VERSIONED = ("masktrt", "onnxruntime", "onnx", "numpy", "opencv-python-headless")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in VERSIONED:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+def sequence_record(path: Path, frames: int) -> dict[str, Any]:
+    seq = load_sequence(path)
+    used = seq.frame_paths[:frames]
+    return {"name": seq.name, "path": str(Path(path).resolve()), "kind": seq.kind,
+            "frames": len(used), "files": [[p.name, p.stat().st_size] for p in used]}
+
+
+def provenance(deploy: Deploy, sequences: list[Path], frames: int, method: str) -> dict[str, Any]:
+    """Everything the ranges depend on; equal provenance <=> reusable cache."""
+    params = {"percentile": PERCENTILE} if method == "percentile" else {}
+    return {"method": method, "method_params": params, "chunk": CHUNK,
+            "frames_per_sequence": frames,
+            "sequences": [sequence_record(p, frames) for p in sequences],
+            "source": deploy.source,
+            "graphs": {g: sha256_file(deploy.graph(g).path) for g in GRAPHS},
+            "versions": versions()}
+
+
+def method_dir(out: Path, method: str) -> Path:
+    return out / "cache" / method
+
+
+def matches(folder: Path, record: dict[str, Any]) -> bool:
+    path = folder / PROVENANCE
+    try:
+        return json.loads(path.read_text()) == json.loads(json.dumps(record))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def ranges_path(folder: Path, graph: str) -> Path:
+    return folder / f"{graph}.ranges.json"
+
+
+def sensitivity_path(folder: Path) -> Path:
+    return folder / "sensitivity.json"
+
+
+def complete(folder: Path) -> bool:
+    return all(ranges_path(folder, g).is_file() for g in GRAPHS) and sensitivity_path(folder).is_file()
+
+
+def write_provenance(folder: Path, record: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PROVENANCE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def invalidate(folder: Path) -> None:
+    """Drop a stale cache before recomputing, so a crash half-way never leaves a mixed one."""
+    (folder / PROVENANCE).unlink(missing_ok=True)
+    for graph in GRAPHS:
+        ranges_path(folder, graph).unlink(missing_ok=True)
+    sensitivity_path(folder).unlink(missing_ok=True)

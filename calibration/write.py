@@ -1,0 +1,45 @@
+"""One runnable QDQ folder per flavour: the three graphs plus a deploy.json the runtimes load.
+
+The QDQ graphs keep the FP32 graphs' float32 inputs and outputs, so everything in the source
+deploy.json stays true except the files, their hashes and the precision; a `quantization` record
+says how they were made (flavour, method, blocks kept in float and why, the calibration's
+provenance). deploy.json `precision` is "int8" once masktrt.runtime.deploy accepts it; until
+then "fp32" with the `quantization` record (graph precision is read from the graphs by
+`masktrt build` anyway: QuantizeLinear nodes mean INT8).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from masktrt.runtime.deploy import DEPLOY_FILE, GRAPHS, PRECISIONS, Deploy, load_deploy
+
+from .cache import sha256_file
+from .quantize import Flavour, count_qdq, quantize_graph
+
+
+def deploy_precision() -> str:
+    return "int8" if "int8" in PRECISIONS else "fp32"
+
+
+def write_flavour(source: Deploy, folder: Path, flavour: Flavour, method: str,
+                  ranges: dict[str, Path], exclude: dict[str, list[str]],
+                  record: dict[str, Any]) -> Deploy:
+    """Quantise the three graphs of `source` into `folder` and write its deploy.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = copy.deepcopy(source.raw)
+    for graph in GRAPHS:
+        path = quantize_graph(source.graph(graph).path, folder / f"{graph}.onnx", flavour, method,
+                              ranges[graph], exclude=exclude.get(graph))
+        entry = doc["graphs"][graph]
+        entry["file"] = path.name
+        entry["sha256"] = sha256_file(path)
+        entry["compute_dtype"] = "int8" if count_qdq(path) else entry.get("compute_dtype", "float32")
+    doc["precision"] = deploy_precision()
+    doc["quantization"] = {**flavour.describe(), "method": method, **record,
+                           "source_precision": source.precision,
+                           "library": "onnxruntime.quantization (quantize_static, QDQ)"}
+    (folder / DEPLOY_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+    return load_deploy(folder)
