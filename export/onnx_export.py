@@ -18,7 +18,6 @@ import onnx
 import torch
 from torch import nn
 
-from masktrt.budgets import budgets_for
 from masktrt.errors import MasktrtError
 from masktrt.export.deploy import deploy_document, graph_entry, write_deploy
 from masktrt.export.fp16 import compute_dtype, to_fp16
@@ -61,9 +60,14 @@ def writable_folder(out: str | Path) -> Path:
     return path
 
 
-def fp16_tolerance() -> float:
-    """The FP16 graph must stay within the tensor-level FP16 budget of the FP32 graph."""
-    return min(b.value for b in budgets_for("tensor", "fp16"))
+# The FP16 graph against the FP32 graph at export: a sanity bound that catches overflow, NaN or
+# a broken conversion (errors of order 1 of the range), not an accuracy gate. Accuracy is judged
+# by `masktrt parity` against the budgets, on real crops, where the user can see the table.
+FP16_SANITY = 0.25
+# The template runs once per target, so FP16 would save nothing there, while rounding its weights
+# to FP16 moves the kernels by ~10% of their range with the random weights (see
+# masktrt/budgets.py) and every later frame's correlation inherits that. It stays FP32.
+FP16_GRAPHS = ("search", "refine")
 
 
 def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
@@ -72,9 +76,10 @@ def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
     raw = onnx.load_from_string(trace_to_onnx(module, name, feeds, options.opset))
     proto = checked(raw, name, static=False)
     proto = slim_verified(proto, feeds, name)
-    if options.precision == "fp16":
+    if options.precision == "fp16" and name in FP16_GRAPHS:
         half = checked(slim(to_fp16(proto)), name)
-        verify_same(proto, half, feeds, name, tolerance=fp16_tolerance())
+        verify_same(proto, half, feeds, name, tolerance=FP16_SANITY, what="converting to FP16",
+                    fix="the weights overflow or underflow FP16: export with --precision fp32")
         proto = half
     return proto
 

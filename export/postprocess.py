@@ -48,17 +48,18 @@ def slim(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def verify_same(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str, np.ndarray],
-                name: str, tolerance: float = SLIM_TOLERANCE) -> float:
+                name: str, tolerance: float = SLIM_TOLERANCE, what: str = "simplifying",
+                fix: str = "report this with the onnxslim version") -> float:
     """Run both graphs in ONNX Runtime; fail when any output moved beyond `tolerance`."""
     ref = run_session(cpu_session(before), feeds)
     out = run_session(cpu_session(after), feeds)
     if set(ref) != set(out):
-        raise MasktrtError(f"simplifying {name}.onnx changed its outputs {sorted(ref)} -> "
+        raise MasktrtError(f"{what} {name}.onnx changed its outputs {sorted(ref)} -> "
                            f"{sorted(out)}", "report this with the onnxslim version")
     worst = max(max_rel_range_err(out[k], ref[k])[1] for k in ref)
-    if not worst <= tolerance:
-        raise MasktrtError(f"simplifying {name}.onnx changed its results (relative error "
-                           f"{worst:.2e} > {tolerance:.0e})", "report this with the onnxslim version")
+    if not worst <= tolerance:  # also catches NaN
+        raise MasktrtError(f"{what} {name}.onnx changed its results (max error / range "
+                           f"{worst:.2e} > {tolerance:.0e})", fix)
     return worst
 
 

@@ -27,11 +27,16 @@ class Budget:
 
 BUDGETS: list[Budget] = [
     # -- tensor level: max |a - b| / (max(b) - min(b)) per output, vs PyTorch FP32 --------------
-    Budget("tensor-fp32", "tensor", "fp32", "max_rel_range_err", 1e-4, "max",
-           "float32 reassociation across ~50 layers stays near 1e-6..1e-5 of the output range"),
-    Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 2e-2, "max",
-           "fp16 has an 11-bit mantissa (4.9e-4 relative); accumulated over ~50 layers of "
-           "un-normalised 0..255 input, a few percent of the range is the expected worst case"),
+    Budget("tensor-fp32", "tensor", "fp32", "max_rel_range_err", 2e-4, "max",
+           "float32 rounding: measured up to 6.8e-5 (template kernels, full width, seeded random "
+           "weights, 8 real crops); PyTorch's own FP32 differs from FP64 by the same 5e-5, "
+           "because BN-folded biases cancel large 0..255-driven sums; 3x margin for other CPUs"),
+    Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 1.5e-1, "max",
+           "rounding the BN-folded weights to FP16 alone (FP32 arithmetic) moves search outputs "
+           "by up to 7.5% of their range with the seeded random weights (corr; cls 5.8%), and the "
+           "FP16 graph reproduces exactly that; 2x margin. Template stays FP32 (once per target). "
+           "Gross conversion errors (overflow, wrong casts) are O(1); closed-loop parity judges "
+           "tracking"),
 ]
 
 
