@@ -11,9 +11,9 @@ torch model: it converts the finished, verified FP32 graph (one export path, one
 keeps Resize's scales and every integer tensor (`pos`, Gather indices) untouched, and inserts the
 Casts at the boundaries itself. The runtime then feeds and reads float32 whatever the precision,
 so deploy.json's I/O tables and the runtime's buffers do not change with precision; the casts
-cost a few microseconds against the convolutions. Only search and refine are converted (they
-run every frame); the template graph, run once per target, stays FP32 (onnx_export.FP16_GRAPHS),
-and deploy.json says so per graph in `compute_dtype`. Its output has the input casts appended after
+cost a few microseconds against the convolutions. All three graphs are converted by default;
+`--fp32-template` keeps the once-per-target template graph FP32 (onnx_export.ExportOptions), and
+deploy.json records each graph's `compute_dtype`. Its output has the input casts appended after
 their consumers, so the graph is topologically re-sorted by the simplifier afterwards.
 """
 from __future__ import annotations

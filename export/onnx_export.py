@@ -35,6 +35,13 @@ class ExportOptions:
     precision: str = "fp32"
     opset: int = 17
     preset: str = DEFAULT_PRESET
+    fp32_template: bool = False  # with precision fp16: keep template.onnx FP32 (see above)
+
+    def half_graphs(self) -> tuple[str, ...]:
+        """The graphs converted to FP16."""
+        if self.precision != "fp16":
+            return ()
+        return FP16_GRAPHS_FP32_TEMPLATE if self.fp32_template else GRAPHS
 
     def validate(self) -> None:
         """Every bad option is a one-line error before any tracing starts."""
@@ -64,10 +71,12 @@ def writable_folder(out: str | Path) -> Path:
 # a broken conversion (errors of order 1 of the range), not an accuracy gate. Accuracy is judged
 # by `masktrt parity` against the budgets, on real crops, where the user can see the table.
 FP16_SANITY = 0.25
-# The template runs once per target, so FP16 would save nothing there, while rounding its weights
-# to FP16 moves the kernels by ~10% of their range with the random weights (see
-# masktrt/budgets.py) and every later frame's correlation inherits that. It stays FP32.
-FP16_GRAPHS = ("search", "refine")
+# The template runs once per target, so FP16 saves nothing there, while rounding its weights to
+# FP16 moves the kernels by ~10% of their range with the random weights (masktrt/budgets.py) and
+# every later frame's correlation inherits that. `fp32_template` keeps it FP32; it is off by
+# default because an engine builder that reads only the export's precision (not each graph's
+# compute_dtype in deploy.json) would then refuse the FP32 template graph under strong typing.
+FP16_GRAPHS_FP32_TEMPLATE = ("search", "refine")
 
 
 def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
@@ -76,7 +85,7 @@ def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
     raw = onnx.load_from_string(trace_to_onnx(module, name, feeds, options.opset))
     proto = checked(raw, name, static=False)
     proto = slim_verified(proto, feeds, name)
-    if options.precision == "fp16" and name in FP16_GRAPHS:
+    if name in options.half_graphs():
         half = checked(slim(to_fp16(proto)), name)
         verify_same(proto, half, feeds, name, tolerance=FP16_SANITY, what="converting to FP16",
                     fix="the weights overflow or underflow FP16: export with --precision fp32")

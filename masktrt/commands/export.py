@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(any TensorRT)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="fp16 writes FP16 graphs with FP32 inputs/outputs")
+    parser.add_argument("--fp32-template", action="store_true",
+                        help="with --precision fp16: keep template.onnx FP32 (it runs once per "
+                             "target; FP16 kernels carry their rounding into every frame)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
 
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from masktrt.export.onnx_export import ExportOptions, export_onnx, writable_folder
 
     options = ExportOptions(correlation=args.xcorr, precision=args.precision, opset=args.opset,
-                            preset=args.preset)
+                            preset=args.preset, fp32_template=args.fp32_template)
     options.validate()  # fail on a bad option before loading or computing weights
     writable_folder(args.out)
     model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)

@@ -6,6 +6,8 @@ import pytest
 
 from export_helpers import export_small, real_crops, small_model
 from masktrt.budgets import budgets_for
+from masktrt.export.deploy import random_source
+from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.parity_tensor import tensor_parity
 
 
@@ -20,20 +22,25 @@ def half(model, tmp_path_factory):
 
 
 def test_fp16_graphs_compute_in_fp16_with_fp32_io(half) -> None:
-    """search and refine in FP16; the once-per-target template stays FP32."""
     assert half.precision == "fp16"
     for graph in half.graphs.values():
         proto = onnx.load(graph.path)
         onnx.checker.check_model(proto, full_check=True)
         weights = [i for i in proto.graph.initializer if len(i.dims) == 4]
-        want = onnx.TensorProto.FLOAT if graph.name == "template" else onnx.TensorProto.FLOAT16
-        assert weights and all(w.data_type == want for w in weights), graph.name
-        assert graph.compute_dtype == ("float32" if graph.name == "template" else "float16")
+        assert weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+        assert graph.compute_dtype == "float16"
         for t in graph.inputs + graph.outputs:
             assert t.dtype == ("int64" if t.name == "pos" else "float32"), (graph.name, t.name)
         declared = {v.name: v.type.tensor_type.elem_type
                     for v in list(proto.graph.input) + list(proto.graph.output)}
         assert all(d in (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64) for d in declared.values())
+
+
+def test_fp32_template_option_keeps_only_the_template_fp32(model, tmp_path) -> None:
+    options = ExportOptions(precision="fp16", fp32_template=True)
+    deploy = export_onnx(model, tmp_path, random_source(0, 8), options)
+    dtypes = {name: g.compute_dtype for name, g in deploy.graphs.items()}
+    assert dtypes == {"template": "float32", "search": "float16", "refine": "float16"}
 
 
 def test_fp16_parity_within_budget_on_real_crops(model, half) -> None:
