@@ -223,3 +223,19 @@ def test_quantised_folder_is_not_calibrated_again(calibrated, tmp_path) -> None:
     opts, _ = calibrated
     with pytest.raises(MasktrtError, match="already quantised"):
         calibrate(CalibrateOptions(opts.out / "ort", opts.sequences, tmp_path), log=lambda _: None)
+
+
+# ------------------------------------------------------------------ TensorRT flavour builds
+@pytest.mark.parametrize("policy", ["none", "auto"])
+def test_tensorrt_rtx_builds_the_trt_flavour_as_int8(calibrated, tmp_path, policy) -> None:
+    """CI's check that the builder accepts the S8S8 graphs (TensorRT-RTX builds without a GPU)."""
+    pytest.importorskip("tensorrt_rtx")
+    from masktrt.runtime.engines import BuildRequest, build_engines
+
+    opts, report = calibrated
+    variant = next(v for v in report.variants if v.policy == policy)
+    records, _ = build_engines(BuildRequest(variant.folder / "trt", backend="tensorrt-rtx",
+                                            precision="int8", out=tmp_path))
+    assert [r.name for r in records] == ["template", "search", "refine"]
+    graph_precisions = {r.name: r.meta["graph_precision"] for r in records}
+    assert graph_precisions["search"] == "int8" and all(r.meta["engine_bytes"] > 0 for r in records)
