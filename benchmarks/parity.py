@@ -139,3 +139,18 @@ def format_table(rows: list[ParityRow]) -> str:
                          f"{measured:>9.4f} {bound:>10} {'-' if first is None else first:>6} "
                          f"{'PASS' if ok else 'FAIL'}")
     return "\n".join(lines)
+
+
+def rows_to_json(rows: list[ParityRow]) -> dict:
+    """Machine-readable parity report: per row, the summary, each check and per-frame values."""
+    out = []
+    for row in rows:
+        out.append({
+            "level": row.level, "backend": row.backend, "sequence": row.sequence,
+            "precision": row.precision, "seconds": row.seconds, "passed": row.passed,
+            "summary": {m: dict(zip(("mean", "min"), row.summary(m))) for m in METRICS},
+            "checks": [{"budget": b.name, "metric": b.metric, "bound": b.value, "kind": b.kind,
+                        "measured": measured, "passed": ok} for b, measured, ok in row.checks()],
+            "per_frame": {m: row.per_frame[m].tolist() for m in METRICS},
+        })
+    return {"schema": "masktrt.parity/1", "rows": out}

@@ -1,8 +1,12 @@
 """Parity of the deployed tracker against the PyTorch reference, at one level.
 
 --level tensor: each exported graph in ONNX Runtime (CPU) vs PyTorch on crops of real frames;
-prints max abs error and max error relative to the output's range per output, with the budget
-from masktrt/budgets.py; exits 1 when any budget is exceeded.
+prints max abs error and max error relative to the output's range per output.
+--level frame: each frame tracked by the backend from the reference's own state of the frame
+before (isolates one step). --level closed-loop: the whole sequence tracked independently by
+the reference and by each backend from the same initial box; per-frame box, polygon and mask IoU
+against the reference trajectory (mean, minimum, first frame below budget).
+Budgets come from masktrt/budgets.py; the command exits 1 when any budget is exceeded.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.deploy import CORRELATIONS, PRECISIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
-                        help="tensor: each graph vs PyTorch")
+                        help="tensor: each graph vs PyTorch; frame: one step from the reference's "
+                        "state; closed-loop: whole trajectories")
     parser.add_argument("--onnx", metavar="DIR",
                         help="exported graphs to check (default: export to a temporary folder)")
     add_model_arguments(parser)
@@ -31,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sequence folders or names in ../shared/data (default: all there)")
     parser.add_argument("--frames", type=int, default=2, help="search frames per sequence")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime CPU threads")
+    parser.add_argument("--max-frames", type=int, metavar="N",
+                        help="frame/closed-loop: track only the first N frames of each sequence")
+    parser.add_argument("--provider", default="auto",
+                        help="frame/closed-loop: ONNX Runtime provider (auto, cpu, cuda)")
+    parser.add_argument("--engines", metavar="DIR",
+                        help="frame/closed-loop: also check TensorRT engines from 'masktrt build'")
+    parser.add_argument("--report", metavar="FILE", help="also write the rows as JSON")
 
 
 def sequence_paths(names: list[str] | None) -> list[Path]:
@@ -55,19 +67,10 @@ def sequence_paths(names: list[str] | None) -> list[Path]:
 
 
 def _tensor_report(args: argparse.Namespace, onnx_dir: Path):
-    from masktrt.export.model_source import load_model, model_for_deploy
-    from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.export.parity_tensor import sequence_crops, tensor_parity
-    from masktrt.runtime.deploy import load_deploy
 
     crops = [sequence_crops(p, args.frames) for p in sequence_paths(args.sequence)]
-    if args.onnx:
-        deploy = load_deploy(onnx_dir)
-        model = model_for_deploy(deploy, args.checkpoint)
-    else:
-        model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)
-        options = ExportOptions(correlation=args.xcorr, precision=args.precision)
-        deploy = export_onnx(model, onnx_dir, source, options)
+    deploy, model = _deployed_model(args, onnx_dir)
     return tensor_parity(model, deploy, crops, threads=args.threads)
 
 
@@ -82,8 +85,76 @@ def run_tensor(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-# One function per level; `frame` and `closed-loop` join here.
-LEVELS: dict[str, Callable[[argparse.Namespace], int]] = {"tensor": run_tensor}
+def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
+    from tqdm import tqdm
+
+    from masktrt.benchmarks.parity import closed_loop, frame_level, run_trajectory
+    from masktrt.export.torch_backend import TorchBackend
+    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.sequences import load_sequence
+
+    deploy, model = _deployed_model(args, onnx_dir)
+    reference = TorchBackend(model)
+    backends = [(f"onnxruntime-{deploy.precision}", deploy.precision,
+                 get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
+                             threads=args.threads))]
+    if args.engines:
+        backends.append((f"tensorrt-{deploy.precision}", deploy.precision,
+                         get_backend("tensorrt", engine_dir=args.engines)))
+    rows = []
+    for path in sequence_paths(args.sequence):
+        seq = load_sequence(path)
+        if args.max_frames:
+            seq = seq.head(min(args.max_frames, len(seq)))
+        with tqdm(total=(len(seq) - 1) * (len(backends) + 1), unit="frame", disable=None,
+                  desc=f"{level} {seq.name}") as bar:
+            if level == "closed-loop":
+                ref = run_trajectory(reference, seq, deploy.preset, progress=bar)
+                rows += [closed_loop(ref, b, name, seq, deploy.preset, precision, progress=bar)
+                         for name, precision, b in backends]
+            else:
+                rows += [frame_level(reference, b, name, seq, deploy.preset, precision=precision,
+                                     progress=bar) for name, precision, b in backends]
+    return rows
+
+
+def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
+    """(deploy, reference model): rebuilt from deploy.json with --onnx, else exported now."""
+    from masktrt.export.model_source import load_model, model_for_deploy
+    from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.runtime.deploy import load_deploy
+
+    if args.onnx:
+        deploy = load_deploy(onnx_dir)
+        return deploy, model_for_deploy(deploy, args.checkpoint)
+    model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)
+    options = ExportOptions(correlation=args.xcorr, precision=args.precision)
+    return export_onnx(model, onnx_dir, source, options), model
+
+
+def _run_loop(args: argparse.Namespace, level: str) -> int:
+    from masktrt.benchmarks.parity import format_table, rows_to_json
+    from masktrt.benchmarks.report import write_json
+
+    if args.onnx:
+        rows = _loop_rows(args, Path(args.onnx), level)
+    else:
+        with tempfile.TemporaryDirectory(prefix="masktrt-parity-") as tmp:
+            rows = _loop_rows(args, Path(tmp), level)
+    print(format_table(rows))
+    if args.report:
+        write_json(args.report, rows_to_json(rows))
+    failed = [r for r in rows if not r.passed]
+    print(f"{len(rows) - len(failed)} of {len(rows)} backend x sequence rows within budget")
+    return 0 if not failed else 1
+
+
+# One function per level.
+LEVELS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "tensor": run_tensor,
+    "frame": lambda args: _run_loop(args, "frame"),
+    "closed-loop": lambda args: _run_loop(args, "closed-loop"),
+}
 
 
 def run(args: argparse.Namespace) -> int:

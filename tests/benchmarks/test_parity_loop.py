@@ -1,0 +1,97 @@
+"""Frame-level and closed-loop parity: agreeing backends pass, a perturbed one fails."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from masktrt.benchmarks.parity import (closed_loop, format_table, frame_level, rows_to_json,
+                                       run_trajectory)
+from masktrt.budgets import budgets_for
+from masktrt.runtime.backends.base import SearchOutput
+from masktrt.runtime.config import preset
+from masktrt.runtime.sequences import load_sequence
+from masktrt.training.synthetic import generate_sequence, write_davis
+
+pytest.importorskip("torch")
+from masktrt.export.torch_backend import TorchBackend  # noqa: E402
+from tests.export.export_helpers import export_small, small_model  # noqa: E402
+
+FRAMES = 5
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parity")
+    write_davis(generate_sequence(seed=7, num_frames=FRAMES, size=(240, 320)), root / "seq")
+    model = small_model()
+    export_small(model, root / "onnx")
+    return load_sequence(root / "seq"), TorchBackend(model), root / "onnx"
+
+
+class ShiftedBackend:
+    """Moves every decoded box by a quarter of its anchor: a deliberately wrong backend."""
+
+    name = "shifted"
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def template(self, z):
+        return self.inner.template(z)
+
+    def search(self, x, kernels):
+        out = self.inner.search(x, kernels)
+        loc = out.loc.copy()
+        loc[:, :10] += 0.25  # dx and dy of every anchor
+        return SearchOutput(out.cls, loc, out.features)
+
+    def refine(self, features, pos):
+        return self.inner.refine(features, pos)
+
+
+def test_onnxruntime_fp32_agrees_with_torch_in_closed_loop(setup):
+    from masktrt.runtime.backends import get_backend
+
+    seq, reference, onnx_dir = setup
+    config = preset("davis")
+    ref = run_trajectory(reference, seq, config)
+    assert len(ref) == FRAMES
+    row = closed_loop(ref, get_backend("onnxruntime", onnx_dir=onnx_dir), "ort", seq, config)
+    assert row.per_frame["box_iou"].shape == (FRAMES - 1,)
+    assert row.budgets == budgets_for("closed-loop", "fp32") and row.budgets
+    assert row.passed, format_table([row])
+    assert row.summary("box_iou")[0] > 0.99
+
+
+def test_a_perturbed_backend_fails_closed_loop_and_frame_level(setup):
+    seq, reference, _ = setup
+    config = preset("davis")
+    ref = run_trajectory(reference, seq, config)
+    bad = closed_loop(ref, ShiftedBackend(reference), "shifted", seq, config)
+    assert not bad.passed
+    assert "FAIL" in format_table([bad])
+    assert bad.first_below("box_iou", 0.9) == 1  # the very first tracked frame already moves
+    frame = frame_level(reference, ShiftedBackend(reference), "shifted", seq, config)
+    assert not frame.passed
+
+
+def test_identical_backends_agree_exactly_and_report_is_json(setup):
+    seq, reference, _ = setup
+    config = preset("davis")
+    row = frame_level(reference, reference, "torch", seq, config)
+    for metric in ("box_iou", "polygon_iou", "mask_iou"):
+        assert np.all(row.per_frame[metric] > 1 - 1e-9), (metric, row.per_frame)
+    doc = rows_to_json([row])
+    assert doc["rows"][0]["passed"] is True
+    assert len(doc["rows"][0]["per_frame"]["mask_iou"]) == FRAMES - 1
+
+
+def test_parity_cli_closed_loop_exit_code(setup, capsys):
+    from masktrt.cli import main
+
+    seq, _, onnx_dir = setup
+    code = main(["parity", "--level", "closed-loop", "--onnx", str(onnx_dir),
+                 "--sequence", str(seq.root), "--max-frames", "3"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "closed-loop" in out and "PASS" in out
