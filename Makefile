@@ -12,9 +12,9 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -m "not slow and not gpu" -q
 
-# Closed-loop parity of ONNX Runtime FP32 against the PyTorch reference on real sequences.
+# Slow checks: closed-loop parity on real sequences, engine builds; -rP prints their tables.
 parity: install
-	$(PYTHON) -m pytest -m slow -q
+	$(PYTHON) -m pytest -m slow -q -rP
 
 gpu-test: install
 	$(PYTHON) -m pytest -m gpu -q
