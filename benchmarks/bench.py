@@ -28,7 +28,8 @@ import numpy as np
 
 from masktrt.benchmarks.clock import (CudaRuntimeEvents, DeviceEvents, StageClock,
                                       TorchCudaEvents, summarize, timed_ms)
-from masktrt.benchmarks.machine import (machine_info, peak_rss_mib, reset_peak_rss, rss_mib)
+from masktrt.benchmarks.machine import (load_average, machine_info, peak_rss_mib, reset_peak_rss,
+                                        rss_mib)
 from masktrt.errors import MasktrtError
 
 SCHEMA = "masktrt.bench"
@@ -317,7 +318,8 @@ def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
                    lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
                    CudaRuntimeEvents if cuda else None, runtime_memory if cuda else None,
                    {"onnx_dir": str(onnx_dir), "correlation": deploy.correlation,
-                    "precision": deploy.precision, "provider": provider})
+                    "precision": deploy.precision, "provider": provider,
+                    "threads": "ONNX Runtime default (one per core)"})
 
 
 def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
@@ -420,6 +422,7 @@ def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
     add_speedups(results)
     report = assemble(options, work, config, weights, gpu, results)
     report["command"] = command
+    report["machine"]["load_average_after"] = load_average()
     return report
 
 

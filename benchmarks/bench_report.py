@@ -65,6 +65,14 @@ def scaling_table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
+def _load(machine: dict[str, Any]) -> str:
+    before, after = machine.get("load_average"), machine.get("load_average_after")
+    if not before:
+        return ""
+    text = f"; load average {before[0]:g}" + (f" -> {after[0]:g}" if after else "")
+    return text + f" on {machine['usable_cores']} cores"
+
+
 def caption(report: dict[str, Any]) -> str:
     seq, settings = report["sequence"], report["settings"]
     weights = settings.get("weights") or {}
@@ -72,7 +80,7 @@ def caption(report: dict[str, Any]) -> str:
     return (f"`{seq['name']}` ({seq['frame_hw'][1]}x{seq['frame_hw'][0]}), {seq['timed_frames']} "
             f"timed frames after {seq['warmup_frames']} warm-up, preset {settings['preset']}, "
             f"weights {what} (width {weights.get('width', '?')}); machine: "
-            f"{machine_label(report['machine'])}; {report['created']}")
+            f"{machine_label(report['machine'])}{_load(report['machine'])}; {report['created']}")
 
 
 def markdown_report(report: dict[str, Any]) -> str:

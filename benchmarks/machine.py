@@ -69,6 +69,14 @@ def host_memory_gib() -> float | None:
     return None
 
 
+def load_average() -> list[float] | None:
+    """1/5/15-minute load: on a shared machine, the first thing to read beside a timing."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def _command(args: list[str], timeout: float = 10.0) -> str | None:
     if shutil.which(args[0]) is None:
         return None
@@ -128,6 +136,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "host_memory_gib": host_memory_gib(),
+        "load_average": load_average(),
         "gpu": gpu_info(),
         "jetson_power_mode": jetson_power_mode(),
         "libraries": library_versions(),

@@ -34,13 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.commands.export import add_model_arguments
 
     parser.add_argument("--sequence", metavar="DIR",
-                        help=f"sequence folder (default: ../shared/data/{DEFAULT_SEQUENCE}, else "
+                        help=f"sequence folder (None: ../shared/data/{DEFAULT_SEQUENCE}, else "
                              "the generated demo sequence)")
     parser.add_argument("--backends", default="torch,onnxruntime",
                         help="comma-separated: torch, onnxruntime, tensorrt")
     parser.add_argument("--onnx", metavar="DIR",
                         help="exported graphs for onnxruntime (the weights are taken from its "
-                             "deploy.json); default: export once into the cache")
+                             "deploy.json); None: export once into the cache")
     parser.add_argument("--engines", metavar="DIR", help="TensorRT engines (masktrt build) for tensorrt")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                         help="precision of the exported graphs (the baseline is always FP32)")
@@ -50,10 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="davis", help="tracker hyper-parameters")
     parser.add_argument("--frames", type=int, default=20, help="timed frames per backend")
     parser.add_argument("--warmup", type=int, default=2, help="untimed frames after init")
-    parser.add_argument("--targets", type=_counts, default=(1, 2, 4, 8),
+    parser.add_argument("--targets", type=_counts, default="1,2,4,8",
                         help="target counts for the scaling run, e.g. 1,2,4,8")
     parser.add_argument("--scaling-frames", type=int, metavar="N",
-                        help="timed frames per target count (default: --frames)")
+                        help="timed frames per target count (None: as many as --frames)")
     parser.add_argument("--kernels", action="store_true",
                         help="also run the CUDA kernel vs CPU reference benchmark")
     parser.add_argument("--kernel-repeats", type=int, default=20, help="repeats per kernel size")
