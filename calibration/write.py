@@ -14,14 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from masktrt.runtime.deploy import DEPLOY_FILE, GRAPHS, PRECISIONS, Deploy, load_deploy
+from masktrt.runtime.deploy import DEPLOY_FILE, GRAPHS, Deploy, load_deploy
 
 from .cache import sha256_file
 from .quantize import Flavour, count_qdq, quantize_graph
-
-
-def deploy_precision() -> str:
-    return "int8" if "int8" in PRECISIONS else "fp32"
 
 
 def write_flavour(source: Deploy, folder: Path, flavour: Flavour, method: str,
@@ -37,7 +33,7 @@ def write_flavour(source: Deploy, folder: Path, flavour: Flavour, method: str,
         entry["file"] = path.name
         entry["sha256"] = sha256_file(path)
         entry["compute_dtype"] = "int8" if count_qdq(path) else entry.get("compute_dtype", "float32")
-    doc["precision"] = deploy_precision()
+    doc["precision"] = "int8"
     doc["quantization"] = {**flavour.describe(), "method": method, **record,
                            "source_precision": source.precision,
                            "library": "onnxruntime.quantization (quantize_static, QDQ)"}

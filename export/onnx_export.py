@@ -26,7 +26,7 @@ from masktrt.export.graphs import (center_pos, check_opset, graph_modules, noise
 from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
 from masktrt.export.xcorr import correlation
 from masktrt.runtime.config import DEFAULT_PRESET, preset
-from masktrt.runtime.deploy import GRAPHS, PRECISIONS, Deploy, load_deploy
+from masktrt.runtime.deploy import EXPORT_PRECISIONS, GRAPHS, Deploy, load_deploy
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class ExportOptions:
         correlation(self.correlation)
         check_opset(self.opset)
         preset(self.preset)
-        if self.precision not in PRECISIONS:
+        if self.precision not in EXPORT_PRECISIONS:
             raise MasktrtError(f"unknown precision '{self.precision}'",
-                               f"choose one of: {', '.join(PRECISIONS)}")
+                               f"choose one of: {', '.join(EXPORT_PRECISIONS)}")
 
 
 def writable_folder(out: str | Path) -> Path:

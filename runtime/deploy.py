@@ -42,7 +42,8 @@ SCHEMA = "masktrt.deploy"
 SCHEMA_VERSION = 1
 GRAPHS = ("template", "search", "refine")
 CORRELATIONS = ("dynamic", "unrolled")
-PRECISIONS = ("fp32", "fp16")
+EXPORT_PRECISIONS = ("fp32", "fp16")  # what `masktrt export` writes
+PRECISIONS = EXPORT_PRECISIONS + ("int8",)  # int8: QDQ graphs written by `masktrt calibrate`
 DTYPES = ("float32", "float16", "int64", "int32")
 # The graph I/O names every runtime binds by (fixed so engines and backends need no lookup).
 IO_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

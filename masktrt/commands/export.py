@@ -24,7 +24,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.config import DEFAULT_PRESET, PRESETS
-    from masktrt.runtime.deploy import CORRELATIONS, PRECISIONS
+    from masktrt.runtime.deploy import CORRELATIONS, EXPORT_PRECISIONS
 
     add_model_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the graphs")
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
                         help="correlation: dynamic-weight conv, or unrolled Slice/Mul/Add "
                              "(any TensorRT)")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+    parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="fp16 writes FP16 graphs with FP32 inputs/outputs")
     parser.add_argument("--fp32-template", action="store_true",
                         help="with --precision fp16: keep template.onnx FP32 (it runs once per "

@@ -20,7 +20,7 @@ HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the par
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.commands.export import add_model_arguments
-    from masktrt.runtime.deploy import CORRELATIONS, PRECISIONS
+    from masktrt.runtime.deploy import CORRELATIONS, EXPORT_PRECISIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
                         help="correlation strategy when exporting (ignored with --onnx)")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+    parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="precision when exporting (ignored with --onnx)")
     parser.add_argument("--sequence", nargs="+", metavar="DIR",
                         help="sequence folders or names in ../shared/data (default: all there)")
