@@ -139,6 +139,16 @@ def resume(path: Path, config: TrainConfig) -> tuple[SiamMask, torch.optim.Optim
     return model.train(), optimizer, int(state["step"]), float(state["elapsed"])
 
 
+def truncate_log(out: Path, start: int) -> None:
+    """Drop logged steps >= start: a resumed run repeats them after its last checkpoint."""
+    path = out / LOSSES
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < start]
+    path.write_text("".join(kept))
+
+
 def log_row(out: Path, step: int, values: dict[str, float], lr: float) -> None:
     path = out / LOSSES
     new = not path.is_file()
@@ -159,6 +169,7 @@ def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None =
     torch.manual_seed(config.seed)
     if resume_from is not None:
         model, optimizer, start, elapsed = resume(Path(resume_from), config)
+        truncate_log(out, start)
     else:
         model, optimizer, start, elapsed = SiamMask(config.width).train(), None, 0, 0.0
         optimizer = make_optimizer(model, config)
