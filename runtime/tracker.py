@@ -21,9 +21,9 @@ from masktrt.errors import MasktrtError
 from masktrt.runtime.anchors import generate_anchors
 from masktrt.runtime.backends.base import Backend
 from masktrt.runtime.config import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE,
-                                    MASK_OUT_SIZE, MIN_TARGET_SIZE, SCORE_SIZE, TrackerConfig)
-from masktrt.runtime.crop import crop_subwindow
-from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
+                                    MIN_TARGET_SIZE, SCORE_SIZE, TrackerConfig)
+from masktrt.runtime.gpu_ops import FrameOps, choose_ops
+from masktrt.runtime.mask import box_polygon
 from masktrt.runtime.window import cosine_window
 from masktrt.types import FrameResult, TargetState
 
@@ -175,12 +175,16 @@ class Tracker:
 
     `timer(stage)` wraps each stage in a context manager, so a benchmark can time the stages
     inside the real loop instead of a re-implementation of it; by default it does nothing.
+    `ops` does the pixel work (crop, paste-back, polygon): by default the CUDA kernels for a GPU
+    backend with device buffers, the official host functions otherwise (runtime.gpu_ops).
     """
 
-    def __init__(self, backend: Backend, config: TrackerConfig, timer: StageTimer | None = None) -> None:
+    def __init__(self, backend: Backend, config: TrackerConfig, timer: StageTimer | None = None,
+                 ops: FrameOps | None = None) -> None:
         self.backend = backend
         self.config = config
         self.timer = timer or untimed
+        self.ops = ops if ops is not None else choose_ops(backend)
         self.anchors = generate_anchors()
         self.window = cosine_window()
 
@@ -195,7 +199,7 @@ class Tracker:
         avg_chans = frame.reshape(-1, 3).mean(axis=0, dtype=np.float64)
         s_z = round(context_size(size))
         with self.timer("crop"):
-            z = crop_subwindow(frame, center, EXEMPLAR_SIZE, s_z, avg_chans)
+            z = self.ops.crop(frame, center, EXEMPLAR_SIZE, s_z, avg_chans, "template")
         with self.timer("template"):
             kernels = self.backend.template(z)
         return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
@@ -207,7 +211,7 @@ class Tracker:
         check_same_size(frame, state)
         geo = search_geometry(state.center, state.size)
         with self.timer("crop"):
-            x = crop_subwindow(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans)
+            x = self.ops.crop(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans, "search")
         with self.timer("search"):
             out = self.backend.search(x, state.kernels)
 
@@ -221,12 +225,11 @@ class Tracker:
                                         float(penalty[best]) * float(score[best]))
         anchor, row, col = cell_of(best)
         with self.timer("refine"):
-            logits = self.backend.refine(out.features, (row, col))
+            logits = self.ops.refine(self.backend, out.features, (row, col))
         with self.timer("post"):
-            prob = paste_back(sigmoid(logits).reshape(MASK_OUT_SIZE, MASK_OUT_SIZE),
-                              geo.crop_box, (row, col), state.frame_hw)
-            mask = binarize(prob, self.config.seg_thr)
-            polygon, from_mask = mask_polygon(mask, (center[0], center[1], size[0], size[1]))
+            post = self.ops.postprocess(logits, geo.crop_box, (row, col), state.frame_hw,
+                                        self.config.seg_thr, (center[0], center[1], size[0], size[1]))
+        mask, prob, polygon, from_mask = post.mask, post.prob, post.polygon, post.from_mask
         center, size = clip_target(center, size, state.frame_hw)
 
         best_score = float(score[best])

@@ -6,10 +6,15 @@ Search writes p0, p1, p2 and corr into buffers that are bound directly as refine
 features never leave the device. `template()` allocates one kernel set per target (not per
 frame) that stays on the device; `search()` binds whichever set the tracker passes.
 
-Scope, honestly: written for a GPU and not yet run on one (this workplace has none). The frame
-is uploaded as the 255x255 crop; cropping on the device (kernels issue) and CUDA graph capture
-of the per-frame work are not wired in yet. `features` returned by `search()` are the backend's
-own buffers: a second search overwrites them, which suits the tracker (search, then refine).
+Zero-copy with the CUDA kernels (runtime.gpu_ops.DeviceOps): `device_io()` exposes the input
+buffers, the refine output and the stream; `template()`/`search()` accept a DeviceInput (the crop
+kernel already wrote the engine's input, nothing is uploaded) and `refine_device()` leaves the
+logits on the device for the paste/MBR kernels. Host arrays work as before (HostOps).
+
+Scope, honestly: written for a GPU and not yet run on one (this workplace has none). CUDA graph
+capture of the per-frame work is not done (see runtime.gpu_ops). `features` returned by
+`search()` are the backend's own buffers: a second search overwrites them, which suits the
+tracker (search, then refine).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from masktrt.errors import MasktrtError, require
+from masktrt.runtime.gpu_ops import DeviceInput, DeviceIO, DeviceLogits, DeviceTensorSpec
 
 from .base import SearchOutput
 
@@ -138,8 +144,12 @@ class TensorRTBackend:
     def _download(self, tensor: DeviceTensor, host: np.ndarray) -> None:
         self._copy(host.ctypes.data, tensor.ptr, tensor.nbytes, self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
 
+    def _stream_handle(self) -> int:
+        """The stream's handle value (int(cudaStream_t)); getPtr() would be the wrapper's address."""
+        return int(self.stream)
+
     def _execute(self, graph: str) -> None:
-        if not self.contexts[graph].execute_async_v3(int(self.stream.getPtr())):
+        if not self.contexts[graph].execute_async_v3(self._stream_handle()):
             raise MasktrtError(f"the {graph} engine failed to run", "see TensorRT's message above")
 
     def _sync(self) -> None:
@@ -154,7 +164,7 @@ class TensorRTBackend:
             kernel.ptr = self._malloc(kernel.nbytes)
             self._bind("template", name, kernel.ptr)
             kernels[name] = kernel
-        self._upload(self.host["z"], tensors["z"], z)
+        self._input("template", self.host["z"], tensors["z"], z)
         self._execute("template")
         self._sync()
         return kernels
@@ -163,7 +173,7 @@ class TensorRTBackend:
         tensors = self.tensors["search"]
         for name in KERNELS:
             self._bind("search", name, kernels[name].ptr)
-        self._upload(self.host["x"], tensors["x"], x)
+        self._input("search", self.host["x"], tensors["x"], x)
         self._execute("search")
         self._download(tensors["cls"], self.host["cls"])
         self._download(tensors["loc"], self.host["loc"])
@@ -172,17 +182,41 @@ class TensorRTBackend:
                             loc=self.host["loc"].astype(np.float32, copy=True),
                             features={n: tensors[n] for n in FEATURES})
 
-    def refine(self, features: dict[str, DeviceTensor], pos: tuple[int, int]) -> np.ndarray:
+    def refine_device(self, features: dict[str, DeviceTensor], pos: tuple[int, int]) -> DeviceLogits:
+        """Enqueue refine at pos; the logits stay in the engine's output buffer (no sync)."""
         if any(features[n].ptr != self.tensors["search"][n].ptr for n in FEATURES):
             raise MasktrtError("refine() was given features from another backend instance",
                                "call refine() on the backend whose search() produced them")
         tensors = self.tensors["refine"]
         self._upload(self.host["pos"], tensors["pos"], np.asarray(pos, dtype=tensors["pos"].dtype))
         self._execute("refine")
+        return DeviceLogits(tensors["mask"].ptr)
+
+    def refine(self, features: dict[str, DeviceTensor], pos: tuple[int, int]) -> np.ndarray:
+        tensors = self.tensors["refine"]
+        self.refine_device(features, pos)
         self._download(tensors["mask"], self.host["mask"])
         self._sync()
         side = self.host["mask"].shape[-1]
         return self.host["mask"].reshape(side, side).astype(np.float32, copy=True)
+
+    def _input(self, graph: str, host: np.ndarray, tensor: DeviceTensor, value: Any) -> None:
+        """Upload a host input, or accept the crop kernel's in-place write into this very buffer."""
+        if isinstance(value, DeviceInput):
+            if value.ptr != tensor.ptr:
+                raise MasktrtError(f"the {graph} input was cropped into another buffer",
+                                   "build DeviceOps from this backend's device_io()")
+            return
+        self._upload(host, tensor, value)
+
+    def device_io(self) -> DeviceIO:
+        """The buffers the CUDA kernels read and write in place, and the stream to use."""
+        def spec(t: DeviceTensor) -> DeviceTensorSpec:
+            return DeviceTensorSpec(t.ptr, t.dtype, t.shape)
+
+        return DeviceIO(self._stream_handle(),
+                        {"template": spec(self.tensors["template"]["z"]), "search": spec(self.tensors["search"]["x"])},
+                        spec(self.tensors["refine"]["mask"]))
 
     def close(self) -> None:
         """Free device and pinned memory and the stream; the backend is unusable afterwards."""

@@ -1,0 +1,354 @@
+"""The tracker's per-frame image work (crop in, mask and polygon out), on the host or on the GPU.
+
+The Tracker does the tracking maths; the pixel work around the network goes through an `ops`
+object with three calls: `crop` (frame -> network input), `refine` (features, pos -> mask
+logits) and `postprocess` (logits -> mask, polygon). Three implementations:
+
+- HostOps: the official functions (runtime.crop, runtime.mask), exactly what the tracker always
+  did; the default everywhere except a GPU backend with device buffers.
+- DeviceOps: the CUDA kernels (masktrt.kernels) on the backend's own stream and buffers: the
+  frame is uploaded once per frame, the crop kernel writes straight into the engine's input,
+  refine's logits stay on the device and are pasted back, binarised and reduced to 4 corners
+  there. Only those corners (and the mask, when `want_mask`) come back, plus cls/loc/pos around
+  the host-side candidate selection.
+- ReferenceOps: the kernels' NumPy models with the very parameters DeviceOps launches with, so the
+  device path's plumbing can be checked on a machine without a GPU.
+
+Why not hidden state: DeviceOps owns only scratch memory sized to the frame; the frame mask is
+zero between calls (each call clears the region it wrote), so no result depends on an earlier
+frame, and the tracker stays a pure function of (state, frame).
+CUDA graph capture of the per-frame work is not done: the crop and paste parameters change every
+frame (kernel arguments), and pos must reach the refine engine from the host-side selection, so
+a graph would need per-frame node updates around a host round trip; a note, not a feature.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from masktrt.errors import MasktrtError
+from masktrt.runtime.config import MASK_OUT_SIZE
+from masktrt.runtime.crop import crop_subwindow
+from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
+
+Box = tuple[float, float, float, float]
+Region = tuple[int, int, int, int]
+ROLES = ("template", "search")
+
+
+@dataclass
+class PostResult:
+    """What post-processing hands back: the polygon always, mask/prob where they exist on the host."""
+
+    polygon: np.ndarray  # 4x2 float32
+    from_mask: bool  # False: the box fallback (no component above MIN_CONTOUR_AREA)
+    mask: np.ndarray | None  # HxW uint8 {0,1}; None when the device ops were told not to fetch it
+    prob: np.ndarray | None  # HxW float32 pasted probability; host ops only
+
+
+class FrameOps(Protocol):
+    name: str
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
+             avg_chans: np.ndarray, role: str) -> Any:
+        """Network input for `role` ("template" or "search"), as the backend accepts it."""
+
+    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> Any:
+        """Mask logits at cell pos, wherever this implementation post-processes them."""
+
+    def postprocess(self, logits: Any, crop_box: Box, pos: tuple[int, int], frame_hw: tuple[int, int],
+                    seg_thr: float, fallback_box: Box) -> PostResult:
+        """Paste back, binarise, largest component's rotated rectangle (spec §3.8)."""
+
+
+# ---------------------------------------------------------------- host: the official functions
+class HostOps:
+    """The official NumPy/OpenCV pipeline, unchanged: the definition the other two must match."""
+
+    name = "host"
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
+             avg_chans: np.ndarray, role: str) -> np.ndarray:
+        return crop_subwindow(frame, center, model_size, source_size, avg_chans)
+
+    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
+        return backend.refine(features, pos)
+
+    def postprocess(self, logits: np.ndarray, crop_box: Box, pos: tuple[int, int],
+                    frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
+        prob = paste_back(sigmoid(logits).reshape(MASK_OUT_SIZE, MASK_OUT_SIZE), crop_box, pos, frame_hw)
+        mask = binarize(prob, seg_thr)
+        polygon, from_mask = mask_polygon(mask, fallback_box)
+        return PostResult(polygon, from_mask, mask, prob)
+
+
+def polygon_from_mbr(mbr: Any, fallback_box: Box) -> tuple[np.ndarray, bool]:
+    """The kernel's corners when it found a component above the area rule, else the box (§3.8.8)."""
+    if mbr.found:
+        return np.asarray(mbr.corners, np.float32).reshape(4, 2), True
+    return box_polygon(fallback_box), False
+
+
+# ---------------------------------------------------------------- reference: kernel models on the host
+class ReferenceOps:
+    """The kernels' NumPy models, fed the same parameters DeviceOps computes (no GPU needed)."""
+
+    name = "reference"
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
+             avg_chans: np.ndarray, role: str) -> np.ndarray:
+        from masktrt.kernels.crop_reference import crop_params, crop_resize_reference
+
+        return crop_resize_reference(frame, crop_params(center, model_size, source_size, avg_chans))
+
+    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
+        return backend.refine(features, pos)
+
+    def postprocess(self, logits: np.ndarray, crop_box: Box, pos: tuple[int, int],
+                    frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
+        from masktrt.kernels.mbr_reference import largest_component_mbr
+        from masktrt.kernels.paste_reference import paste_mask_reference, paste_params
+
+        p = paste_params(crop_box, pos, frame_hw)
+        mask = paste_mask_reference(np.asarray(logits, np.float32).reshape(p.size, p.size), p, seg_thr)
+        polygon, from_mask = polygon_from_mbr(largest_component_mbr(mask), fallback_box)
+        return PostResult(polygon, from_mask, mask, None)
+
+
+# ---------------------------------------------------------------- device: what a backend exposes
+@dataclass(frozen=True)
+class DeviceTensorSpec:
+    """One engine buffer on the device: where it is and what it holds."""
+
+    ptr: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DeviceIO:
+    """A backend's buffers the kernels read and write in place, and the stream it runs on."""
+
+    stream: int  # CUstream handle value (int(cudaStream_t))
+    inputs: dict[str, DeviceTensorSpec]  # "template" -> z, "search" -> x (1x3xMxM)
+    logits: DeviceTensorSpec  # refine's output (127x127 float32 in any layout)
+
+
+@dataclass(frozen=True)
+class DeviceInput:
+    """A network input the crop kernel already wrote into the backend's own input buffer."""
+
+    role: str
+    ptr: int
+
+
+@dataclass(frozen=True)
+class DeviceLogits:
+    """Refine's logits left on the device (enqueued on the backend's stream, not synchronised)."""
+
+    ptr: int
+
+
+def io_problem(io: DeviceIO) -> str | None:
+    """Why the kernels cannot serve these buffers (None: they can)."""
+    for role in ROLES:
+        spec = io.inputs.get(role)
+        if spec is None:
+            return f"the backend exposes no device buffer for the {role} input"
+        if np.dtype(spec.dtype) not in (np.dtype(np.float32), np.dtype(np.float16)):
+            return f"the {role} input is {np.dtype(spec.dtype)}, the crop kernel writes float32/float16"
+        if len(spec.shape) != 4 or spec.shape[:2] != (1, 3) or spec.shape[2] != spec.shape[3]:
+            return f"the {role} input has shape {spec.shape}, the crop kernel writes 1x3xMxM"
+    if np.dtype(io.logits.dtype) != np.dtype(np.float32) or int(np.prod(io.logits.shape)) != MASK_OUT_SIZE ** 2:
+        return f"refine's output is {io.logits.shape} {np.dtype(io.logits.dtype)}, the paste kernel reads 127x127 float32"
+    return None
+
+
+# ---------------------------------------------------------------- device: memory and kernels (seams)
+class DriverMemory:
+    """The few driver calls DeviceOps makes, all on one stream (a seam for tests without a GPU)."""
+
+    def __init__(self, stream: int) -> None:
+        from masktrt.kernels.loader import _driver, ensure_context
+
+        ensure_context(0)
+        self._drv = _driver()
+        self._stream = self._drv.CUstream(stream)
+        self._owned: list[Any] = []
+
+    def _check(self, result: Any, what: str) -> Any:
+        from masktrt.kernels.loader import _check
+
+        return _check(result if isinstance(result, tuple) else (result,), what)
+
+    def alloc(self, nbytes: int) -> int:
+        from masktrt.kernels.launch import DeviceBuffer
+
+        buf = DeviceBuffer(nbytes)
+        self._owned.append(buf)
+        return buf.ptr
+
+    def upload(self, ptr: int, array: np.ndarray) -> None:
+        """Asynchronous on the stream; from pageable memory the driver has staged the bytes on return."""
+        data = np.ascontiguousarray(array)
+        self._check(self._drv.cuMemcpyHtoDAsync(ptr, data.ctypes.data, data.nbytes, self._stream), "HtoD")
+
+    def download(self, ptr: int, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        out = np.empty(shape, dtype)
+        self._check(self._drv.cuMemcpyDtoHAsync(out.ctypes.data, ptr, out.nbytes, self._stream), "DtoH")
+        self._check(self._drv.cuStreamSynchronize(self._stream), "cuStreamSynchronize")
+        return out
+
+    def zero(self, ptr: int, pitch: int, region: Region) -> None:
+        """Clear bytes [x0, x1) x [y0, y1) of a pitched uint8 image."""
+        x0, y0, x1, y1 = region
+        if x1 > x0 and y1 > y0:
+            self._check(self._drv.cuMemsetD2D8Async(ptr + y0 * pitch + x0, pitch, 0, x1 - x0, y1 - y0,
+                                                    self._stream), "cuMemsetD2D8Async")
+
+    def close(self) -> None:
+        for buf in self._owned:
+            buf.close()
+        self._owned = []
+
+
+@dataclass
+class DeviceKernels:
+    """The three launchers and the MBR workspace factory (real ones from masktrt.kernels.launch)."""
+
+    crop: Any  # .launch(frame_ptr, frame_hw, pitch, CropParams, out_ptr, half, stream)
+    paste: Any  # .launch(logits_ptr, prob_ptr, PasteParams, seg_thr, mask_ptr, pitch, previous, stream)
+    mbr: Any  # .launch(mask_ptr, pitch, region, workspace, stream); .read(workspace, stream)
+    workspace: Callable[[int, int], Any]  # (max_h, max_w) -> workspace with .close()
+
+    @classmethod
+    def load(cls) -> "DeviceKernels":
+        """Compile (or load from the cache) and load all three modules into the current context."""
+        from masktrt.kernels import launch
+
+        return cls(launch.CropResizeKernel(), launch.PasteMaskKernel(), launch.MbrKernel(),
+                   launch.MbrWorkspace.allocate)
+
+
+@dataclass
+class FrameScratch:
+    """Device memory sized to one frame size; the mask is all zero between calls."""
+
+    hw: tuple[int, int]
+    frame: int  # h*w*3 uint8, BGR, pitch w*3
+    mask: int  # h*w uint8, pitch w
+    workspace: Any
+
+
+class DeviceOps:
+    """Crop, paste-back, binarisation and MBR with the CUDA kernels on the backend's stream."""
+
+    name = "device"
+
+    def __init__(self, io: DeviceIO, want_mask: bool = True, kernels: DeviceKernels | None = None,
+                 memory: Any = None) -> None:
+        problem = io_problem(io)
+        if problem:
+            raise MasktrtError(f"GPU pre/post-processing cannot use this backend: {problem}",
+                               "use the host ops (Tracker(..., ops=HostOps())) or rebuild the engines")
+        self.io = io
+        self.want_mask = want_mask
+        self.memory = memory if memory is not None else DriverMemory(io.stream)
+        self.kernels = kernels if kernels is not None else DeviceKernels.load()
+        self.prob = self.memory.alloc(MASK_OUT_SIZE * MASK_OUT_SIZE * 4)  # sigmoid scratch
+        self._scratch: FrameScratch | None = None
+
+    def _frame_scratch(self, hw: tuple[int, int]) -> FrameScratch:
+        """Allocated once per frame size (a sequence has one), not per frame."""
+        if self._scratch is None or self._scratch.hw != hw:
+            h, w = hw
+            mask = self.memory.alloc(h * w)
+            self.memory.zero(mask, w, (0, 0, w, h))
+            self._scratch = FrameScratch(hw, self.memory.alloc(h * w * 3), mask, self.kernels.workspace(h, w))
+        return self._scratch
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
+             avg_chans: np.ndarray, role: str) -> DeviceInput:
+        """Upload the frame (once per frame: one crop per frame) and crop into the engine input."""
+        from masktrt.kernels.crop_reference import crop_params
+
+        spec = self.io.inputs[role]
+        if spec.shape[-1] != model_size:
+            raise MasktrtError(f"the {role} engine takes {spec.shape[-1]}x{spec.shape[-1]} inputs, "
+                               f"the tracker crops {model_size}x{model_size}",
+                               "rebuild the engines from an export of this model")
+        h, w = int(frame.shape[0]), int(frame.shape[1])
+        scratch = self._frame_scratch((h, w))
+        self.memory.upload(scratch.frame, frame)
+        params = crop_params(center, model_size, source_size, avg_chans)
+        half = np.dtype(spec.dtype) == np.dtype(np.float16)
+        self.kernels.crop.launch(scratch.frame, (h, w), w * 3, params, spec.ptr, half, self.io.stream)
+        return DeviceInput(role, spec.ptr)
+
+    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> DeviceLogits:
+        return backend.refine_device(features, pos)
+
+    def postprocess(self, logits: DeviceLogits, crop_box: Box, pos: tuple[int, int],
+                    frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
+        """Enqueue paste + MBR, fetch the mask if wanted, clear what was written, read 4 corners."""
+        from masktrt.kernels.paste_reference import paste_params
+
+        if not isinstance(logits, DeviceLogits):
+            raise MasktrtError("DeviceOps.postprocess needs logits left on the device",
+                               "pair DeviceOps with a backend that has refine_device() (TensorRT)")
+        h, w = frame_hw
+        scratch = self._frame_scratch((h, w))
+        stream = self.io.stream
+        params = paste_params(crop_box, pos, frame_hw)
+        region = self.kernels.paste.launch(logits.ptr, self.prob, params, float(seg_thr),
+                                           scratch.mask, w, None, stream)
+        self.kernels.mbr.launch(scratch.mask, w, region, scratch.workspace, stream)
+        mask = self.memory.download(scratch.mask, (h, w), np.uint8) if self.want_mask else None
+        self.memory.zero(scratch.mask, w, region)  # back to all-zero: nothing carries to the next frame
+        polygon, from_mask = polygon_from_mbr(self.kernels.mbr.read(scratch.workspace, stream), fallback_box)
+        return PostResult(polygon, from_mask, mask, None)
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.workspace.close()
+            self._scratch = None
+        self.memory.close()
+
+
+# ---------------------------------------------------------------- choice
+def device_ops_problem(backend: Any) -> str | None:
+    """Why DeviceOps cannot run for this backend here (None: it can). Probes CUDA only if the
+    backend exposes device buffers, so host backends never touch the driver."""
+    if not callable(getattr(backend, "device_io", None)) or not callable(getattr(backend, "refine_device", None)):
+        return f"backend '{getattr(backend, 'name', type(backend).__name__)}' keeps its tensors on the host"
+    from masktrt import kernels
+
+    if not kernels.gpu_available():
+        return "no CUDA device is available"
+    return io_problem(backend.device_io())
+
+
+def choose_ops(backend: Any, prefer: str = "auto", want_mask: bool = True) -> FrameOps:
+    """`auto`: the kernels when a GPU is present and the backend exposes device buffers, else the
+    official host functions. `host`, `reference`, `device` force one (`device` fails with a
+    one-line reason where it cannot run)."""
+    if prefer == "host":
+        return HostOps()
+    if prefer == "reference":
+        return ReferenceOps()
+    if prefer not in ("auto", "device"):
+        raise MasktrtError(f"unknown ops '{prefer}'", "choose auto, host, reference or device")
+    problem = device_ops_problem(backend)
+    if problem is None:
+        return DeviceOps(backend.device_io(), want_mask)
+    if prefer == "device":
+        raise MasktrtError(f"GPU pre/post-processing is unavailable: {problem}",
+                           "use ops 'auto' or 'host', or run the TensorRT backend on a GPU")
+    return HostOps()
+
+
+__all__ = ["PostResult", "FrameOps", "HostOps", "ReferenceOps", "DeviceOps", "DeviceIO", "DeviceTensorSpec",
+           "DeviceInput", "DeviceLogits", "DeviceKernels", "DriverMemory", "choose_ops",
+           "device_ops_problem", "io_problem", "polygon_from_mbr"]

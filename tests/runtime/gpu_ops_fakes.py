@@ -1,0 +1,125 @@
+"""Host stand-ins for device memory and the three kernels, so DeviceOps' plumbing runs without a GPU.
+
+HostMemory hands out integer "pointers" to NumPy byte blocks (filled with garbage, as cuMemAlloc
+leaves them); the fake kernels read and write those blocks through the kernels' NumPy models
+(masktrt.kernels.*_reference) with exactly the parameters DeviceOps passes. DeviceOracle is the
+OracleBackend behind device buffers (reads its inputs from the crop's buffer, writes logits to
+its own output buffer), like TensorRTBackend.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from fake_numpy_backend import OracleBackend
+
+from masktrt.kernels.crop_reference import crop_resize_reference
+from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
+from masktrt.kernels.paste_reference import paste_mask_reference
+from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE
+from masktrt.runtime.gpu_ops import (DeviceInput, DeviceIO, DeviceKernels, DeviceLogits,
+                                     DeviceTensorSpec)
+
+STREAM = 77
+
+
+class HostMemory:
+    def __init__(self) -> None:
+        self.blocks: dict[int, np.ndarray] = {}
+        self._next = 1 << 20
+        self.uploads = 0
+        self.downloads = 0
+
+    def alloc(self, nbytes: int) -> int:
+        ptr = self._next
+        self._next += nbytes + 4096
+        self.blocks[ptr] = np.full(nbytes, 0xAB, np.uint8)
+        return ptr
+
+    def view(self, ptr: int, shape: tuple[int, ...], dtype) -> np.ndarray:
+        n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        return self.blocks[ptr][:n].view(dtype).reshape(shape)
+
+    def upload(self, ptr: int, array: np.ndarray) -> None:
+        data = np.ascontiguousarray(array).view(np.uint8).ravel()
+        self.blocks[ptr][:data.size] = data
+        self.uploads += 1
+
+    def download(self, ptr: int, shape: tuple[int, ...], dtype) -> np.ndarray:
+        self.downloads += 1
+        return self.view(ptr, shape, dtype).copy()
+
+    def zero(self, ptr: int, pitch: int, region: tuple[int, int, int, int]) -> None:
+        x0, y0, x1, y1 = region
+        self.blocks[ptr].reshape(-1, pitch)[y0:y1, x0:x1] = 0
+
+    def close(self) -> None:
+        pass
+
+
+def reference_kernels(mem: HostMemory) -> DeviceKernels:
+    """The launchers' signatures, executed by the NumPy models on HostMemory."""
+
+    def crop(frame_ptr, frame_hw, pitch, p, out_ptr, half, stream):
+        assert pitch == frame_hw[1] * 3 and stream == STREAM
+        out = crop_resize_reference(mem.view(frame_ptr, tuple(frame_hw) + (3,), np.uint8), p,
+                                    np.float16 if half else np.float32)
+        mem.view(out_ptr, out.shape, out.dtype)[...] = out
+
+    def paste(logits_ptr, prob_ptr, p, seg_thr, mask_ptr, pitch, previous, stream):
+        assert previous is None and stream == STREAM and pitch == p.frame_hw[1]
+        logits = mem.view(logits_ptr, (p.size, p.size), np.float32)
+        x0, y0, x1, y1 = p.region
+        full = paste_mask_reference(logits, p, seg_thr)
+        mem.view(mask_ptr, p.frame_hw, np.uint8)[y0:y1, x0:x1] = full[y0:y1, x0:x1]
+        return p.region
+
+    def mbr_launch(mask_ptr, pitch, region, ws, stream):
+        x0, y0, x1, y1 = region
+        image = mem.view(mask_ptr, (ws.h, pitch), np.uint8)
+        outside = image.copy()
+        outside[y0:y1, x0:x1] = 0
+        ws.outside_clean = not outside.any()  # the mask must be zero outside the searched region
+        r = largest_component_mbr(image[y0:y1, x0:x1]) if x1 > x0 and y1 > y0 else \
+            MbrResult(False, np.zeros((4, 2), np.float32), 0.0, -1)
+        ws.result = MbrResult(r.found, r.corners + np.float32([x0, y0]), r.contour_area, r.root)
+
+    mbr = SimpleNamespace(launch=mbr_launch, read=lambda ws, stream: ws.result)
+    return DeviceKernels(SimpleNamespace(launch=crop), SimpleNamespace(launch=paste), mbr,
+                         lambda h, w: SimpleNamespace(h=h, w=w, result=None, outside_clean=None,
+                                                      close=lambda: None))
+
+
+class DeviceOracle:
+    """OracleBackend behind device buffers: the Backend protocol plus device_io/refine_device."""
+
+    name = "device-oracle"
+
+    def __init__(self, mem: HostMemory, search_dtype=np.float32) -> None:
+        self.inner, self.mem = OracleBackend(), mem
+        self.search_dtype = np.dtype(search_dtype)
+        self.z = mem.alloc(3 * EXEMPLAR_SIZE ** 2 * 4)
+        self.x = mem.alloc(3 * INSTANCE_SIZE ** 2 * self.search_dtype.itemsize)
+        self.logits = mem.alloc(MASK_OUT_SIZE ** 2 * 4)
+
+    def device_io(self) -> DeviceIO:
+        return DeviceIO(STREAM, {
+            "template": DeviceTensorSpec(self.z, np.dtype(np.float32), (1, 3, EXEMPLAR_SIZE, EXEMPLAR_SIZE)),
+            "search": DeviceTensorSpec(self.x, self.search_dtype, (1, 3, INSTANCE_SIZE, INSTANCE_SIZE))},
+            DeviceTensorSpec(self.logits, np.dtype(np.float32), (1, 1, MASK_OUT_SIZE, MASK_OUT_SIZE)))
+
+    def template(self, z):
+        assert isinstance(z, DeviceInput) and z.ptr == self.z
+        return self.inner.template(self.mem.view(self.z, (1, 3, EXEMPLAR_SIZE, EXEMPLAR_SIZE), np.float32).copy())
+
+    def search(self, x, kernels):
+        assert isinstance(x, DeviceInput) and x.ptr == self.x
+        shape = (1, 3, INSTANCE_SIZE, INSTANCE_SIZE)
+        return self.inner.search(self.mem.view(self.x, shape, self.search_dtype).astype(np.float32), kernels)
+
+    def refine(self, features, pos):
+        return self.inner.refine(features, pos)
+
+    def refine_device(self, features, pos) -> DeviceLogits:
+        self.mem.view(self.logits, (MASK_OUT_SIZE, MASK_OUT_SIZE), np.float32)[...] = self.inner.refine(features, pos)
+        return DeviceLogits(self.logits)
