@@ -8,13 +8,11 @@ anything else (another frame count, a re-exported graph, a new onnxruntime) reca
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
+from masktrt.provenance import package_versions, sha256_file
 from masktrt.runtime.deploy import GRAPHS, Deploy
 from masktrt.runtime.sequences import load_sequence
 
@@ -24,22 +22,10 @@ PROVENANCE = "provenance.json"
 VERSIONED = ("masktrt", "onnxruntime", "onnx", "numpy", "opencv-python-headless")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in VERSIONED:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "absent"
-    return found
+    return package_versions(VERSIONED)
 
 
 def sequence_record(path: Path, frames: int) -> dict[str, Any]:

@@ -10,9 +10,7 @@ that passes the gate (in the order given) is copied to `<out>/trt` and `<out>/or
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +18,7 @@ from typing import Any, Callable
 import onnx
 
 from masktrt.errors import MasktrtError
+from masktrt.provenance import writable_folder
 from masktrt.runtime.deploy import GRAPHS, Deploy, load_deploy
 
 from . import cache
@@ -74,19 +73,6 @@ class CalibrationReport:
 
     def gate_table(self) -> str:
         return summary_table([(v.method, v.policy, v.kept, v.rows) for v in self.variants])
-
-
-def writable(out: Path) -> Path:
-    """Create `out` and prove it takes files, before minutes of tracking."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".masktrt-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise MasktrtError(f"output folder '{out}' is not writable ({exc.strerror or exc})",
-                           "pass --out a folder you can write to") from exc
-    return out
 
 
 def check_options(opts: CalibrateOptions) -> Deploy:
@@ -171,7 +157,7 @@ def write_variant(deploy: Deploy, folder: Path, method: str, policy: str, kept: 
 
 def calibrate(opts: CalibrateOptions, log: Log = print) -> CalibrationReport:
     deploy = check_options(opts)
-    writable(opts.out)
+    writable_folder(opts.out)
     blocks = all_blocks(deploy)
     flat = {name: nodes for g in GRAPHS for name, nodes in blocks[g].items()}
     plans = policies(opts.keep, flat)

@@ -9,7 +9,6 @@ they do not affect inference); everything else must match, reported in one error
 """
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ import torch
 from masktrt.errors import MasktrtError
 from masktrt.export.models import SiamMask
 from masktrt.export.models.spec import SiamMaskSpec
+from masktrt.provenance import sha256_file
 
 # pysot prefix -> official prefix (spec §9); a bijective renaming, all shapes equal.
 PYSOT_PREFIXES = (("backbone.", "features.features."), ("neck.downsample.", "features.downsample."),
@@ -221,8 +221,4 @@ def save_checkpoint(model: SiamMask, path: str | Path, fp16: bool = False) -> Pa
 
 def checkpoint_sha256(path: str | Path) -> str:
     """Hex SHA-256 of the file, recorded in deploy.json to tie engines to their weights."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)

@@ -8,15 +8,13 @@ file, so exports can be compared and cached by content.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
 import onnx
 
+from masktrt.provenance import package_versions, sha256_file
 from masktrt.runtime import config
 from masktrt.runtime.deploy import DEPLOY_FILE, IO_NAMES, SCHEMA, SCHEMA_VERSION, geometry
 
@@ -27,12 +25,6 @@ ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "flo
                onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32"}
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_source(path: str | Path) -> dict[str, Any]:
@@ -50,13 +42,7 @@ def random_source(seed: int, pairs: int | None = None) -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in VERSIONED:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "absent"
-    return found
+    return package_versions(VERSIONED)
 
 
 def tensor_table(values: Any) -> list[dict[str, Any]]:

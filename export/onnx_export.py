@@ -8,8 +8,6 @@ refuse fails here, not on a Jetson.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from masktrt.export.graphs import (center_pos, check_opset, graph_modules, noise
                                    reference_feeds, trace_to_onnx)
 from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
 from masktrt.export.xcorr import correlation
+from masktrt.provenance import writable_folder
 from masktrt.runtime.config import DEFAULT_PRESET, preset
 from masktrt.runtime.deploy import EXPORT_PRECISIONS, GRAPHS, Deploy, load_deploy
 
@@ -51,20 +50,6 @@ class ExportOptions:
         if self.precision not in EXPORT_PRECISIONS:
             raise MasktrtError(f"unknown precision '{self.precision}'",
                                f"choose one of: {', '.join(EXPORT_PRECISIONS)}")
-
-
-def writable_folder(out: str | Path) -> Path:
-    """Create `out` if needed and prove it accepts files (before minutes of tracing)."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".masktrt-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise MasktrtError(f"output folder '{path}' is not writable ({exc.strerror or exc})",
-                           "pass --out a folder you can write to") from exc
-    return path
 
 
 # The FP16 graph against the FP32 graph at export: a sanity bound that catches overflow, NaN or

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any, Iterable
 
 from masktrt.errors import MasktrtError
+from masktrt.provenance import sha256_file
 
 from .deploy import Deploy, load_deploy
 from .trt_module import (RTX_DEFAULT_MIN_CC, Flavour, PrecisionPlan, choose_xcorr, flavour_of,
@@ -230,12 +231,6 @@ class EngineRecord:
     notes: list[str] = field(default_factory=list)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _configure(parsed: Parsed, flavour: Flavour, plan: PrecisionPlan, request: BuildRequest,

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from masktrt.export.model_source import load_model
-    from masktrt.export.onnx_export import ExportOptions, export_onnx, writable_folder
+    from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.provenance import writable_folder
 
     options = ExportOptions(correlation=args.xcorr, precision=args.precision, opset=args.opset,
                             preset=args.preset, fp32_template=args.fp32_template)

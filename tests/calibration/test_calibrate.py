@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
+from masktrt.provenance import sha256_file
 from masktrt.calibration import cache  # noqa: E402
 from masktrt.calibration.blocks import block_of, graph_blocks, resolve  # noqa: E402
 from masktrt.calibration.dataset import CalibrationSet, check_feeds, record  # noqa: E402
@@ -104,7 +105,7 @@ def test_two_flavours_from_one_calibration(calibrated) -> None:
         deploy = load_deploy(opts.out / flavour)
         q = deploy.raw["quantization"]
         assert q["flavour"] == flavour and q["method"] == "minmax" and q["per_channel"] is True
-        assert deploy.graph("search").sha256 == cache.sha256_file(deploy.graph("search").path)
+        assert deploy.graph("search").sha256 == sha256_file(deploy.graph("search").path)
     ranges = json.loads((opts.out / "cache" / "minmax" / "search.ranges.json").read_text())
     assert {"x", "k_cls", "cls"} <= set(ranges["data"])  # crops, paired kernels and scores ranged
 
