@@ -411,6 +411,7 @@ def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
     from masktrt.runtime.config import preset
 
     options.validate()
+    machine = machine_info()  # before the run: its load average is the one timings suffered
     config = preset(options.preset)
     work = load_workload(options)
     gpu = gpu_present()
@@ -422,7 +423,7 @@ def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
     add_speedups(results)
     report = assemble(options, work, config, weights, gpu, results)
     report["command"] = command
-    report["machine"]["load_average_after"] = load_average()
+    report["machine"] = {**machine, "load_average_after": load_average()}
     return report
 
 
