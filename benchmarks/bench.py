@@ -48,6 +48,7 @@ class BenchOptions:
     backends: tuple[str, ...] = ("torch", "onnxruntime")
     onnx_dir: Path | None = None
     engines_dir: Path | None = None
+    extra_onnx: tuple[Path, ...] = ()  # more graph folders of the same weights, e.g. INT8
     precision: str = "fp32"
     correlation: str = "dynamic"
     frames: int = 20
@@ -399,7 +400,21 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
                                             options.provider, gpu))
     if "tensorrt" in options.backends:
         variants.append(tensorrt_variant(options.engines_dir, gpu))
+    variants += [onnxruntime_variant(same_weights(folder, source), options.provider, gpu)
+                 for folder in options.extra_onnx]
     return variants
+
+
+def same_weights(folder: Path, source: dict[str, Any]) -> Path:
+    """An extra graph folder must come from the weights the baseline runs, or ratios lie."""
+    from masktrt.runtime.deploy import load_deploy
+
+    theirs = load_deploy(folder).source.get("sha256")
+    if theirs != source.get("sha256"):
+        raise MasktrtError(f"'{folder}' was made from weights {theirs}, the baseline runs "
+                           f"{source.get('sha256')}",
+                           "pass graphs exported (or calibrated) from the same weights")
+    return Path(folder)
 
 
 # ---------------------------------------------------------------- the run

@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exported graphs for onnxruntime (the weights are taken from its "
                              "deploy.json); None: export once into the cache")
     parser.add_argument("--engines", metavar="DIR", help="TensorRT engines (masktrt build) for tensorrt")
+    parser.add_argument("--extra-onnx", nargs="+", default=[], metavar="DIR",
+                        help="more graph folders of the same weights to time as further ONNX "
+                             "Runtime backends, e.g. the INT8 graphs of 'masktrt calibrate' "
+                             "(<out>/ort)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                         help="precision of the exported graphs (the baseline is always FP32)")
     parser.add_argument("--xcorr", default="dynamic", choices=("dynamic", "unrolled"),
@@ -83,7 +87,8 @@ def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     return BenchOptions(
         sequence=sequence, backends=backends, onnx_dir=Path(args.onnx) if args.onnx else None,
-        engines_dir=Path(args.engines) if args.engines else None, precision=args.precision,
+        engines_dir=Path(args.engines) if args.engines else None,
+        extra_onnx=tuple(Path(d) for d in args.extra_onnx), precision=args.precision,
         correlation=args.xcorr, frames=args.frames, warmup=args.warmup, targets=args.targets,
         scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
         width=args.width, preset=args.preset, provider=args.provider,
