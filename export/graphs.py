@@ -23,7 +23,8 @@ from torch import nn
 from masktrt.errors import MasktrtError
 from masktrt.export.models.depthcorr import XCorr
 from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
-from masktrt.runtime.deploy import GRAPHS, IO_NAMES
+from masktrt.export.xcorr import as_conv_weight, weight_correlation
+from masktrt.runtime.deploy import GRAPHS, IO_NAMES, REFIT_WEIGHTS, io_names
 
 MIN_OPSET = 13  # Resize with nearest_mode/coordinate modes as used here, Slice/Pad as inputs, Gather
 
@@ -64,6 +65,25 @@ class SearchGraph(nn.Module):
     def forward(self, x: torch.Tensor, k_cls: torch.Tensor, k_loc: torch.Tensor,
                 k_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.model.search(x, k_cls, k_loc, k_mask, xcorr=self.xcorr)
+
+
+class RefitSearchGraph(nn.Module):
+    """x -> (cls, loc, corr, p0, p1, p2) with the kernels as named buffers k_cls, k_loc, k_mask.
+
+    The buffers are Cx1xhxw depth-wise Conv weights, traced to initializers of those names that
+    the Conv uses directly. Their values (the kernels of the export's noise template) are
+    PLACEHOLDERS: the runtime refits them with each target's template output before searching.
+    """
+
+    def __init__(self, model: nn.Module, kernels: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        for name in REFIT_WEIGHTS:
+            self.register_buffer(name, as_conv_weight(kernels[name]).clone())
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        k_cls, k_loc, k_mask = (getattr(self, n) for n in REFIT_WEIGHTS)
+        return self.model.search(x, k_cls, k_loc, k_mask, xcorr=weight_correlation)
 
 
 class RefineGraph(nn.Module):
@@ -123,9 +143,10 @@ def noise_crops(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return z, x
 
 
-def trace_to_onnx(module: nn.Module, name: str, feeds: dict[str, np.ndarray], opset: int) -> bytes:
-    """One subgraph as serialized ONNX (static shapes, batch 1, names from IO_NAMES)."""
-    inputs, outputs = IO_NAMES[name]
+def trace_to_onnx(module: nn.Module, name: str, feeds: dict[str, np.ndarray], opset: int,
+                  correlation: str = "dynamic") -> bytes:
+    """One subgraph as serialized ONNX (static shapes, batch 1, names from `io_names`)."""
+    inputs, outputs = io_names(name, correlation)
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -144,4 +165,4 @@ def center_pos() -> tuple[int, int]:
 
 
 __all__ = ["GRAPHS", "IO_NAMES", "graph_modules", "run_torch", "refine_feeds", "reference_feeds", "noise_crops",
-           "trace_to_onnx", "check_opset", "max_opset", "center_pos"]
+           "RefitSearchGraph", "trace_to_onnx", "check_opset", "max_opset", "center_pos"]

@@ -17,15 +17,16 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.deploy import deploy_document, graph_entry, write_deploy
+from masktrt.export.deploy import ONNX_DTYPES, deploy_document, graph_entry, write_deploy
 from masktrt.export.fp16 import compute_dtype, to_fp16
-from masktrt.export.graphs import (center_pos, check_opset, graph_modules, noise_crops,
-                                   reference_feeds, trace_to_onnx)
+from masktrt.export.graphs import (RefitSearchGraph, center_pos, check_opset, graph_modules,
+                                   noise_crops, reference_feeds, trace_to_onnx)
 from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
 from masktrt.export.xcorr import correlation
 from masktrt.provenance import writable_folder
 from masktrt.runtime.config import DEFAULT_PRESET, preset
-from masktrt.runtime.deploy import EXPORT_PRECISIONS, GRAPHS, Deploy, load_deploy
+from masktrt.runtime.deploy import (EXPORT_PRECISIONS, GRAPHS, REFIT, REFIT_WEIGHTS, Deploy,
+                                    load_deploy)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ FP16_GRAPHS_FP32_TEMPLATE = ("search", "refine")
 def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
                  options: ExportOptions) -> onnx.ModelProto:
     """Trace one subgraph and take it through the checks; returns the graph to save."""
-    raw = onnx.load_from_string(trace_to_onnx(module, name, feeds, options.opset))
+    raw = onnx.load_from_string(trace_to_onnx(module, name, feeds, options.opset, options.correlation))
     proto = checked(raw, name, static=False)
     proto = slim_verified(proto, feeds, name)
     if name in options.half_graphs():
@@ -75,7 +76,42 @@ def export_graph(name: str, module: nn.Module, feeds: dict[str, Any],
         verify_same(proto, half, feeds, name, tolerance=FP16_SANITY, what="converting to FP16",
                     fix="the weights overflow or underflow FP16: export with --precision fp32")
         proto = half
+    if name == "search" and options.correlation == REFIT:
+        refit_weights(proto)  # the names must survive slimming and FP16, or nothing can refit
     return proto
+
+
+def refit_weights(proto: onnx.ModelProto) -> list[dict[str, Any]]:
+    """[{name, shape, dtype}] of the refit search graph's kernel initializers, checked to be the
+    W input of a Conv as they are (a Reshape or Cast in between would make TensorRT treat them
+    as a dynamic weight tensor, which is what refit exists to avoid)."""
+    inits = {t.name: t for t in proto.graph.initializer}
+    conv_weights = {n.input[1] for n in proto.graph.node if n.op_type == "Conv" and len(n.input) > 1}
+    table = []
+    for name in REFIT_WEIGHTS:
+        if name not in inits or name not in conv_weights:
+            raise MasktrtError(f"the refit search graph lost the Conv weight initializer '{name}'",
+                               "report this export bug; use --xcorr dynamic or unrolled meanwhile")
+        table.append({"name": name, "shape": list(inits[name].dims),
+                      "dtype": ONNX_DTYPES.get(inits[name].data_type, str(inits[name].data_type))})
+    return table
+
+
+def _refit_inputs(model: nn.Module, feeds: dict[str, dict[str, Any]],
+                  modules: dict[str, nn.Module]) -> None:
+    """Refit export: search is traced from x alone, its kernels (the noise template's, as
+    placeholders) baked into named buffers."""
+    kernels = {n: torch.from_numpy(feeds["search"][n]) for n in REFIT_WEIGHTS}
+    modules["search"] = RefitSearchGraph(model, kernels)
+    feeds["search"] = {"x": feeds["search"]["x"]}
+
+
+def _correlation_entry(options: ExportOptions, search: onnx.ModelProto) -> dict[str, Any] | None:
+    if options.correlation != REFIT:
+        return None
+    return {"strategy": REFIT, "kernel_inputs": [], "refit_weights": refit_weights(search),
+            "placeholder": "search.onnx holds the export noise template's kernels; the runtime "
+                           "refits them from template.onnx's outputs of the same names per target"}
 
 
 def export_onnx(model: nn.Module, out: str | Path, source: dict[str, Any],
@@ -89,15 +125,19 @@ def export_onnx(model: nn.Module, out: str | Path, source: dict[str, Any],
     with torch.no_grad():
         feeds = reference_feeds(model, z, x, center_pos(), xcorr)
         modules = graph_modules(model, xcorr)
-        entries = {}
+        if options.correlation == REFIT:
+            _refit_inputs(model, feeds, modules)
+        entries, protos = {}, {}
         for name in GRAPHS:
-            proto = export_graph(name, modules[name], feeds[name], options)
+            proto = protos[name] = export_graph(name, modules[name], feeds[name], options)
             file = folder / f"{name}.onnx"
             onnx.save(proto, file)
             entries[name] = graph_entry(proto, file, compute_dtype(proto))
     channels = model.spec.to_dict() if hasattr(model, "spec") else {}
-    write_deploy(folder, deploy_document(
+    document = deploy_document(
         graphs=entries, model_channels=channels, source=source,
         correlation=options.correlation, precision=options.precision, opset=options.opset,
-        preset=options.preset))
+        preset=options.preset)
+    document["correlation"] = _correlation_entry(options, protos["search"]) or document["correlation"]
+    write_deploy(folder, document)
     return load_deploy(folder)

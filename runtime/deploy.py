@@ -14,7 +14,8 @@ Schema (version 1), every key required unless marked optional:
     schema: "masktrt.deploy"            schema_version: 1
     model: {name, width, channels: {stem, p1, p2, p3, adjust, hidden, ...}}
     source: {kind: "checkpoint"|"random", sha256: "<hex>"|"random:<seed>", path (optional)}
-    correlation: {strategy: "dynamic"|"unrolled", kernel_inputs: ["k_cls", "k_loc", "k_mask"]}
+    correlation: {strategy: "dynamic"|"unrolled"|"refit", kernel_inputs: ["k_cls", "k_loc", "k_mask"]
+                  (empty for refit), refit_weights (refit only): [{name, shape, dtype}]}
     precision: "fp32"|"fp16"            opset: int
     graphs: {template|search|refine: {file, sha256, compute_dtype,
              inputs: [{name, shape, dtype}], outputs: [{name, shape, dtype}]}}
@@ -41,7 +42,10 @@ DEPLOY_FILE = "deploy.json"
 SCHEMA = "masktrt.deploy"
 SCHEMA_VERSION = 1
 GRAPHS = ("template", "search", "refine")
-CORRELATIONS = ("dynamic", "unrolled")
+CORRELATIONS = ("dynamic", "unrolled", "refit")
+# `refit`: search.onnx has input x only; the template's three outputs are named initializers of
+# search.onnx (the depth-wise Conv weights, shape Cx1xhxw) that the runtime refits per target.
+REFIT = "refit"
 EXPORT_PRECISIONS = ("fp32", "fp16")  # what `masktrt export` writes
 PRECISIONS = EXPORT_PRECISIONS + ("int8",)  # int8: QDQ graphs written by `masktrt calibrate`
 DTYPES = ("float32", "float16", "int64", "int32")
@@ -51,6 +55,17 @@ IO_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "search": (("x", "k_cls", "k_loc", "k_mask"), ("cls", "loc", "corr", "p0", "p1", "p2")),
     "refine": (("p0", "p1", "p2", "corr", "pos"), ("mask",)),
 }
+REFIT_WEIGHTS = IO_NAMES["template"][1]  # template output k_* refits search weight k_*
+
+
+def io_names(graph: str, correlation: str = "dynamic") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(inputs, outputs) of `graph` under a correlation strategy: refit's search takes x only."""
+    inputs, outputs = IO_NAMES[graph]
+    if graph == "search" and correlation == REFIT:
+        inputs = tuple(n for n in inputs if n not in REFIT_WEIGHTS)
+    return inputs, outputs
+
+
 REQUIRED = ("model", "source", "correlation", "precision", "opset", "graphs", "preprocessing",
             "tracker", "anchors", "window", "versions")
 
@@ -107,6 +122,8 @@ class Deploy:
     source: dict[str, Any]
     model: dict[str, Any]
     raw: dict[str, Any]
+    # refit only: the search graph's refittable weights, one per template output, in that order
+    refit_weights: tuple[TensorSpec, ...] = ()
 
     def graph(self, name: str) -> GraphSpec:
         if name not in self.graphs:
@@ -137,12 +154,12 @@ def _tensor(path: Path, item: Any) -> TensorSpec:
     return TensorSpec(str(item["name"]), tuple(shape), item["dtype"])
 
 
-def _graph(path: Path, root: Path, name: str, entry: Any) -> GraphSpec:
+def _graph(path: Path, root: Path, name: str, entry: Any, correlation: str) -> GraphSpec:
     if not isinstance(entry, dict) or not {"file", "inputs", "outputs"} <= set(entry):
         raise _bad(path, f"graph '{name}' needs file, inputs and outputs")
     inputs = tuple(_tensor(path, t) for t in entry["inputs"])
     outputs = tuple(_tensor(path, t) for t in entry["outputs"])
-    want_in, want_out = IO_NAMES[name]
+    want_in, want_out = io_names(name, correlation)
     if tuple(t.name for t in inputs) != want_in or tuple(t.name for t in outputs) != want_out:
         raise _bad(path, f"graph '{name}' I/O names differ from {want_in} -> {want_out}")
     file = root / entry["file"]
@@ -201,7 +218,32 @@ def load_deploy(folder: str | Path) -> Deploy:
     graphs = doc["graphs"]
     if not isinstance(graphs, dict) or set(graphs) != set(GRAPHS):
         raise _bad(path, f"graphs must be exactly {GRAPHS}")
-    specs = {name: _graph(path, root, name, graphs[name]) for name in GRAPHS}
+    strategy = doc["correlation"]["strategy"]
+    specs = {name: _graph(path, root, name, graphs[name], strategy) for name in GRAPHS}
+    refit = _refit_weights(path, doc, specs["template"]) if strategy == REFIT else ()
     return Deploy(root=root, correlation=doc["correlation"]["strategy"], precision=doc["precision"],
                   opset=int(doc["opset"]), graphs=specs, preset=_preset(path, doc),
-                  source=dict(doc["source"]), model=dict(doc["model"]), raw=doc)
+                  source=dict(doc["source"]), model=dict(doc["model"]), raw=doc,
+                  refit_weights=refit)
+
+
+def _refit_weights(path: Path, doc: dict[str, Any], template: GraphSpec) -> tuple[TensorSpec, ...]:
+    """The refittable weights of a refit export: one per template output, same element count
+    (the runtime copies each template output into its weight as it is, so a mismatch would
+    refit garbage or be refused by TensorRT at the first target)."""
+    weights = tuple(_tensor(path, t) for t in doc["correlation"].get("refit_weights") or ())
+    if tuple(w.name for w in weights) != REFIT_WEIGHTS:
+        raise _bad(path, f"correlation 'refit' needs refit_weights named {REFIT_WEIGHTS}")
+    for weight in weights:
+        out = template.output(weight.name)
+        if _count(weight.shape) != _count(out.shape):
+            raise _bad(path, f"refit weight '{weight.name}' {list(weight.shape)} does not hold the "
+                             f"template output {list(out.shape)}")
+    return weights
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total

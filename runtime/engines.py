@@ -9,6 +9,12 @@ can check engines without a GPU: TensorRT-RTX builds ahead of time on the CPU.
 
 Module choice and every TensorRT/TensorRT-RTX difference live in `trt_module`; this module passes
 the chosen module object around explicitly.
+
+Refit (`--xcorr refit`): the search engine is built refittable with the three correlation kernels
+as its named refittable weights (deploy.json's refit_weights); the build checks that the parsed
+network has weights of exactly those names before building, and the metadata's "refit" entry
+lists them for the runtime's Refitter. TensorRT-RTX 1.7 compiles refittable engines with CUDA
+(Myelin's JIT), so unlike the other engines a refit search engine is built where a CUDA driver is.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from typing import Any, Iterable
 from masktrt.errors import MasktrtError
 from masktrt.provenance import sha256_file
 
-from .deploy import Deploy, load_deploy
+from .deploy import REFIT, Deploy, TensorSpec, load_deploy
 from .trt_module import (RTX_DEFAULT_MIN_CC, Flavour, PrecisionPlan, choose_xcorr, flavour_of,
                          import_trt, precision_plan)
 
@@ -274,10 +280,48 @@ def _targets(flavour: Flavour, request: BuildRequest, gpu: Gpu | None) -> dict[s
             "kind": "build GPU"}
 
 
+def mark_refittable(network: Any, flavour: Flavour, weights: Iterable[TensorSpec], path: Path) -> None:
+    """Mark the correlation kernels refittable, refusing a network without weights of those names.
+
+    The ONNX parser names each initializer's weights after it, so a refit graph's k_cls, k_loc and
+    k_mask must be found here; an engine without them would build and then refuse every refit.
+    Older TensorRT (no individual marking) makes every weight refittable: nothing to check here.
+    """
+    if not flavour.individual_refit:
+        return
+    missing = [w.name for w in weights
+               if not (network.mark_weights_refittable(w.name) and network.are_weights_marked_refittable(w.name))]
+    if missing:
+        raise MasktrtError(f"'{path}' has no weights named {', '.join(missing)} for TensorRT to refit",
+                           f"re-export with: masktrt export --xcorr refit --out {path.parent}")
+
+
+def refit_entry(flavour: Flavour, weights: Iterable[TensorSpec]) -> dict[str, Any]:
+    """The metadata the runtime's Refitter needs: which names, and their shapes and dtypes."""
+    return {"flag": flavour.refit_flag, "weights": [w.to_dict() for w in weights],
+            "source": "template engine outputs of the same names, one target at a time"}
+
+
+def _build_failure(flavour: Flavour, onnx_path: Path, errors: list[str], refit: bool,
+                   gpu: Gpu | None) -> MasktrtError:
+    reason = "; ".join(errors[-3:] or ["no reason given"])
+    if refit and gpu is None and any("CUDA" in e for e in errors):
+        return MasktrtError(f"{flavour.module} {flavour.version} needs CUDA to build the refittable engine "
+                            f"'{onnx_path}' and no GPU/driver was found ({reason})",
+                            "build the refit search engine on a machine with an NVIDIA GPU, or export "
+                            "and build with --xcorr dynamic (no GPU needed)")
+    return MasktrtError(f"{flavour.module} {flavour.version} failed to build '{onnx_path}': {reason}",
+                        "see the TensorRT error above; try --workspace with more MB")
+
+
 def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str, list],
               request: BuildRequest, xcorr: str, gpu: Gpu | None, timing_cache: bytes | None,
-              others_quantized: bool = False) -> tuple[bytes, dict[str, Any], bytes | None]:
-    """Parse, check and build one graph; returns (engine bytes, metadata, updated timing cache)."""
+              others_quantized: bool = False, refit_weights: tuple[TensorSpec, ...] = ()
+              ) -> tuple[bytes, dict[str, Any], bytes | None]:
+    """Parse, check and build one graph; returns (engine bytes, metadata, updated timing cache).
+
+    `refit_weights` (the refit search graph only): build refittable in exactly those weights.
+    """
     flavour = flavour_of(trt)
     parsed = parse_onnx(trt, onnx_path)
     plan = precision_plan(flavour, request.precision, graph_precision(parsed.network),
@@ -291,13 +335,16 @@ def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str
         raise MasktrtError(f"'{onnx_path}' does not match deploy.json: " + "; ".join(problems),
                            f"re-export the graphs together: masktrt export --out {request.onnx_dir}")
     config = _configure(parsed, flavour, plan, request, timing_cache)
+    flags = list(plan.flags)
+    if refit_weights:
+        mark_refittable(parsed.network, flavour, refit_weights, onnx_path)
+        config.set_flag(getattr(trt.BuilderFlag, flavour.refit_flag))
+        flags.append(flavour.refit_flag)
     start = time.perf_counter()
     serialized = parsed.builder.build_serialized_network(parsed.network, config)
     seconds = time.perf_counter() - start
     if serialized is None:
-        raise MasktrtError(f"{flavour.module} {flavour.version} failed to build '{onnx_path}': "
-                           + "; ".join(parsed.logger.errors[-3:] or ["no reason given"]),
-                           "see the TensorRT error above; try --workspace with more MB")
+        raise _build_failure(flavour, onnx_path, parsed.logger.errors, bool(refit_weights), gpu)
     engine = bytes(serialized)
     new_cache = bytes(config.get_timing_cache().serialize()) if flavour.uses_timing_cache else None
     meta = {
@@ -312,8 +359,9 @@ def build_one(trt: ModuleType, name: str, onnx_path: Path, expected_io: dict[str
         "precision": request.precision,
         "graph_precision": graph_precision(parsed.network),
         "strongly_typed": plan.strongly_typed,
-        "builder_flags": list(plan.flags),
+        "builder_flags": flags,
         "xcorr": xcorr,
+        "refit": refit_entry(flavour, refit_weights) if refit_weights else None,
         "onnx": {"file": onnx_path.name, "dir": str(Path(request.onnx_dir).resolve()),
                  "sha256": sha256_file(onnx_path)},
         "build_seconds": round(seconds, 3),
@@ -362,8 +410,9 @@ def _build_or_reuse(trt: ModuleType, deploy: Deploy, name: str, onnx_path: Path,
     meta = _reusable(meta_path, engine_path, flavour, request, xcorr, digest, _targets(flavour, request, gpu))
     if meta is not None:
         return EngineRecord(name, engine_path, meta, cached=True), cache
+    refit = deploy.refit_weights if (name == "search" and xcorr == REFIT) else ()
     engine, meta, cache = build_one(trt, name, onnx_path, graph_io(deploy, name), request, xcorr,
-                                    gpu, cache, others_quantized=quantized)
+                                    gpu, cache, others_quantized=quantized, refit_weights=refit)
     engine_path.write_bytes(engine)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return EngineRecord(name, engine_path, meta), cache

@@ -11,7 +11,11 @@ either module or a GPU:
 - Timing cache: a no-op in TensorRT-RTX (it tunes kernels on the target GPU at run time and has a
   runtime cache instead); full TensorRT reads and writes it.
 - Correlation with a runtime kernel (a Conv whose weights are a graph input): TensorRT 8.5+ and
-  TensorRT-RTX import it; older TensorRT needs the `unrolled` graphs.
+  TensorRT-RTX import it; older TensorRT needs the `unrolled` or `refit` graphs.
+- Refit (`refit` graphs: the kernels are named conv weights refitted per target): TensorRT 10+
+  and TensorRT-RTX mark just those three weights refittable (REFIT_INDIVIDUAL), so the rest of
+  the network keeps every constant-weight optimisation; older TensorRT makes all weights
+  refittable (REFIT) and the refitter is handed only the three kernels.
 - Targets: TensorRT-RTX builds ahead of time with no GPU for a set of compute capabilities;
   full TensorRT builds for the GPU it runs on.
 
@@ -41,6 +45,8 @@ MODULE_TO_BACKEND = {module: backend for backend, (module, _) in BACKENDS.items(
 
 PRECISIONS = ("fp32", "fp16", "int8")
 XCORR_CHOICES = ("auto", "dynamic", "unrolled", "refit")
+# strategies every TensorRT builds: no convolution with an input as its weights
+ANY_TENSORRT = ("unrolled", "refit")
 
 # TensorRT-RTX's default ahead-of-time targets (its documentation: Ampere and later; Turing 7.5
 # only when asked for explicitly). Used to reject a GPU before deserialising.
@@ -97,6 +103,15 @@ class Flavour:
     def dynamic_weights(self) -> bool:
         """Conv with weights as a graph input: TensorRT 8.5+ (NVIDIA/TensorRT #1675), any RTX."""
         return self.rtx or parse_version(self.version)[:2] >= (8, 5)
+
+    @property
+    def individual_refit(self) -> bool:
+        """REFIT_INDIVIDUAL + INetworkDefinition.mark_weights_refittable: TensorRT 10+, any RTX."""
+        return self.rtx or parse_version(self.version)[:1] >= (10,)
+
+    @property
+    def refit_flag(self) -> str:
+        return "REFIT_INDIVIDUAL" if self.individual_refit else "REFIT"
 
     @property
     def needs_explicit_batch_flag(self) -> bool:
@@ -169,21 +184,20 @@ def choose_xcorr(flavour: Flavour, requested: str, exported: str,
     """
     if requested not in XCORR_CHOICES:
         raise MasktrtError(f"unknown --xcorr '{requested}'", f"choose one of: {', '.join(XCORR_CHOICES)}")
-    if requested == "refit":
-        raise MasktrtError("--xcorr refit (correlation kernels as refittable engine weights) is not "
-                           "implemented yet", "use --xcorr dynamic (TensorRT 8.5+) or --xcorr unrolled")
     who = f"{flavour.module} {flavour.version}"
     if requested == "auto":
         preferred = "dynamic" if flavour.dynamic_weights else "unrolled"
         if exported == preferred:
             return preferred, f"auto picked '{preferred}' for {who}"
-        if exported == "unrolled":  # exact and accepted everywhere: use it, say what is better
-            return "unrolled", (f"auto picked 'unrolled' (the graphs in {onnx_dir}); {who} also takes "
-                                f"'dynamic': masktrt export --xcorr dynamic --out {onnx_dir}")
+        if exported in ANY_TENSORRT:  # accepted everywhere: use it, say what is better
+            better = (f"; {who} also takes 'dynamic': masktrt export --xcorr dynamic --out {onnx_dir}"
+                      if flavour.dynamic_weights else f" for {who}")
+            return exported, f"auto picked '{exported}' (the graphs in {onnx_dir}){better}"
         requested = exported  # 'dynamic' on an old TensorRT: the check below explains
     if requested == "dynamic" and not flavour.dynamic_weights:
         raise MasktrtError(f"{who} cannot import a convolution whose weights are an input (needs "
-                           f"TensorRT 8.5+)", f"export with: masktrt export --xcorr unrolled --out {onnx_dir}")
+                           f"TensorRT 8.5+)", f"export with: masktrt export --xcorr unrolled --out {onnx_dir} "
+                           "(or --xcorr refit)")
     if exported != requested:
         raise MasktrtError(f"the graphs in {onnx_dir} were exported with --xcorr {exported}, not {requested}",
                            f"re-export with: masktrt export --xcorr {requested} --out {onnx_dir}")

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
                         help="tracker hyper-parameters recorded in deploy.json")
     parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
-                        help="correlation: dynamic-weight conv, or unrolled Slice/Mul/Add "
-                             "(any TensorRT)")
+                        help="correlation: dynamic-weight conv, unrolled Slice/Mul/Add (any "
+                             "TensorRT), or refit (kernels as refittable conv weights)")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="fp16 writes FP16 graphs with FP32 inputs/outputs")
     parser.add_argument("--fp32-template", action="store_true",

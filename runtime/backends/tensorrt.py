@@ -11,6 +11,15 @@ buffers, the refine output and the stream; `template()`/`search()` accept a Devi
 kernel already wrote the engine's input, nothing is uploaded) and `refine_device()` leaves the
 logits on the device for the paste/MBR kernels. Host arrays work as before (HostOps).
 
+Refit engines (`masktrt build --xcorr refit`): the search engine has no kernel inputs; its
+depth-wise correlation weights k_cls, k_loc, k_mask are refittable. `template()` runs the template
+engine and then refits the search engine from those outputs, on the stream, straight from their
+device buffers (FP32 weights) or through a host copy cast to the weights' dtype (FP16 graphs).
+The kernels then live IN the engine, so one search engine serves one target at a time: each
+target's kernels (RefitKernels) carry a serial number, the backend remembers which target is
+refitted, and `search()` with another target's kernels refits again first (correct, but a refit
+per switch: give each concurrently tracked target its own backend).
+
 Scope, honestly: written for a GPU and not yet run on one (this workplace has none). CUDA graph
 capture of the per-frame work is not done (see runtime.gpu_ops). `features` returned by
 `search()` are the backend's own buffers: a second search overwrites them, which suits the
@@ -29,6 +38,8 @@ from masktrt.errors import MasktrtError, require
 from masktrt.runtime.gpu_ops import DeviceInput, DeviceIO, DeviceLogits, DeviceTensorSpec
 
 from .base import SearchOutput
+
+REFIT = "refit"
 
 GRAPHS = ("template", "search", "refine")
 KERNELS = ("k_cls", "k_loc", "k_mask")
@@ -69,6 +80,46 @@ class PinnedArray:
         self.array = np.frombuffer((ctypes.c_byte * nbytes).from_address(self.ptr), dtype=dtype).reshape(shape)
 
 
+@dataclass
+class RefitKernels:
+    """One target's kernels for a refit search engine: its device buffers and which target it is.
+
+    `target` is the backend's serial number for the template() call that made them; the backend
+    compares it with the target its search engine was last refitted with.
+    """
+
+    tensors: dict[str, DeviceTensor]
+    target: int
+
+    def __getitem__(self, name: str) -> DeviceTensor:
+        return self.tensors[name]
+
+
+class Refit:
+    """The search engine's Refitter and which target's kernels the engine holds now."""
+
+    def __init__(self, trt: Any, loaded: Any) -> None:
+        meta = loaded.meta.get("refit") or {}
+        self.trt = trt
+        self.weights = [w["name"] for w in meta.get("weights", [])]
+        if not loaded.engine.refittable or not self.weights:
+            raise MasktrtError("the search engine was not built refittable with named kernels",
+                               f"rebuild it with: {loaded.meta.get('rebuild', 'masktrt build --xcorr refit')}")
+        self.refitter = trt.Refitter(loaded.engine, loaded.logger)
+        known = set(self.refitter.get_all_weights())
+        missing = [n for n in self.weights if n not in known]
+        if missing:
+            raise MasktrtError(f"the search engine has no refittable weights {missing}",
+                               f"rebuild it with: {loaded.meta.get('rebuild', 'masktrt build --xcorr refit')}")
+        self.prototypes = {n: self.refitter.get_weights_prototype(n) for n in self.weights}
+        self.refitted: int | None = None
+        self.serial = 0
+
+    def next_target(self) -> int:
+        self.serial += 1
+        return self.serial
+
+
 class TensorRTBackend:
     """The Backend protocol over template/search/refine engines built by `masktrt build`."""
 
@@ -88,6 +139,7 @@ class TensorRTBackend:
         self.tensors = {g: self._allocate(g) for g in GRAPHS}
         for name in FEATURES:  # search writes refine's inputs in place
             self._bind("refine", name, self.tensors["search"][name].ptr)
+        self.refit = Refit(self.trt, self.engines["search"]) if meta.get("xcorr") == REFIT else None
         self.host = {
             "x": self._pin(self.tensors["search"]["x"]), "cls": self._pin(self.tensors["search"]["cls"]),
             "loc": self._pin(self.tensors["search"]["loc"]), "pos": self._pin(self.tensors["refine"]["pos"]),
@@ -155,8 +207,12 @@ class TensorRTBackend:
     def _sync(self) -> None:
         _check(self._cudart.cudaStreamSynchronize(self.stream))
 
-    def template(self, z: np.ndarray) -> dict[str, DeviceTensor]:
-        """Runs once per target; its kernels get their own device buffers and stay there."""
+    def template(self, z: np.ndarray) -> dict[str, DeviceTensor] | RefitKernels:
+        """Runs once per target; its kernels get their own device buffers and stay there.
+
+        With a refit engine the search engine is refitted with them before returning, and the
+        kernels come back as RefitKernels that name this target.
+        """
         tensors = self.tensors["template"]
         kernels = {}
         for name in KERNELS:
@@ -166,13 +222,23 @@ class TensorRTBackend:
             kernels[name] = kernel
         self._input("template", self.host["z"], tensors["z"], z)
         self._execute("template")
+        if self.refit is not None:
+            kernels = RefitKernels(kernels, self.refit.next_target())
+            self._refit_search(kernels)
         self._sync()
         return kernels
 
-    def search(self, x: np.ndarray, kernels: dict[str, DeviceTensor]) -> SearchOutput:
+    def search(self, x: np.ndarray, kernels: dict[str, DeviceTensor] | RefitKernels) -> SearchOutput:
         tensors = self.tensors["search"]
-        for name in KERNELS:
-            self._bind("search", name, kernels[name].ptr)
+        if self.refit is not None:
+            if not isinstance(kernels, RefitKernels):
+                raise MasktrtError("a refit search engine needs the kernels its own template() returned",
+                                   "call template() on this backend for the target first")
+            if kernels.target != self.refit.refitted:  # another target's kernels: refit again
+                self._refit_search(kernels)
+        else:
+            for name in KERNELS:
+                self._bind("search", name, kernels[name].ptr)
         self._input("search", self.host["x"], tensors["x"], x)
         self._execute("search")
         self._download(tensors["cls"], self.host["cls"])
@@ -181,6 +247,43 @@ class TensorRTBackend:
         return SearchOutput(cls=self.host["cls"].astype(np.float32, copy=True),
                             loc=self.host["loc"].astype(np.float32, copy=True),
                             features={n: tensors[n] for n in FEATURES})
+
+    def _refit_search(self, kernels: RefitKernels) -> None:
+        """Write one target's kernels into the search engine's weights, enqueued on the stream.
+
+        FP32 weights are read from the kernels' device buffers (no host round trip); other dtypes
+        (FP16 graphs) through a host copy cast to the weights' dtype. The engine must have no
+        work pending on another stream: everything here runs on self.stream.
+        """
+        refit, trt = self.refit, self.trt
+        keep = []  # host weights must outlive set_named_weights until the refit is enqueued
+        for name in refit.weights:
+            kernel, proto = kernels[name], refit.prototypes[name]
+            count = int(np.prod(kernel.shape))
+            if int(proto.size) != count:
+                raise MasktrtError(f"refit weight '{name}' holds {proto.size} values, the template gives {count}",
+                                   "rebuild the engines together from one export with 'masktrt build'")
+            if proto.dtype == trt.DataType.FLOAT and kernel.dtype == np.float32:
+                ok = refit.refitter.set_named_weights(name, trt.Weights(trt.DataType.FLOAT, kernel.ptr, count),
+                                                      trt.TensorLocation.DEVICE)
+            else:
+                host = np.empty(kernel.shape, dtype=kernel.dtype)
+                self._copy(host.ctypes.data, kernel.ptr, kernel.nbytes,
+                           self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
+                self._sync()
+                keep.append(np.ascontiguousarray(host.astype(trt.nptype(proto.dtype)).reshape(-1)))
+                ok = refit.refitter.set_named_weights(name, trt.Weights(keep[-1]), trt.TensorLocation.HOST)
+            if not ok:
+                raise MasktrtError(f"TensorRT refused the refit weights '{name}'",
+                                   "rebuild the engines together from one export with 'masktrt build'")
+        missing = refit.refitter.get_missing_weights()
+        if missing:
+            raise MasktrtError(f"refitting the search engine also needs weights {list(missing)}",
+                               "rebuild it with 'masktrt build --xcorr refit' (TensorRT 10+ marks only the kernels)")
+        if not refit.refitter.refit_cuda_engine_async(self._stream_handle()):
+            raise MasktrtError("TensorRT failed to refit the search engine with the target's kernels",
+                               "see TensorRT's message above; rebuild with 'masktrt build --xcorr refit'")
+        refit.refitted = kernels.target
 
     def refine_device(self, features: dict[str, DeviceTensor], pos: tuple[int, int]) -> DeviceLogits:
         """Enqueue refine at pos; the logits stay in the engine's output buffer (no sync)."""
