@@ -22,8 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8 needs QDQ graphs from 'masktrt calibrate'; on TensorRT-RTX fp16 "
                         "needs graphs exported with --precision fp16")
     parser.add_argument("--xcorr", choices=["auto", "dynamic", "unrolled", "refit"], default="auto",
-                        help="correlation strategy; auto: dynamic on TensorRT 8.5+ and TensorRT-RTX, "
-                        "else unrolled")
+                        help="correlation strategy, as exported; auto: dynamic on TensorRT 8.5+ and "
+                        "TensorRT-RTX, else unrolled or refit (whichever the export has); refit builds "
+                        "the search engine refittable in the correlation kernels (needs a GPU to build)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="engine folder; None means DIR/engines-BACKEND-PRECISION")
     parser.add_argument("--workspace", type=int, default=None, metavar="MB",

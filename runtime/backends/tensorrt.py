@@ -36,6 +36,7 @@ import numpy as np
 
 from masktrt.errors import MasktrtError, require
 from masktrt.runtime.gpu_ops import DeviceInput, DeviceIO, DeviceLogits, DeviceTensorSpec
+from masktrt.runtime.trt_module import flavour_of
 
 from .base import SearchOutput
 
@@ -112,6 +113,8 @@ class Refit:
             raise MasktrtError(f"the search engine has no refittable weights {missing}",
                                f"rebuild it with: {loaded.meta.get('rebuild', 'masktrt build --xcorr refit')}")
         self.prototypes = {n: self.refitter.get_weights_prototype(n) for n in self.weights}
+        # device-resident weights and stream-ordered refits: TensorRT 10+ and TensorRT-RTX
+        self.on_device = flavour_of(trt).individual_refit and hasattr(self.refitter, "refit_cuda_engine_async")
         self.refitted: int | None = None
         self.serial = 0
 
@@ -263,7 +266,7 @@ class TensorRTBackend:
             if int(proto.size) != count:
                 raise MasktrtError(f"refit weight '{name}' holds {proto.size} values, the template gives {count}",
                                    "rebuild the engines together from one export with 'masktrt build'")
-            if proto.dtype == trt.DataType.FLOAT and kernel.dtype == np.float32:
+            if refit.on_device and proto.dtype == trt.DataType.FLOAT and kernel.dtype == np.float32:
                 ok = refit.refitter.set_named_weights(name, trt.Weights(trt.DataType.FLOAT, kernel.ptr, count),
                                                       trt.TensorLocation.DEVICE)
             else:
@@ -272,7 +275,7 @@ class TensorRTBackend:
                            self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
                 self._sync()
                 keep.append(np.ascontiguousarray(host.astype(trt.nptype(proto.dtype)).reshape(-1)))
-                ok = refit.refitter.set_named_weights(name, trt.Weights(keep[-1]), trt.TensorLocation.HOST)
+                ok = refit.refitter.set_named_weights(name, trt.Weights(keep[-1]))
             if not ok:
                 raise MasktrtError(f"TensorRT refused the refit weights '{name}'",
                                    "rebuild the engines together from one export with 'masktrt build'")
@@ -280,7 +283,12 @@ class TensorRTBackend:
         if missing:
             raise MasktrtError(f"refitting the search engine also needs weights {list(missing)}",
                                "rebuild it with 'masktrt build --xcorr refit' (TensorRT 10+ marks only the kernels)")
-        if not refit.refitter.refit_cuda_engine_async(self._stream_handle()):
+        if refit.on_device:
+            ok = refit.refitter.refit_cuda_engine_async(self._stream_handle())
+        else:  # older TensorRT: a synchronous refit, with nothing pending on the engine
+            self._sync()
+            ok = refit.refitter.refit_cuda_engine()
+        if not ok:
             raise MasktrtError("TensorRT failed to refit the search engine with the target's kernels",
                                "see TensorRT's message above; rebuild with 'masktrt build --xcorr refit'")
         refit.refitted = kernels.target

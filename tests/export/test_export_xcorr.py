@@ -75,6 +75,6 @@ def test_unrolled_graph_equals_dynamic_graph_on_real_crops(model, both, crops) -
 
 
 def test_unknown_strategy_is_one_line() -> None:
-    assert set(STRATEGIES) == {"dynamic", "unrolled"}
-    with pytest.raises(MasktrtError, match="choose one of: dynamic, unrolled"):
-        correlation("refit")
+    assert set(STRATEGIES) == {"dynamic", "unrolled", "refit"}
+    with pytest.raises(MasktrtError, match="choose one of: dynamic, unrolled, refit"):
+        correlation("static")

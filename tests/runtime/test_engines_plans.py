@@ -119,9 +119,10 @@ def test_explicit_strategy_must_match_export() -> None:
     assert choose_xcorr(TRT82, "unrolled", "unrolled")[0] == "unrolled"
 
 
-def test_refit_not_implemented_yet() -> None:
-    with pytest.raises(MasktrtError, match="not implemented yet"):
-        choose_xcorr(RTX, "refit", "dynamic")
+def test_refit_on_a_dynamic_export_names_the_export_command() -> None:
+    with pytest.raises(MasktrtError) as exc:
+        choose_xcorr(RTX, "refit", "dynamic", "/m/onnx")
+    assert "masktrt export --xcorr refit --out /m/onnx" in one_line(exc)
 
 
 def test_missing_full_tensorrt_is_one_line() -> None:

@@ -1,0 +1,90 @@
+"""A refit TensorRT engine on a GPU (skipped without one: never faked).
+
+The refit search engine must track like ONNX Runtime running the dynamic graphs of the same
+weights, and must follow whichever target's kernels it is given: searching with target A's
+kernels after target B's template() refits A back in (one engine holds one target at a time).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fake_numpy_backend import synthetic_sequence
+
+pytestmark = pytest.mark.gpu
+pytest.importorskip("tensorrt_rtx")
+torch = pytest.importorskip("torch")
+onnx_export = pytest.importorskip("masktrt.export.onnx_export")
+
+from masktrt.export.deploy import random_source  # noqa: E402
+from masktrt.export.models.siammask import SiamMask  # noqa: E402
+from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.config import preset  # noqa: E402
+from masktrt.runtime.engines import BuildRequest, build_engines  # noqa: E402
+from masktrt.runtime.gpu_ops import HostOps  # noqa: E402
+from masktrt.runtime.tracker import Tracker  # noqa: E402
+
+DAVIS = preset("davis")
+NET = 1e-3  # TensorRT FP32 vs ONNX Runtime CPU, relative to each map's magnitude
+NET_TIE = 0.02  # mask pixels may differ where the probability is this close to seg_thr
+
+
+def export(folder: Path, correlation: str) -> Path:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    onnx_export.export_onnx(SiamMask(width=0.125), folder, random_source(0),
+                            onnx_export.ExportOptions(correlation=correlation))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("refit-gpu")
+    dynamic, refit = export(root / "dynamic", "dynamic"), export(root / "refit", "refit")
+    engines = root / "engines"
+    build_engines(BuildRequest(refit, xcorr="refit", out=engines))
+    return dynamic, engines
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / (np.abs(b).max() or 1.0))
+
+
+def test_refit_engine_follows_the_target_it_is_given(setup) -> None:
+    dynamic, engines = setup
+    rng = np.random.default_rng(3)
+    za, zb = (rng.uniform(0, 255, (1, 3, 127, 127)).astype(np.float32) for _ in range(2))
+    x = rng.uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)
+    ort = get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu")
+    want_a, want_b = ort.search(x, ort.template(za)), ort.search(x, ort.template(zb))
+    with get_backend("tensorrt", engine_dir=engines) as trt:
+        ka = trt.template(za)
+        kb = trt.template(zb)  # refits B in
+        got_b = trt.search(x, kb)
+        assert trt.refit.refitted == kb.target != ka.target
+        got_a = trt.search(x, ka)  # A's kernels: refitted back before searching
+        assert trt.refit.refitted == ka.target
+        for key in ("cls", "loc"):
+            assert rel(getattr(got_a, key), getattr(want_a, key)) < NET, key
+            assert rel(getattr(got_b, key), getattr(want_b, key)) < NET, key
+        assert rel(want_a.cls, want_b.cls) > 10 * NET  # the two targets are really different
+
+
+def test_refit_engine_tracks_like_onnxruntime_dynamic(setup) -> None:
+    """Frame by frame from the reference's state, so one network difference cannot compound."""
+    dynamic, engines = setup
+    frames, boxes = synthetic_sequence(6)
+    ref = Tracker(get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
+    with get_backend("tensorrt", engine_dir=engines) as trt:
+        test = Tracker(trt, DAVIS, ops=HostOps())
+        ref_state, test_state = ref.init(frames[0], boxes[0]), test.init(frames[0], boxes[0])
+        for i, frame in enumerate(frames[1:]):
+            new_ref, a = ref.track(frame, ref_state)
+            _, b = test.track(frame, replace(ref_state, kernels=test_state.kernels))
+            assert a.best == b.best, i
+            np.testing.assert_allclose(b.center, a.center, atol=0.05, err_msg=f"frame {i}")
+            diff = a.mask != b.mask
+            assert np.all(np.abs(a.prob[diff] - DAVIS.seg_thr) < NET_TIE), (i, int(diff.sum()))
+            ref_state = new_ref
