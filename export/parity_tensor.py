@@ -138,6 +138,10 @@ def tensor_parity(model: nn.Module, deploy: Deploy, crop_sets: list[CropSet],
                   positions: tuple[tuple[int, int], ...] = REFINE_POSITIONS,
                   threads: int = 1) -> ParityReport:
     """Compare every output of the three graphs in `deploy` with `model` on the given crops."""
+    if deploy.correlation == "refit":
+        raise MasktrtError(f"{deploy.root} holds 'refit' graphs (placeholder kernels for "
+                           "TensorRT refitting); ONNX Runtime cannot run them per target",
+                           "check parity on a 'dynamic' or 'unrolled' export")
     if not crop_sets:
         raise MasktrtError("no crops to compare on",
                            "pass --sequence DIR (a folder with frames/ and groundtruth.txt)")

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--onnx", metavar="DIR",
                         help="exported graphs to check (default: export to a temporary folder)")
     add_model_arguments(parser)
-    parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
+    parser.add_argument("--xcorr", default="dynamic", choices=[c for c in CORRELATIONS if c != "refit"],
                         help="correlation strategy when exporting (ignored with --onnx)")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="precision when exporting (ignored with --onnx)")

@@ -52,6 +52,10 @@ class OnnxRuntimeBackend:
 
         self.dir = Path(onnx_dir)
         self.deploy = load_deploy(self.dir)
+        if self.deploy.correlation == "refit":
+            raise MasktrtError(f"{self.dir} holds 'refit' graphs, whose kernels are baked-in "
+                               "placeholders meant for TensorRT refitting",
+                               "export for ONNX Runtime with: masktrt export --xcorr dynamic")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
