@@ -43,3 +43,11 @@ DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "siammask_demo.safe
 def demo_weights() -> Path | None:
     """The small trained demo checkpoint shipped in the package, if this build has it."""
     return DEMO_WEIGHTS if DEMO_WEIGHTS.is_file() else None
+
+
+def resolve_weights(checkpoint: str | Path | None, random_weights: bool = False) -> Path | None:
+    """The weights a command uses: --checkpoint if given, the seeded random model with
+    --random-weights (None), else the shipped demo checkpoint (None in a build without it)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    return None if random_weights else demo_weights()

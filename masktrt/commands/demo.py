@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from masktrt.commands import eval as eval_cmd
     from masktrt.commands import track
-    from masktrt.paths import demo_weights
+    from masktrt.paths import resolve_weights
     from masktrt.runtime.sequences import load_sequence
     from masktrt.training.synthetic import demo_sequence_dir
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     sequence = load_sequence(folder)
     if args.frames is not None:
         sequence = sequence.head(args.frames)
-    checkpoint = None if args.random_weights else (args.checkpoint or demo_weights())
+    checkpoint = resolve_weights(args.checkpoint, args.random_weights)
     x, y, w, h = sequence.init_box()
     track_args = argparse.Namespace(
         frames=str(folder / "frames"), video=None, camera=None, box=f"{x},{y},{w},{h}",

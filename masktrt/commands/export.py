@@ -14,9 +14,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint | --random-weights, --seed, --width: shared with `masktrt parity`."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--checkpoint", metavar="PATH",
-                       help="SiamMask weights (.pth official/pysot naming, or .safetensors)")
+                       help="SiamMask weights (.pth official/pysot naming, or .safetensors); "
+                            "default: the shipped demo checkpoint")
     group.add_argument("--random-weights", action="store_true",
-                       help="use the seeded random model (the default without --checkpoint)")
+                       help="use the seeded random model (official init, BatchNorm statistics "
+                            "re-estimated on real crops) instead of the demo checkpoint")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random model")
     parser.add_argument("--width", type=float, default=1.0,
                         help="channel-width multiplier of the random model (1.0 = official)")
@@ -44,13 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from masktrt.export.model_source import load_model
     from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.paths import resolve_weights
     from masktrt.provenance import writable_folder
 
     options = ExportOptions(correlation=args.xcorr, precision=args.precision, opset=args.opset,
                             preset=args.preset, fp32_template=args.fp32_template)
     options.validate()  # fail on a bad option before loading or computing weights
     writable_folder(args.out)
-    model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)
+    model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
+                               seed=args.seed, width=args.width)
     deploy = export_onnx(model, args.out, source, options)
     print(f"exported to {deploy.root} ({deploy.precision}, correlation {deploy.correlation}, "
           f"opset {deploy.opset}, weights {source['sha256']})")

@@ -122,12 +122,14 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
     """(deploy, reference model): rebuilt from deploy.json with --onnx, else exported now."""
     from masktrt.export.model_source import load_model, model_for_deploy
     from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.paths import resolve_weights
     from masktrt.runtime.deploy import load_deploy
 
     if args.onnx:
         deploy = load_deploy(onnx_dir)
         return deploy, model_for_deploy(deploy, args.checkpoint)
-    model, source = load_model(args.checkpoint, seed=args.seed, width=args.width)
+    model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
+                               seed=args.seed, width=args.width)
     options = ExportOptions(correlation=args.xcorr, precision=args.precision)
     return export_onnx(model, onnx_dir, source, options), model
 

@@ -28,9 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", required=True, metavar="X,Y,W,H",
                         help="target on the first frame: top-left corner, width, height (pixels)")
     weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--checkpoint", metavar="PATH", help="SiamMask checkpoint (.pth)")
+    weights.add_argument("--checkpoint", metavar="PATH",
+                         help="SiamMask checkpoint (.pth or .safetensors); default: the shipped "
+                              "demo checkpoint")
     weights.add_argument("--random-weights", action="store_true",
-                         help="seeded random weights (the default without --checkpoint)")
+                         help="seeded random weights instead of the demo checkpoint")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     parser.add_argument("--preset", default="davis", help="tracker hyper-parameters: davis, vot, vot18")
     parser.add_argument("--backend", default="torch", help="network backend: torch, onnxruntime, tensorrt")
@@ -68,7 +70,10 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
             raise MasktrtError("--backend tensorrt needs built engines",
                                "pass --engines DIR (made by 'masktrt build')")
         return {"engine_dir": args.engines}
-    return {"checkpoint": args.checkpoint, "seed": args.seed}
+    from masktrt.paths import resolve_weights
+
+    return {"checkpoint": resolve_weights(args.checkpoint, getattr(args, "random_weights", False)),
+            "seed": args.seed}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,10 +133,11 @@ def describe_source(args: argparse.Namespace) -> str:
 def create_backend(args: argparse.Namespace) -> Any:
     from masktrt.runtime.backends import get_backend
 
-    if args.checkpoint is None and args.backend == "torch":
-        print(f"warning: no --checkpoint given: using seeded random weights (seed {args.seed}); "
-              "the masks and boxes are meaningless", file=sys.stderr)
-    return get_backend(args.backend, **backend_options(args))
+    options = backend_options(args)
+    if options.get("checkpoint", "n/a") is None:
+        print(f"warning: using seeded random weights (seed {args.seed}): the masks and boxes "
+              "are meaningless; pass --checkpoint PATH", file=sys.stderr)
+    return get_backend(args.backend, **options)
 
 
 @dataclass

@@ -90,17 +90,20 @@ def test_max_frames_and_video_input_use_index_names(tmp_path):
     np.testing.assert_allclose(np.loadtxt(out / "boxes.txt", delimiter=",")[3], boxes[3], atol=2)
 
 
-def test_without_checkpoint_it_warns_and_asks_for_seeded_random_weights(monkeypatch, capsys):
+def test_weights_default_to_the_demo_checkpoint_and_random_weights_warn(monkeypatch, capsys):
     import masktrt.runtime.backends as backends
+    from masktrt.paths import demo_weights
 
     seen = {}
     monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
-    args = parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--seed", 7)
+    args = parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--seed", 7, "--random-weights")
     assert track.create_backend(args) == "b"
     assert seen == {"name": "torch", "checkpoint": None, "seed": 7}
     assert "seeded random weights (seed 7)" in capsys.readouterr().err
     track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--checkpoint", "c.pth"))
-    assert seen["checkpoint"] == "c.pth" and capsys.readouterr().err == ""
+    assert str(seen["checkpoint"]) == "c.pth" and capsys.readouterr().err == ""
+    track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o"))
+    assert seen["checkpoint"] == demo_weights()  # the shipped weights, when this build has them
 
 
 @pytest.mark.parametrize("box, message", [
