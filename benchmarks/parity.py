@@ -15,6 +15,7 @@ import numpy as np
 
 from masktrt.benchmarks.metrics import box_iou, polygon_iou, region_similarity
 from masktrt.budgets import Budget, budgets_for
+from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.base import Backend
 from masktrt.runtime.config import TrackerConfig
 from masktrt.runtime.sequences import Sequence
@@ -84,6 +85,15 @@ class ParityRow:
         return all(ok for _, _, ok in self.checks())
 
 
+def loop_budgets(level: str, precision: str) -> list[Budget]:
+    """The budgets of a level; none would make every row pass unchecked, so that is an error."""
+    found = budgets_for(level, precision)
+    if not found:
+        raise MasktrtError(f"no {level} parity budget for precision '{precision}'",
+                           "add one to masktrt/budgets.py")
+    return found
+
+
 def _per_frame(pairs: list[tuple[FrameResult, FrameResult]]) -> dict[str, np.ndarray]:
     rows = [compare_results(r, t) for r, t in pairs]
     return {m: np.array([row[m] for row in rows], dtype=np.float64) for m in METRICS}
@@ -97,7 +107,7 @@ def closed_loop(reference: list[FrameResult], backend: Backend, name: str, seq: 
     seconds = time.perf_counter() - start
     return ParityRow(name, seq.name, "closed-loop", precision,
                      _per_frame(list(zip(reference[1:], test[1:]))),
-                     budgets_for("closed-loop", precision), seconds)
+                     loop_budgets("closed-loop", precision), seconds)
 
 
 def frame_level(reference_backend: Backend, backend: Backend, name: str, seq: Sequence,
@@ -122,7 +132,7 @@ def frame_level(reference_backend: Backend, backend: Backend, name: str, seq: Se
         if progress is not None:
             progress.update(1)
     return ParityRow(name, seq.name, "frame", precision, _per_frame(pairs),
-                     budgets_for("frame", precision), time.perf_counter() - start)
+                     loop_budgets("frame", precision), time.perf_counter() - start)
 
 
 def format_table(rows: list[ParityRow]) -> str:

@@ -95,3 +95,12 @@ def test_parity_cli_closed_loop_exit_code(setup, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "closed-loop" in out and "PASS" in out
+
+
+def test_a_level_without_budgets_is_an_error_not_a_pass():
+    from masktrt.benchmarks.parity import loop_budgets
+    from masktrt.errors import MasktrtError
+
+    assert loop_budgets("closed-loop", "fp16")
+    with pytest.raises(MasktrtError, match="no frame parity budget"):
+        loop_budgets("frame", "bf16")
