@@ -31,11 +31,11 @@ BUDGETS: list[Budget] = [
            "float32 rounding: measured up to 6.8e-5 (template kernels, full width, seeded random "
            "weights, 8 real crops); PyTorch's own FP32 differs from FP64 by the same 5e-5, "
            "because BN-folded biases cancel large 0..255-driven sums; 3x margin for other CPUs"),
-    Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 2e-1, "max",
-           "rounding the BN-folded weights to FP16 alone (FP32 arithmetic) moves outputs by up "
-           "to 10.5% of their range with the seeded random weights (template kernels; search "
-           "corr 7.5%, cls 5.8%), and the FP16 graphs reproduce exactly that; 2x margin. Gross "
-           "conversion errors (overflow, wrong casts) are O(1); closed-loop parity judges tracking"),
+    Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 1e-2, "max",
+           "FP16 weights and activations (11-bit mantissa): measured up to 4.6e-3 (search loc) "
+           "with the trained demo weights on 8 real crops; 2x margin. The seeded random weights "
+           "exceed it (up to 10.5%: their BN-folded weights do not survive FP16 rounding), "
+           "which is a finding about those weights, not a reason to loosen the budget"),
 ]
 
 
