@@ -400,8 +400,11 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
                                             options.provider, gpu))
     if "tensorrt" in options.backends:
         variants.append(tensorrt_variant(options.engines_dir, gpu))
-    variants += [onnxruntime_variant(same_weights(folder, source), options.provider, gpu)
-                 for folder in options.extra_onnx]
+    for folder in options.extra_onnx:
+        extra = onnxruntime_variant(same_weights(folder, source), options.provider, gpu)
+        if extra.name in {v.name for v in variants}:  # e.g. two INT8 variants: name the folder
+            extra.name = f"{extra.name}-{Path(folder).resolve().parent.name}"
+        variants.append(extra)
     return variants
 
 
