@@ -245,13 +245,9 @@ def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any
 
 # ---------------------------------------------------------------- the backends
 def gpu_present() -> bool:
-    try:
-        from cuda.bindings import runtime as cudart
+    from masktrt.kernels import gpu_available
 
-        err, count = cudart.cudaGetDeviceCount()
-        return int(err) == 0 and count > 0
-    except Exception:
-        return False
+    return gpu_available()
 
 
 def torch_memory() -> DeviceMemory:

@@ -7,13 +7,9 @@ from masktrt.paths import shared_sequence
 
 
 def has_gpu() -> bool:
-    try:
-        from cuda.bindings import runtime as cudart
+    from masktrt.kernels import gpu_available
 
-        err, count = cudart.cudaGetDeviceCount()
-        return int(err) == 0 and count > 0
-    except Exception:
-        return False
+    return gpu_available()
 
 
 def pytest_collection_modifyitems(config, items):

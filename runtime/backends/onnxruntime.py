@@ -20,15 +20,9 @@ GRAPHS = ("template", "search", "refine")
 
 
 def _cuda_usable(ort) -> bool:
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return False
-    try:
-        from cuda.bindings import runtime as cudart
+    from masktrt.kernels import gpu_available
 
-        err, count = cudart.cudaGetDeviceCount()
-        return int(err) == 0 and count > 0
-    except Exception:
-        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers() and gpu_available()
 
 
 def choose_providers(ort, requested: str = "auto") -> list[str]:
