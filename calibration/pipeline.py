@@ -66,6 +66,15 @@ class CalibrationReport:
     selected: Variant
     reused: dict[str, bool]
     gated: bool
+    weights: dict[str, Any] = field(default_factory=dict)  # deploy.json `source` of the graphs
+
+    @property
+    def weights_name(self) -> str:
+        """The weights every figure was measured with, as a person reads it."""
+        if self.weights.get("kind") == "random":
+            return (f"seeded random weights (seed {self.weights.get('seed')}, BatchNorm "
+                    "statistics re-estimated on real crops)")
+        return f"checkpoint {self.weights.get('path')} (sha256 {self.weights.get('sha256')})"
 
     @property
     def gate_passed(self) -> bool:
@@ -199,13 +208,15 @@ def calibrate(opts: CalibrateOptions, log: Log = print) -> CalibrationReport:
     if not single:
         for flavour in FLAVOURS:
             shutil.copytree(selected.folder / flavour, opts.out / flavour, dirs_exist_ok=True)
-    report = CalibrationReport(opts.out, sensitivity, variants, selected, reused, bool(opts.gate))
+    report = CalibrationReport(opts.out, sensitivity, variants, selected, reused, bool(opts.gate),
+                               dict(deploy.source))
     write_report(report)
     return report
 
 
 def write_report(report: CalibrationReport) -> Path:
     doc: dict[str, Any] = {
+        "weights": {**report.weights, "description": report.weights_name},
         "selected": report.selected.label,
         "gate": {"ran": report.gated, "passed": report.gate_passed},
         "variants": [{"label": v.label, "kept_float": v.kept,

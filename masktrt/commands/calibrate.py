@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                             frames_per_sequence=args.frames_per_sequence, gate=list(args.gate),
                             gate_frames=args.gate_frames, threads=args.threads)
     report = calibrate(opts)
+    print(f"weights: {report.weights_name}")
     for method, results in report.sensitivity.items():
         print(f"\nsensitivity ({method}, one block quantised at a time, U8S8):")
         print(format_sensitivity(results))

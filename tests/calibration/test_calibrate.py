@@ -178,6 +178,9 @@ def test_cli_gate_exit_code_follows_the_verdict(calibrated, capsys) -> None:
     assert verdict["ran"] is True
     assert code == (0 if verdict["passed"] else 1)
     assert "box mean" in printed and ("PASS" in printed or "FAIL" in printed)
+    weights = json.loads((opts.out / "calibration-report.json").read_text())["weights"]
+    assert weights["kind"] == "random" and "seeded random weights" in weights["description"]
+    assert f"weights: {weights['description']}" in printed
 
 
 # ------------------------------------------------------------------ errors: one line each
