@@ -81,3 +81,26 @@ def test_resize_is_opencv_default_bilinear():
     xmin = round(15.0 - 7.5)
     expected = cv2.resize(frame[xmin:xmin + 14, xmin:xmin + 14], (7, 7))
     np.testing.assert_array_equal(x[0].transpose(1, 2, 0), expected)
+
+
+def _padded_by_hand(frame, win, avg):
+    """The official construction, literally: a canvas of the truncated mean, the frame pasted in."""
+    h, w = frame.shape[:2]
+    canvas = np.empty((win.size, win.size, 3), np.uint8)
+    canvas[:] = np.asarray(avg, dtype=np.float64).astype(np.uint8)
+    x0, y0 = max(win.xmin, 0), max(win.ymin, 0)
+    x1, y1 = min(win.xmax + 1, w), min(win.ymax + 1, h)
+    if x1 > x0 and y1 > y0:
+        canvas[y0 - win.ymin:y1 - win.ymin, x0 - win.xmin:x1 - win.xmin] = frame[y0:y1, x0:x1]
+    return canvas
+
+
+def test_fast_padding_equals_the_literal_construction_on_random_windows():
+    from masktrt.runtime.crop import crop_patch, crop_window
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    for _ in range(400):  # inside, straddling every border, larger than the frame, fully outside
+        win = crop_window((rng.uniform(-80, 150), rng.uniform(-80, 130)), int(rng.integers(1, 200)))
+        avg = rng.uniform(0, 255, 3)
+        np.testing.assert_array_equal(crop_patch(frame, win, avg), _padded_by_hand(frame, win, avg))
