@@ -10,7 +10,7 @@ demo: install
 	masktrt demo
 
 test: install
-	$(PYTHON) -m pytest -m "not slow and not gpu" -q
+	$(PYTHON) -m pytest -m "not slow" -q
 
 # Slow checks: closed-loop parity on real sequences, engine builds; -rP prints their tables.
 parity: install
