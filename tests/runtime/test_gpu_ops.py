@@ -48,6 +48,26 @@ def assert_same_tracking(want, got, check_masks: bool = True) -> None:
         assert close_polygons(a.polygon, b.polygon), (i, a.polygon.tolist(), b.polygon.tolist())
 
 
+def assert_steps_alike(ref: Tracker, test: Tracker, frames, box, net_tie: float,
+                       polygons: bool = True) -> None:
+    """Frame by frame from the reference's state (each tracker keeps its own kernels), so one
+    network difference cannot compound: same cell, centres within 0.05 px, masks equal except
+    where the probability is within `net_tie` of seg_thr, polygons within 0.5 px."""
+    from dataclasses import replace
+
+    ref_state, test_state = ref.init(frames[0], box), test.init(frames[0], box)
+    for i, frame in enumerate(frames[1:]):
+        new_ref, a = ref.track(frame, ref_state)
+        _, b = test.track(frame, replace(ref_state, kernels=test_state.kernels))
+        assert a.best == b.best, i
+        np.testing.assert_allclose(b.center, a.center, atol=0.05, err_msg=f"frame {i}")
+        diff = a.mask != b.mask
+        assert np.all(np.abs(a.prob[diff] - DAVIS.seg_thr) < net_tie), (i, int(diff.sum()))
+        if polygons and not diff.any():
+            assert close_polygons(a.polygon, b.polygon), (i, a.polygon.tolist(), b.polygon.tolist())
+        ref_state = new_ref
+
+
 # ---------------------------------------------------------------- choice
 def test_host_backends_get_host_ops_without_probing_cuda(monkeypatch):
     monkeypatch.setattr(kernels_pkg, "gpu_available", lambda: pytest.fail("CUDA probed for a host backend"))

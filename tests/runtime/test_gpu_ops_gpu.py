@@ -8,14 +8,13 @@ compared on frames whose masks agree.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from fake_numpy_backend import synthetic_sequence
-from test_gpu_ops import DAVIS, assert_same_tracking, close_polygons, run
+from test_gpu_ops import DAVIS, assert_same_tracking, assert_steps_alike, close_polygons, run
 
 from masktrt.kernels.paste_reference import PROB_TIE
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps,
@@ -115,15 +114,5 @@ def test_tensorrt_with_device_ops_matches_onnxruntime_cpu(engines):
     ref = Tracker(ort, DAVIS, ops=HostOps())
     with get_backend("tensorrt", engine_dir=engines[1]) as trt:
         test = Tracker(trt, DAVIS, ops=choose_ops(trt, prefer="device"))
-        ref_state, test_state = ref.init(frames[0], boxes[0]), test.init(frames[0], boxes[0])
-        for i, frame in enumerate(frames[1:]):
-            new_ref, a = ref.track(frame, ref_state)
-            _, b = test.track(frame, replace(ref_state, kernels=test_state.kernels))
-            assert a.best == b.best, i
-            np.testing.assert_allclose(b.center, a.center, atol=0.05, err_msg=f"frame {i}")
-            diff = a.mask != b.mask
-            assert np.all(np.abs(a.prob[diff] - DAVIS.seg_thr) < NET_TIE), (i, int(diff.sum()))
-            if not diff.any():
-                assert close_polygons(a.polygon, b.polygon), (i, a.polygon.tolist(), b.polygon.tolist())
-            ref_state = new_ref
+        assert_steps_alike(ref, test, frames, boxes[0], NET_TIE)
         test.ops.close()

@@ -6,12 +6,12 @@ kernels after target B's template() refits A back in (one engine holds one targe
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_numpy_backend import synthetic_sequence
+from test_gpu_ops import assert_steps_alike
 
 pytestmark = pytest.mark.gpu
 pytest.importorskip("tensorrt_rtx")
@@ -79,12 +79,4 @@ def test_refit_engine_tracks_like_onnxruntime_dynamic(setup) -> None:
     ref = Tracker(get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
     with get_backend("tensorrt", engine_dir=engines) as trt:
         test = Tracker(trt, DAVIS, ops=HostOps())
-        ref_state, test_state = ref.init(frames[0], boxes[0]), test.init(frames[0], boxes[0])
-        for i, frame in enumerate(frames[1:]):
-            new_ref, a = ref.track(frame, ref_state)
-            _, b = test.track(frame, replace(ref_state, kernels=test_state.kernels))
-            assert a.best == b.best, i
-            np.testing.assert_allclose(b.center, a.center, atol=0.05, err_msg=f"frame {i}")
-            diff = a.mask != b.mask
-            assert np.all(np.abs(a.prob[diff] - DAVIS.seg_thr) < NET_TIE), (i, int(diff.sum()))
-            ref_state = new_ref
+        assert_steps_alike(ref, test, frames, boxes[0], NET_TIE, polygons=False)
