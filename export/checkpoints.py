@@ -69,8 +69,9 @@ def read_pickle(path: Path) -> object:
                 f"checkpoint '{path}' holds a Python object ({refused.group(1)}), not just tensors; "
                 "masktrt does not unpickle code (torch.load weights_only=True)",
                 "re-save just the weights: torch.save(model.state_dict(), path)") from exc
-        raise MasktrtError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({first_line(exc)})",
-                           PICKLE_FIX) from exc
+        # torch's own text here is a paragraph about the weights_only default: not the problem
+        raise MasktrtError(f"checkpoint '{path}' is corrupt or not a PyTorch file "
+                           f"({type(exc).__name__})", PICKLE_FIX) from exc
     except Exception as exc:
         raise MasktrtError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({first_line(exc)})",
                            PICKLE_FIX) from exc

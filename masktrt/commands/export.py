@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "export ONNX graphs + deploy.json from a checkpoint or the seeded random model"
+HELP = "export ONNX graphs + deploy.json (demo weights, a checkpoint, or seeded random weights)"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
