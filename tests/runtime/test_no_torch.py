@@ -1,7 +1,7 @@
 """The runtime must work on a machine without torch or onnx (a Jetson with only TensorRT).
 
 A subprocess installs an import hook that makes torch and onnx unimportable, imports every module
-of masktrt.runtime, and tracks a synthetic sequence with the NumPy oracle backend.
+of masktrt.runtime and masktrt.kernels, and tracks a synthetic sequence with the NumPy oracle backend.
 """
 import subprocess
 import sys
@@ -26,13 +26,15 @@ SCRIPT = textwrap.dedent("""
     except ImportError:
         pass
 
+    import masktrt.kernels
     import masktrt.runtime
 
     def failed(name):
         raise SystemExit(f"importing {name} failed")
 
-    names = [m.name for m in pkgutil.walk_packages(masktrt.runtime.__path__, "masktrt.runtime.",
-                                                   onerror=failed)]
+    names = [m.name for package in (masktrt.runtime, masktrt.kernels)
+             for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".",
+                                            onerror=failed)]
     for name in names:
         importlib.import_module(name)
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
@@ -64,5 +66,7 @@ def test_runtime_imports_and_tracks_without_torch_or_onnx():
     assert line.startswith("modules") and " ok " in line
     names = line.split(" ok ")[1].split(",")
     for expected in ("masktrt.runtime.tracker", "masktrt.runtime.mask", "masktrt.runtime.video",
-                     "masktrt.runtime.anchors", "masktrt.runtime.window", "masktrt.runtime.crop"):
+                     "masktrt.runtime.anchors", "masktrt.runtime.window", "masktrt.runtime.crop",
+                     "masktrt.runtime.backends.onnxruntime", "masktrt.kernels.loader",
+                     "masktrt.kernels.launch"):
         assert expected in names
