@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from masktrt.commands import eval as eval_cmd
+    from masktrt.benchmarks import evaluate as scoring
     from masktrt.commands import track
     from masktrt.paths import resolve_weights
     from masktrt.runtime.sequences import load_sequence
@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo sequence: {folder} ({len(sequence)} frames); weights: "
           f"{checkpoint if checkpoint else 'seeded random (no demo checkpoint in this build)'}")
     track.run(track_args)
-    predictions = eval_cmd.load_predictions(args.out, [p.stem for p in sequence.frame_paths])
-    result = eval_cmd.evaluate(sequence, predictions)
-    json_path, md_path = eval_cmd.write_reports(result, Path(args.out))
+    predictions = scoring.load_predictions(args.out, [p.stem for p in sequence.frame_paths])
+    result = scoring.evaluate(sequence, predictions)
+    json_path, md_path = scoring.write_reports(result, Path(args.out))
     from masktrt.benchmarks.report import text_table
 
-    print(text_table(["metric", "value"], eval_cmd.summary_rows(result)), end="")
+    print(text_table(["metric", "value"], scoring.summary_rows(result)), end="")
     print(f"report: {json_path}, {md_path}")
     return 0

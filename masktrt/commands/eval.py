@@ -1,18 +1,13 @@
 """Score a tracker's predictions against a sequence's ground truth (DAVIS J/F, OTB AUC, VOT IoU).
 
-Reads the folder `masktrt track` writes: boxes.txt (x,y,w,h a line, required), and where present
-polygons.txt (8 numbers a line), scores.txt (score or score,lost,skipped a line) and masks/ (0/255
-PNGs named like the frames, or 00000.png...). Every text file has exactly one line per frame of the
-sequence, frame 0 included; a frame without a mask file counts as an empty mask. Frame 0 is the
-initialisation frame and is not scored, as DAVIS and VOT do. Writes eval.json and eval.md to --out
-(default: the predictions folder) and prints a summary.
+Reads the folder `masktrt track` writes (see masktrt.benchmarks.evaluate for its layout), skips
+frame 0 (the initialisation frame), writes eval.json and eval.md to --out (default: the
+predictions folder) and prints a summary.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HELP = "score predictions against ground truth (J, F, box IoU/AUC, polygon IoU)"
 
@@ -31,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from masktrt.benchmarks.evaluate import evaluate, load_predictions, summary_rows, write_reports
     from masktrt.benchmarks.report import text_table
     from masktrt.runtime.sequences import load_sequence
 
@@ -46,199 +42,3 @@ def run(args: argparse.Namespace) -> int:
     print(text_table(["metric", "value"], summary_rows(result)), end="")
     print(f"wrote {json_path} and {md_path}")
     return 0
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """A tracker's per-frame outputs; absent files are None. Masks are read lazily by path."""
-
-    root: Path
-    boxes: Any  # (N,4) float64 x,y,w,h
-    polygons: Any = None  # (N,4,2) float64
-    scores: Any = None  # (N,) float64
-    flags: Any = None  # (N,2) 0/1: lost, skipped (undecodable frame), from track's scores.txt
-    mask_paths: tuple[Path | None, ...] | None = None  # per frame; None: no mask written
-
-
-def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
-    """Read a predictions folder, checking that every file has one entry per frame.
-
-    `frame_names`: the sequence's frame file stems, in order (they name the mask files).
-    """
-    from masktrt.errors import MasktrtError
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise MasktrtError(f"predictions folder '{root}' does not exist",
-                           "pass the --out folder of 'masktrt track'")
-    if not (root / "boxes.txt").is_file():
-        raise MasktrtError(f"'{root / 'boxes.txt'}' is missing",
-                           "run 'masktrt track' with this folder as its output, or write x,y,w,h per frame")
-    frames = len(frame_names)
-    boxes = _rows(root / "boxes.txt", (4,), frames)
-    polygons = scores = flags = masks = None
-    if (root / "polygons.txt").is_file():
-        polygons = _rows(root / "polygons.txt", (8,), frames).reshape(-1, 4, 2)
-    if (root / "scores.txt").is_file():
-        rows = _rows(root / "scores.txt", (1, 3), frames)
-        scores, flags = rows[:, 0], (rows[:, 1:] if rows.shape[1] == 3 else None)
-    mask_files = _images(root / "masks")
-    if mask_files:
-        masks = match_masks(mask_files, frame_names)
-    return Predictions(root, boxes, polygons, scores, flags, masks)
-
-
-def _images(folder: Path) -> list[Path]:
-    from masktrt.runtime.frames import IMAGE_SUFFIXES
-
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def match_masks(paths: list[Path], frame_names: list[str]) -> tuple[Path | None, ...]:
-    """Predicted mask of each frame, by name: the frame's own name, else its 5-digit index.
-
-    `masktrt track` names masks after the input images and may leave a frame without one; a
-    folder whose names match no frame (written by another tool) is taken in order if it has
-    exactly one mask per frame.
-    """
-    from masktrt.errors import MasktrtError
-
-    by_stem = {p.stem: p for p in paths}
-    matched = tuple(by_stem.get(name, by_stem.get(f"{i:05d}")) for i, name in enumerate(frame_names))
-    if any(p is not None for p in matched):
-        return matched
-    if len(paths) == len(frame_names):
-        return tuple(paths)
-    raise MasktrtError(f"the {len(paths)} masks in '{paths[0].parent}' match none of the "
-                       f"{len(frame_names)} frames by name",
-                       "name masks like the frames (or 00000.png...), one per frame")
-
-
-def _rows(path: Path, widths: tuple[int, ...], frames: int) -> Any:
-    from masktrt.runtime.sequences import read_rows
-
-    rows = read_rows(path, widths)
-    _check_count(path, len(rows), "lines", frames)
-    return rows
-
-
-def _check_count(path: Path, count: int, what: str, frames: int) -> None:
-    from masktrt.errors import MasktrtError
-
-    if count != frames:
-        raise MasktrtError(f"'{path}' has {count} {what} but the sequence has {frames} frames",
-                           "predict every frame (frame 0 included), pass the matching --sequence, "
-                           "or --max-frames N for a shortened run")
-
-
-def evaluate(sequence, predictions: Predictions) -> dict:
-    """Per-frame and mean metrics over frames 1..N-1; keys absent where the data does not allow."""
-    import numpy as np
-
-    from masktrt.benchmarks import metrics
-    from masktrt.errors import MasktrtError
-
-    if not sequence.has_groundtruth:
-        raise MasktrtError(f"sequence '{sequence.name}' has no ground truth",
-                           "pass a folder with groundtruth.txt or masks/")
-    scored = np.arange(1, len(sequence))
-    per_frame: dict[str, Any] = {"frame": scored}
-    box_ious = metrics.box_iou(predictions.boxes[scored], sequence.boxes[scored])
-    per_frame["box_iou"] = box_ious
-    summary: dict[str, Any] = {
-        "box_iou_mean": _mean(box_ious),
-        "box_auc": metrics.success_auc(box_ious),
-        "box_success_curve": metrics.success_curve(box_ious),
-        "success_thresholds": metrics.OTB_THRESHOLDS,
-    }
-    if sequence.polygons is not None and predictions.polygons is not None:
-        h, w = sequence.frame(0).shape[:2]
-        ious = np.array([metrics.polygon_iou(predictions.polygons[i], sequence.polygons[i], (w, h))
-                         for i in scored])
-        per_frame["polygon_iou"] = ious
-        summary["polygon_iou_mean"] = _mean(ious)
-    if sequence.has_masks and predictions.mask_paths is not None:
-        j, f = _mask_scores(sequence, predictions, scored)
-        per_frame["J"], per_frame["F"] = j, f
-        summary.update(J_mean=_mean(j), J_recall=_mean(j > 0.5), F_mean=_mean(f),
-                       F_recall=_mean(f > 0.5), JF_mean=(_mean(j) + _mean(f)) / 2)
-    if predictions.scores is not None:
-        per_frame["score"] = predictions.scores[scored]
-        summary["score_mean"] = _mean(predictions.scores[scored])
-    if predictions.flags is not None:
-        per_frame["lost"], per_frame["skipped"] = predictions.flags[scored].T
-        summary["lost_frames"] = int(predictions.flags[scored, 0].sum())
-        summary["undecoded_frames"] = int(predictions.flags[scored, 1].sum())
-    return {"sequence": sequence.name, "kind": sequence.kind, "frames": len(sequence),
-            "evaluated_frames": len(scored), "unscored_frames": [0], "metrics": summary,
-            "per_frame": _frame_records(per_frame)}
-
-
-def _mask_scores(sequence, predictions: Predictions, scored) -> tuple[Any, Any]:
-    """J and F per scored frame, reading one predicted and one true mask at a time."""
-    import numpy as np
-
-    from masktrt.benchmarks.metrics import boundary_f, region_similarity
-    from masktrt.errors import MasktrtError
-    from masktrt.runtime.sequences import read_mask
-
-    j, f = [], []
-    for i in scored:
-        path, gt = predictions.mask_paths[i], sequence.mask(i)
-        pred = read_mask(path) if path is not None else np.zeros_like(gt)
-        if pred.shape != gt.shape:
-            raise MasktrtError(f"mask '{predictions.mask_paths[i]}' is {pred.shape[1]}x{pred.shape[0]} "
-                               f"but the frame is {gt.shape[1]}x{gt.shape[0]}",
-                               "write full-frame masks (the same size as the frames)")
-        j.append(region_similarity(pred, gt))
-        f.append(boundary_f(pred, gt))
-    return np.array(j), np.array(f)
-
-
-def _mean(values) -> float:
-    import numpy as np
-
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.mean()) if values.size else float("nan")
-
-
-def _frame_records(columns: dict[str, Any]) -> list[dict]:
-    names = list(columns)
-    integer = {"frame", "lost", "skipped"}
-    return [{n: (int(columns[n][k]) if n in integer else float(columns[n][k])) for n in names}
-            for k in range(len(columns["frame"]))]
-
-
-SUMMARY_KEYS = [  # (key, label) in report order
-    ("JF_mean", "J&F mean"), ("J_mean", "J mean (region IoU)"), ("J_recall", "J recall (J>0.5)"),
-    ("F_mean", "F mean (boundary)"), ("F_recall", "F recall (F>0.5)"),
-    ("polygon_iou_mean", "polygon IoU mean (VOT)"), ("box_iou_mean", "box IoU mean"),
-    ("box_auc", "box success AUC (OTB)"), ("score_mean", "score mean"),
-    ("lost_frames", "frames flagged lost"), ("undecoded_frames", "frames not decoded"),
-]
-
-
-def summary_rows(result: dict) -> list[list[Any]]:
-    """(label, value) rows for the metrics this result has."""
-    m = result["metrics"]
-    return [[label, m[key]] for key, label in SUMMARY_KEYS if key in m]
-
-
-def write_reports(result: dict, out: str | Path) -> tuple[Path, Path]:
-    """eval.json (everything) and eval.md (summary and per-frame tables) in `out`."""
-    from masktrt.benchmarks.report import markdown_table, write_json
-
-    out = Path(out)
-    json_path = write_json(out / "eval.json", result)
-    columns = list(result["per_frame"][0]) if result["per_frame"] else ["frame"]
-    lines = [f"# Evaluation: {result['sequence']} ({result['kind']})", "",
-             f"{result['evaluated_frames']} of {result['frames']} frames scored; frame 0 "
-             "(initialisation) skipped. Box success AUC: OTB thresholds 0..1 step 0.05, IoU > t.",
-             "", markdown_table(["metric", "value"], summary_rows(result)),
-             "## Per frame", "",
-             markdown_table(columns, [[r[c] for c in columns] for r in result["per_frame"]])]
-    md_path = out / "eval.md"
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
