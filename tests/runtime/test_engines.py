@@ -15,9 +15,10 @@ from engine_graphs import write_export  # noqa: E402  (tests/runtime, beside thi
 
 from masktrt.cli import main  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402
+from masktrt.provenance import sha256_file  # noqa: E402
 from masktrt.runtime.engines import (SCHEMA, BuildRequest, build_engines, load_engine,  # noqa: E402
-                                     parse_onnx, probe_gpu, shape_tensor_inputs)
-from masktrt.provenance import sha256_file
+                                     probe_gpu)
+from masktrt.runtime.trt_network import parse_onnx, shape_tensor_inputs  # noqa: E402
 from masktrt.runtime.trt_module import import_trt  # noqa: E402
 
 TRT = import_trt("tensorrt-rtx")

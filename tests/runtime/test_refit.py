@@ -22,8 +22,9 @@ from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.models.siammask import SiamMask  # noqa: E402
 from masktrt.runtime.deploy import REFIT_WEIGHTS, load_deploy  # noqa: E402
-from masktrt.runtime.engines import (BuildRequest, build_engines, mark_refittable, parse_onnx,  # noqa: E402
+from masktrt.runtime.engines import (BuildRequest, build_engines, mark_refittable,  # noqa: E402
                                      probe_gpu)
+from masktrt.runtime.trt_network import parse_onnx  # noqa: E402
 from masktrt.runtime.trt_module import Flavour, choose_xcorr, flavour_of, import_trt  # noqa: E402
 
 TRT = import_trt("tensorrt-rtx")
