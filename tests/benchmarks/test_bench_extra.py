@@ -6,7 +6,7 @@ import pytest
 from masktrt.errors import MasktrtError
 
 pytest.importorskip("torch")
-from masktrt.benchmarks.bench import same_weights  # noqa: E402
+from masktrt.benchmarks.bench_variants import same_weights  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.onnx_export import ExportOptions, export_onnx  # noqa: E402
 from tests.export.export_helpers import PAIRS, SEED, export_small, small_model  # noqa: E402

@@ -1,0 +1,216 @@
+"""The backends `masktrt bench` times, each a `Variant`: how to create it, its clock and memory.
+
+The baseline is PyTorch eager FP32 behind the same tracker; on a GPU, eager FP16 and
+torch.compile join it. ONNX Runtime graphs and TensorRT engines must come from the same weights
+as the baseline (checked by the weights' sha256), or the ratios would compare different models.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from masktrt.benchmarks.clock import CudaRuntimeEvents, DeviceEvents, TorchCudaEvents
+from masktrt.errors import MasktrtError
+
+if TYPE_CHECKING:
+    from masktrt.benchmarks.bench import BenchOptions
+
+BASELINE = "torch-fp32"
+NO_GPU = "not measured (no GPU)"
+
+
+@dataclass
+class Variant:
+    """One line of the report: a backend in one configuration, or why it was not measured."""
+
+    name: str
+    label: str
+    device: str = "cpu"
+    make: Callable[[], Any] | None = None
+    reason: str | None = None  # set when not measured
+    events: Callable[[], DeviceEvents] | None = None
+    device_memory: Callable[[], "DeviceMemory"] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DeviceMemory:
+    """Peak (torch allocator) or in-use delta (cudaMemGetInfo) of device memory, in MiB."""
+
+    read: Callable[[], float | None]
+    method: str
+
+
+def gpu_present() -> bool:
+    from masktrt.kernels import gpu_available
+
+    return gpu_available()
+
+
+def torch_memory() -> DeviceMemory:
+    import torch
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    return DeviceMemory(lambda: torch.cuda.max_memory_allocated() / 2**20,
+                        "torch.cuda.max_memory_allocated (caching allocator peak)")
+
+
+def runtime_memory() -> DeviceMemory:
+    from cuda.bindings import runtime as cudart
+
+    free_before = cudart.cudaMemGetInfo()[1]
+    return DeviceMemory(lambda: (free_before - cudart.cudaMemGetInfo()[1]) / 2**20,
+                        "cudaMemGetInfo in-use delta after the run (not a peak)")
+
+
+def torch_variants(model: Any, gpu: bool) -> list[Variant]:
+    """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only."""
+    import torch
+
+    from masktrt.export.torch_backend import TorchBackend
+
+    device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
+    cuda = device == "cuda"
+    events = TorchCudaEvents if cuda else None
+    memory = torch_memory if cuda else None
+    info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
+    fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
+                   lambda: TorchBackend(model, device), None, events, memory, info)
+    reason = None if cuda else NO_GPU
+    fp16 = Variant("torch-fp16", "torch eager FP16", device,
+                   lambda: TorchBackend(copy.deepcopy(model).half(), device), reason, events, memory, info)
+    compiled = Variant("torch-compile", "torch.compile FP32", device,
+                       lambda: compiled_backend(model, device), reason, events, memory, info)
+    return [fp32, fp16, compiled]
+
+
+def compiled_backend(model: Any, device: str) -> Any:
+    """The torch backend with template/search/refine each wrapped in torch.compile (compiled on
+    first use, i.e. during the warm-up frames)."""
+    import torch
+
+    from masktrt.export.torch_backend import TorchBackend
+
+    backend = TorchBackend(copy.deepcopy(model), device)
+    for name in ("template", "search", "refine"):
+        setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
+    return backend
+
+
+def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
+    from masktrt.errors import require
+    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends.onnxruntime import choose_providers
+    from masktrt.runtime.deploy import load_deploy
+
+    deploy = load_deploy(onnx_dir)
+    cuda = choose_providers(require("onnxruntime", "onnxruntime"), provider)[0] == "CUDAExecutionProvider"
+    device = "cuda" if cuda else "cpu"
+    return Variant(f"onnxruntime-{deploy.precision}", f"ONNX Runtime {deploy.precision.upper()} "
+                   f"({device})", device,
+                   lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
+                   CudaRuntimeEvents if cuda else None, runtime_memory if cuda else None,
+                   {"onnx_dir": str(onnx_dir), "correlation": deploy.correlation,
+                    "precision": deploy.precision, "provider": provider,
+                    "threads": "ONNX Runtime default (one per core)"})
+
+
+def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
+    variant = Variant("tensorrt", "TensorRT engines", "cuda")
+    if not gpu:
+        variant.reason = NO_GPU
+    elif engines_dir is None:
+        variant.reason = "not measured (no --engines DIR; build them with 'masktrt build')"
+    else:
+        from masktrt.runtime.backends import get_backend
+
+        variant.make = lambda: get_backend("tensorrt", engine_dir=engines_dir)
+        variant.events, variant.device_memory = CudaRuntimeEvents, runtime_memory
+        variant.info = {"engines_dir": str(engines_dir)}
+    return variant
+
+
+# ---------------------------------------------------------------- weights and graphs
+def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | None]:
+    """(torch model, source record, ONNX folder or None). With --onnx the weights are rebuilt
+    from its deploy.json, so both backends always run the same model."""
+    from masktrt.export.model_source import load_model, model_for_deploy
+
+    if options.onnx_dir is not None:
+        from masktrt.runtime.deploy import load_deploy
+
+        deploy = load_deploy(options.onnx_dir)
+        model = model_for_deploy(deploy, options.checkpoint).eval()
+        return model, {**deploy.source, "width": deploy.model.get("width")}, Path(options.onnx_dir)
+    model, source = load_model(options.checkpoint, seed=options.seed, width=options.width)
+    return model.eval(), {**source, "width": options.width}, None
+
+
+def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> Path:
+    """Export the graphs once per (weights, width, precision, correlation) into the cache."""
+    import hashlib
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from masktrt.export.onnx_export import ExportOptions, export_onnx
+    from masktrt.paths import cache_dir
+    from masktrt.runtime.deploy import load_deploy
+
+    key = json.dumps({"source": source, "precision": options.precision,
+                      "correlation": options.correlation, "preset": options.preset}, sort_keys=True)
+    root = cache_dir("bench-onnx")
+    folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
+    try:
+        load_deploy(folder)
+        return folder
+    except MasktrtError:
+        pass
+    print(f"exporting ONNX graphs ({options.precision}, {options.correlation}) to {folder} "
+          "(once) ...", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    try:
+        record = {k: v for k, v in source.items() if k != "width"}
+        export_onnx(model, tmp, record, ExportOptions(correlation=options.correlation,
+                                                      precision=options.precision,
+                                                      preset=options.preset))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
+                   onnx_dir: Path | None, gpu: bool) -> list[Variant]:
+    variants: list[Variant] = []
+    if "torch" in options.backends:
+        variants += torch_variants(model, gpu)
+    if "onnxruntime" in options.backends:
+        variants.append(onnxruntime_variant(onnx_dir or cached_export(model, source, options),
+                                            options.provider, gpu))
+    if "tensorrt" in options.backends:
+        variants.append(tensorrt_variant(options.engines_dir, gpu))
+    for folder in options.extra_onnx:
+        extra = onnxruntime_variant(same_weights(folder, source), options.provider, gpu)
+        if extra.name in {v.name for v in variants}:  # e.g. two INT8 variants: name the folder
+            extra.name = f"{extra.name}-{Path(folder).resolve().parent.name}"
+        variants.append(extra)
+    return variants
+
+
+def same_weights(folder: Path, source: dict[str, Any]) -> Path:
+    """An extra graph folder must come from the weights the baseline runs, or ratios lie."""
+    from masktrt.runtime.deploy import load_deploy
+
+    theirs = load_deploy(folder).source.get("sha256")
+    if theirs != source.get("sha256"):
+        raise MasktrtError(f"'{folder}' was made from weights {theirs}, the baseline runs "
+                           f"{source.get('sha256')}",
+                           "pass graphs exported (or calibrated) from the same weights")
+    return Path(folder)
