@@ -1,6 +1,6 @@
 """`masktrt bench`: the real tracker on a real sequence, per stage, backends side by side.
 
-Every backend runs the same `Tracker` (runtime/tracker.py) on the same frames, timed through
+Every backend runs the same `SiamMaskTracker` (runtime/tracker.py) on the same frames, timed through
 the tracker's stage hook, so the numbers are those of the loop users run, not of a
 re-implementation. The baseline is what users run today: the PyTorch model in eager FP32 behind
 the same NumPy/OpenCV tracker ("torch-fp32"). On a GPU, PyTorch eager FP16 and torch.compile are
@@ -188,7 +188,7 @@ def scaling_rows(tracker: Any, work: Workload, options: BenchOptions, name: str,
 
 def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
     """Create the backend, time it, record memory; creation and run errors become the reason."""
-    from masktrt.runtime.tracker import Tracker
+    from masktrt.runtime.trackers.siammask import SiamMaskTracker
 
     gc.collect()
     reset_ok = reset_peak_rss()
@@ -196,8 +196,8 @@ def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any
     device_memory = variant.device_memory() if variant.device_memory else None
     backend = variant.make()
     clock = StageClock(variant.events() if variant.events else None)
-    time_tracking(Tracker(backend, config, timer=clock), clock, work, variant.name, options.progress)
-    scaling = scaling_rows(Tracker(backend, config), work, options, variant.name,
+    time_tracking(SiamMaskTracker(backend, config, timer=clock), clock, work, variant.name, options.progress)
+    scaling = scaling_rows(SiamMaskTracker(backend, config), work, options, variant.name,
                            clock.host["track"]["total"])
     peak = peak_rss_mib()
     result = {
@@ -225,7 +225,7 @@ def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
     """The whole benchmark as a JSON-ready report (see `validate_report` for its schema).
 
     `variants` replaces the backends built from `options` (tests, custom backends)."""
-    from masktrt.runtime.config import preset
+    from masktrt.specs.siammask import preset
 
     options.validate()
     machine = machine_info()  # before the run: its load average is the one timings suffered
@@ -298,12 +298,12 @@ def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[s
 
 
 METHOD = {
-    "clock": "time.perf_counter around each stage inside Tracker (host time); CUDA events "
+    "clock": "time.perf_counter around each stage inside SiamMaskTracker (host time); CUDA events "
              "as well where a GPU runs the stage",
     "stages": "crop: search-window crop+resize (NumPy/OpenCV); search: backend search call incl. "
               "copies; select: scores, box decoding, penalties, window, argmax, state update; "
               "refine: backend refine call; post: sigmoid + paste-back + threshold + polygon; "
-              "total: the whole Tracker.track call",
+              "total: the whole SiamMaskTracker.track call",
     "frames": "decoded into memory before timing; warm-up frames run untimed after init",
     "memory": "backends run sequentially in one process; host peak = VmHWM reset before each "
               "backend (includes libraries loaded earlier; see the delta)",

@@ -105,9 +105,9 @@ def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
     from masktrt.errors import require
     from masktrt.runtime.backends import get_backend
     from masktrt.runtime.backends.onnxruntime import choose_providers
-    from masktrt.runtime.deploy import load_deploy
+    from masktrt.runtime.contract import load_contract
 
-    deploy = load_deploy(onnx_dir)
+    deploy = load_contract(onnx_dir)
     cuda = choose_providers(require("onnxruntime", "onnxruntime"), provider)[0] == "CUDAExecutionProvider"
     device = "cuda" if cuda else "cpu"
     return Variant(f"onnxruntime-{deploy.precision}", f"ONNX Runtime {deploy.precision.upper()} "
@@ -141,9 +141,9 @@ def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | Non
     from masktrt.export.model_source import load_model, model_for_deploy
 
     if options.onnx_dir is not None:
-        from masktrt.runtime.deploy import load_deploy
+        from masktrt.runtime.contract import load_contract
 
-        deploy = load_deploy(options.onnx_dir)
+        deploy = load_contract(options.onnx_dir)
         model = model_for_deploy(deploy, options.checkpoint).eval()
         return model, {**deploy.source, "width": deploy.model.get("width")}, Path(options.onnx_dir)
     model, source = load_model(options.checkpoint, seed=options.seed, width=options.width)
@@ -160,14 +160,14 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> 
 
     from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.paths import cache_dir
-    from masktrt.runtime.deploy import load_deploy
+    from masktrt.runtime.contract import load_contract
 
     key = json.dumps({"source": source, "precision": options.precision,
                       "correlation": options.correlation, "preset": options.preset}, sort_keys=True)
     root = cache_dir("bench-onnx")
     folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
     try:
-        load_deploy(folder)
+        load_contract(folder)
         return folder
     except MasktrtError:
         pass
@@ -206,9 +206,9 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
 
 def same_weights(folder: Path, source: dict[str, Any]) -> Path:
     """An extra graph folder must come from the weights the baseline runs, or ratios lie."""
-    from masktrt.runtime.deploy import load_deploy
+    from masktrt.runtime.contract import load_contract
 
-    theirs = load_deploy(folder).source.get("sha256")
+    theirs = load_contract(folder).source.get("sha256")
     if theirs != source.get("sha256"):
         raise MasktrtError(f"'{folder}' was made from weights {theirs}, the baseline runs "
                            f"{source.get('sha256')}",

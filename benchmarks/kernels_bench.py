@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from masktrt.kernels.loader import gpu_available
-from masktrt.runtime.config import INSTANCE_SIZE, MASK_OUT_SIZE, PRESETS
+from masktrt.specs.siammask import INSTANCE_SIZE, MASK_OUT_SIZE, PRESETS
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, mask_polygon, paste_back, sigmoid
 

@@ -17,9 +17,9 @@ from masktrt.benchmarks.metrics import box_iou, polygon_iou, region_similarity
 from masktrt.budgets import Budget, budgets_for
 from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.base import Backend
-from masktrt.runtime.config import TrackerConfig
+from masktrt.specs.siammask import TrackerConfig
 from masktrt.runtime.sequences import Sequence
-from masktrt.runtime.tracker import Tracker, initial_result
+from masktrt.runtime.trackers.siammask import SiamMaskTracker, initial_result
 from masktrt.types import FrameResult, TargetState
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
@@ -28,7 +28,7 @@ METRICS = ("box_iou", "polygon_iou", "mask_iou")
 def run_trajectory(backend: Backend, seq: Sequence, config: TrackerConfig,
                    frames: int | None = None, progress=None) -> list[FrameResult]:
     """Track `seq` from its initial box; result 0 is the initialisation frame."""
-    tracker = Tracker(backend, config)
+    tracker = SiamMaskTracker(backend, config)
     count = len(seq) if frames is None else min(frames, len(seq))
     state = tracker.init(seq.frame(0), tuple(seq.init_box()))
     results = [initial_result(state)]
@@ -114,7 +114,7 @@ def frame_level(reference_backend: Backend, backend: Backend, name: str, seq: Se
                 config: TrackerConfig, frames: int | None = None, precision: str = "fp32",
                 progress=None) -> ParityRow:
     """Each frame tracked by both backends from the reference's state of the frame before."""
-    ref_tracker, test_tracker = Tracker(reference_backend, config), Tracker(backend, config)
+    ref_tracker, test_tracker = SiamMaskTracker(reference_backend, config), SiamMaskTracker(backend, config)
     first = seq.frame(0)
     box = tuple(seq.init_box())
     ref_state, test_state = ref_tracker.init(first, box), test_tracker.init(first, box)

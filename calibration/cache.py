@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from masktrt.provenance import package_versions, sha256_file
-from masktrt.runtime.deploy import GRAPHS, Deploy
+from masktrt.runtime.contract import GRAPHS, Contract
 from masktrt.runtime.sequences import load_sequence
 
 from .quantize import CHUNK, PERCENTILE
@@ -35,7 +35,7 @@ def sequence_record(path: Path, frames: int) -> dict[str, Any]:
             "frames": len(used), "files": [[p.name, p.stat().st_size] for p in used]}
 
 
-def provenance(deploy: Deploy, sequences: list[Path], frames: int, method: str) -> dict[str, Any]:
+def provenance(deploy: Contract, sequences: list[Path], frames: int, method: str) -> dict[str, Any]:
     """Everything the ranges depend on; equal provenance <=> reusable cache."""
     params = {"percentile": PERCENTILE} if method == "percentile" else {}
     return {"method": method, "method_params": params, "chunk": CHUNK,

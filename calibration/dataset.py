@@ -24,11 +24,11 @@ import numpy as np
 
 from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.base import Backend, SearchOutput
-from masktrt.runtime.config import EXEMPLAR_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE
 from masktrt.runtime.crop import crop_subwindow
-from masktrt.runtime.deploy import Deploy, GraphSpec
+from masktrt.runtime.contract import Contract, GraphSpec
 from masktrt.runtime.sequences import Sequence, load_sequence
-from masktrt.runtime.tracker import Tracker, context_size
+from masktrt.runtime.trackers.siammask import SiamMaskTracker, context_size
 from masktrt.types import TargetState
 
 Feeds = dict[str, np.ndarray]
@@ -81,12 +81,12 @@ class RecordingBackend:
 
 
 def exemplar_crop(frame: np.ndarray, state: TargetState) -> np.ndarray:
-    """The 127 crop `Tracker.init` would cut for the target in `state` (same rounding)."""
+    """The 127 crop `SiamMaskTracker.init` would cut for the target in `state` (same rounding)."""
     s_z = round(context_size(state.size))
     return crop_subwindow(frame, state.center, EXEMPLAR_SIZE, s_z, state.avg_chans)
 
 
-def record_sequence(tracker: Tracker, data: CalibrationSet, seq: Sequence, frames: int) -> None:
+def record_sequence(tracker: SiamMaskTracker, data: CalibrationSet, seq: Sequence, frames: int) -> None:
     """Track frames 0..frames-1 of `seq`; every input of every call lands in `data`."""
     state = tracker.init(seq.frame(0), tuple(seq.init_box()))
     for index in range(1, min(frames, len(seq))):
@@ -106,7 +106,7 @@ def record(backend: Backend, config, sequences: list[Path], frames_per_sequence:
                            "to calibrate on", "pass 2 or more (frame 0 initialises the tracker)")
     data = CalibrationSet()
     recorder = RecordingBackend(backend, data)
-    tracker = Tracker(recorder, config)
+    tracker = SiamMaskTracker(recorder, config)
     for path in sequences:
         record_sequence(tracker, data, load_sequence(path), frames_per_sequence)
     if not data.frames:
@@ -116,7 +116,7 @@ def record(backend: Backend, config, sequences: list[Path], frames_per_sequence:
     return data
 
 
-def check_feeds(data: CalibrationSet, deploy: Deploy) -> None:
+def check_feeds(data: CalibrationSet, deploy: Contract) -> None:
     """Every recorded feed must match the graph's inputs in deploy.json (name, shape, dtype).
 
     A crop of another size (a graph exported for another geometry, a hand-made set) would be

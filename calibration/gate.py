@@ -15,7 +15,7 @@ from pathlib import Path
 from masktrt.benchmarks.parity import ParityRow, closed_loop, run_trajectory
 from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
-from masktrt.runtime.config import TrackerConfig
+from masktrt.specs.siammask import TrackerConfig
 from masktrt.runtime.sequences import Sequence, load_sequence
 from masktrt.types import FrameResult
 

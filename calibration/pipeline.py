@@ -19,7 +19,7 @@ import onnx
 
 from masktrt.errors import MasktrtError
 from masktrt.provenance import writable_folder
-from masktrt.runtime.deploy import GRAPHS, Deploy, load_deploy
+from masktrt.runtime.contract import GRAPHS, Contract, load_contract
 
 from . import cache
 from .blocks import graph_blocks, resolve
@@ -84,7 +84,7 @@ class CalibrationReport:
         return summary_table([(v.method, v.policy, v.kept, v.rows) for v in self.variants])
 
 
-def check_options(opts: CalibrateOptions) -> Deploy:
+def check_options(opts: CalibrateOptions) -> Contract:
     unknown = [m for m in opts.methods if m not in METHODS]
     if unknown:
         raise MasktrtError(f"unknown calibration method(s) {unknown}", f"choose from {', '.join(METHODS)}")
@@ -93,7 +93,7 @@ def check_options(opts: CalibrateOptions) -> Deploy:
     if opts.frames_per_sequence < 2:
         raise MasktrtError(f"--frames-per-sequence {opts.frames_per_sequence} gives no tracked frame "
                            "to calibrate on", "pass 2 or more (frame 0 initialises the tracker)")
-    deploy = load_deploy(opts.onnx_dir)
+    deploy = load_contract(opts.onnx_dir)
     if deploy.precision != "fp32" or "quantization" in deploy.raw:
         raise MasktrtError(f"{opts.onnx_dir} holds {deploy.precision} graphs"
                            f"{' (already quantised)' if 'quantization' in deploy.raw else ''}",
@@ -102,7 +102,7 @@ def check_options(opts: CalibrateOptions) -> Deploy:
     return deploy
 
 
-def all_blocks(deploy: Deploy) -> dict[str, dict[str, list[str]]]:
+def all_blocks(deploy: Contract) -> dict[str, dict[str, list[str]]]:
     return {g: graph_blocks(g, onnx.load(str(deploy.graph(g).path), load_external_data=False))
             for g in GRAPHS}
 
@@ -121,7 +121,7 @@ def policies(keep: list[str], blocks: dict[str, list[str]]) -> list[tuple[str, l
     return out or [("none", [])]
 
 
-def calibrate_method(deploy: Deploy, opts: CalibrateOptions, method: str, blocks, get_data,
+def calibrate_method(deploy: Contract, opts: CalibrateOptions, method: str, blocks, get_data,
                      log: Log) -> tuple[dict[str, Path], list[BlockError], bool]:
     """Ranges and sensitivity of one method, from the cache when its provenance matches."""
     folder = cache.method_dir(opts.out, method)
@@ -151,7 +151,7 @@ def excluded_nodes(kept: list[str], blocks: dict[str, dict[str, list[str]]]) -> 
     return {g: [n for name, nodes in blocks[g].items() if name in kept for n in nodes] for g in GRAPHS}
 
 
-def write_variant(deploy: Deploy, folder: Path, method: str, policy: str, kept: list[str],
+def write_variant(deploy: Contract, folder: Path, method: str, policy: str, kept: list[str],
                   ranges: dict[str, Path], blocks, results: list[BlockError], prov: dict) -> None:
     why = {r.block: f"{r.worst_output} noise/signal {r.worst:.3f} > {block_limit():g}"
            for r in results if r.block in kept}

@@ -3,7 +3,7 @@
 The QDQ graphs keep the FP32 graphs' float32 inputs and outputs, so everything in the source
 deploy.json stays true except the files, their hashes and the precision; a `quantization` record
 says how they were made (flavour, method, blocks kept in float and why, the calibration's
-provenance). deploy.json `precision` is "int8" once masktrt.runtime.deploy accepts it; until
+provenance). deploy.json `precision` is "int8" once masktrt.runtime.contract accepts it; until
 then "fp32" with the `quantization` record (graph precision is read from the graphs by
 `masktrt build` anyway: QuantizeLinear nodes mean INT8).
 """
@@ -14,15 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from masktrt.runtime.deploy import DEPLOY_FILE, GRAPHS, Deploy, load_deploy
+from masktrt.runtime.contract import DEPLOY_FILE, GRAPHS, Contract, load_contract
 
 from .cache import sha256_file
 from .quantize import Flavour, count_qdq, quantize_graph
 
 
-def write_flavour(source: Deploy, folder: Path, flavour: Flavour, method: str,
+def write_flavour(source: Contract, folder: Path, flavour: Flavour, method: str,
                   ranges: dict[str, Path], exclude: dict[str, list[str]],
-                  record: dict[str, Any]) -> Deploy:
+                  record: dict[str, Any]) -> Contract:
     """Quantise the three graphs of `source` into `folder` and write its deploy.json."""
     folder.mkdir(parents=True, exist_ok=True)
     doc = copy.deepcopy(source.raw)
@@ -38,4 +38,4 @@ def write_flavour(source: Deploy, folder: Path, flavour: Flavour, method: str,
                            "source_precision": source.precision,
                            "library": "onnxruntime.quantization (quantize_static, QDQ)"}
     (folder / DEPLOY_FILE).write_text(json.dumps(doc, indent=2) + "\n")
-    return load_deploy(folder)
+    return load_contract(folder)

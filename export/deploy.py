@@ -1,4 +1,4 @@
-"""Writing deploy.json (the schema and its reader are in masktrt.runtime.deploy).
+"""Writing deploy.json (the schema and its reader are in masktrt.runtime.contract).
 
 Everything a runtime needs besides the graphs goes in: preprocessing, the preset's
 hyper-parameters and the geometry constants, anchors and window, the weights' origin (sha256 of
@@ -16,7 +16,7 @@ import onnx
 
 from masktrt.provenance import package_versions, sha256_file
 from masktrt.runtime import config
-from masktrt.runtime.deploy import DEPLOY_FILE, IO_NAMES, SCHEMA, SCHEMA_VERSION, geometry
+from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, SCHEMA, SCHEMA_VERSION, geometry
 
 MODEL_NAME = "siammask_sharp"
 KERNEL_INPUTS = IO_NAMES["template"][1]  # search.onnx takes them as inputs in both strategies

@@ -22,9 +22,9 @@ from torch import nn
 
 from masktrt.errors import MasktrtError
 from masktrt.export.models.depthcorr import XCorr
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
 from masktrt.export.xcorr import as_conv_weight, weight_correlation
-from masktrt.runtime.deploy import GRAPHS, IO_NAMES, REFIT_WEIGHTS, io_names
+from masktrt.runtime.contract import GRAPHS, IO_NAMES, REFIT_WEIGHTS, io_names
 
 MIN_OPSET = 13  # Resize with nearest_mode/coordinate modes as used here, Slice/Pad as inputs, Gather
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from masktrt.errors import MasktrtError
 from masktrt.export.deploy import checkpoint_source, random_source
-from masktrt.runtime.deploy import Deploy
+from masktrt.runtime.contract import Contract
 
 
 def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
@@ -31,7 +31,7 @@ def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
     return random_model(seed=seed, width=width, **extra).eval(), random_source(seed, pairs)
 
 
-def model_for_deploy(deploy: Deploy, checkpoint: str | Path | None = None) -> nn.Module:
+def model_for_deploy(deploy: Contract, checkpoint: str | Path | None = None) -> nn.Module:
     """The reference model the graphs in `deploy` were exported from (checked by hash)."""
     source = deploy.source
     if source.get("kind") == "random":

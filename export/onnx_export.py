@@ -24,9 +24,9 @@ from masktrt.export.graphs import (RefitSearchGraph, center_pos, check_opset, gr
 from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
 from masktrt.export.xcorr import correlation
 from masktrt.provenance import writable_folder
-from masktrt.runtime.config import DEFAULT_PRESET, preset
-from masktrt.runtime.deploy import (EXPORT_PRECISIONS, GRAPHS, REFIT, REFIT_WEIGHTS, Deploy,
-                                    load_deploy)
+from masktrt.specs.siammask import DEFAULT_PRESET, preset
+from masktrt.runtime.contract import (EXPORT_PRECISIONS, GRAPHS, REFIT, REFIT_WEIGHTS, Contract,
+                                    load_contract)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _correlation_entry(options: ExportOptions, search: onnx.ModelProto) -> dict[
 
 
 def export_onnx(model: nn.Module, out: str | Path, source: dict[str, Any],
-                options: ExportOptions = ExportOptions()) -> Deploy:
+                options: ExportOptions = ExportOptions()) -> Contract:
     """Write the three graphs and deploy.json into `out`; returns the validated contract."""
     options.validate()
     folder = writable_folder(out)
@@ -140,4 +140,4 @@ def export_onnx(model: nn.Module, out: str | Path, source: dict[str, Any],
         preset=options.preset)
     document["correlation"] = _correlation_entry(options, protos["search"]) or document["correlation"]
     write_deploy(folder, document)
-    return load_deploy(folder)
+    return load_contract(folder)

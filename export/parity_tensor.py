@@ -25,11 +25,11 @@ from masktrt.export.graphs import refine_feeds, run_torch
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation
 from masktrt.paths import shared_data_dir
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
 from masktrt.runtime.crop import crop_subwindow
-from masktrt.runtime.deploy import GRAPHS, IO_NAMES, Deploy
+from masktrt.runtime.contract import GRAPHS, IO_NAMES, Contract
 from masktrt.runtime.sequences import load_sequence
-from masktrt.runtime.tracker import context_size
+from masktrt.runtime.trackers.siammask import context_size
 
 LAST = SCORE_SIZE - 1
 REFINE_POSITIONS: tuple[tuple[int, int], ...] = ((0, 0), (0, LAST), (LAST, 0), (LAST, LAST),
@@ -134,7 +134,7 @@ def _compare(rows: dict[tuple[str, str], ParityRow], graph: str, test: dict[str,
         rows[(graph, name)].add(test[name], ref[name])
 
 
-def tensor_parity(model: nn.Module, deploy: Deploy, crop_sets: list[CropSet],
+def tensor_parity(model: nn.Module, deploy: Contract, crop_sets: list[CropSet],
                   positions: tuple[tuple[int, int], ...] = REFINE_POSITIONS,
                   threads: int = 1) -> ParityReport:
     """Compare every output of the three graphs in `deploy` with `model` on the given crops."""

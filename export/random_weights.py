@@ -26,7 +26,7 @@ from torch import nn
 
 from masktrt.export.models import SiamMask
 from masktrt.paths import cache_dir, shared_data_dir
-from masktrt.runtime.config import CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.specs.siammask import CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE
 from masktrt.runtime.crop import crop_subwindow
 
 CODE_VERSION = 1  # bump whenever the init, the sampling or the re-estimation changes

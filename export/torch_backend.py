@@ -13,7 +13,7 @@ import torch
 from masktrt.errors import MasktrtError
 from masktrt.export.models import SiamMask
 from masktrt.runtime.backends.base import SearchOutput
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
 
 Kernels = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 Features = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # p0, p1, p2, corr

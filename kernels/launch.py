@@ -18,7 +18,7 @@ from masktrt.kernels.loader import (KernelModule, _check, _driver, c_double, c_f
                                     c_longlong, c_ptr)
 from masktrt.kernels.mbr_reference import MbrResult
 from masktrt.kernels.paste_reference import PasteParams
-from masktrt.runtime.config import MIN_CONTOUR_AREA
+from masktrt.specs.siammask import MIN_CONTOUR_AREA
 
 Region = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from masktrt.runtime.config import MASK_OUT_SIZE
+from masktrt.specs.siammask import MASK_OUT_SIZE
 from masktrt.runtime.mask import paste_back_matrix, sigmoid
 
 PROB_TIE = 1e-4

@@ -29,7 +29,7 @@ def _load(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="masktrt",
-        description="Deploy SiamMask: export ONNX subgraphs, build TensorRT engines, track, "
+        description="Contract SiamMask: export ONNX subgraphs, build TensorRT engines, track, "
         "check parity with the PyTorch reference and benchmark. "
         "Run 'masktrt demo' for a first look; 'masktrt COMMAND --help' for details.",
     )

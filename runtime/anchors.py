@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from masktrt.runtime.config import ANCHOR_RATIOS, ANCHOR_SCALES, SCORE_SIZE, TOTAL_STRIDE
+from masktrt.specs.siammask import ANCHOR_RATIOS, ANCHOR_SCALES, SCORE_SIZE, TOTAL_STRIDE
 
 
 def anchor_sizes(ratios: tuple[float, ...] = ANCHOR_RATIOS,

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 from masktrt.errors import MasktrtError
 from masktrt.provenance import sha256_file
 
-from .deploy import REFIT, Deploy, TensorSpec, load_deploy
+from .deploy import REFIT, Contract, TensorSpec, load_contract
 from .trt_network import (Parsed, check_no_shape_inputs, error_logger, graph_precision, io_mismatches,
                           network_io, parse_onnx)
 from .trt_module import (RTX_DEFAULT_MIN_CC, Flavour, PrecisionPlan, choose_xcorr, flavour_of,
@@ -41,13 +41,13 @@ SCHEMA = "masktrt.engine/1"
 
 
 # ----------------------------------------------------------------------------- deploy.json
-def graph_io(deploy: Deploy, graph: str) -> dict[str, list[dict[str, Any]]]:
+def graph_io(deploy: Contract, graph: str) -> dict[str, list[dict[str, Any]]]:
     """deploy.json's I/O of one graph as the [{name, shape, dtype}] lists `network_io` returns."""
     spec = deploy.graph(graph)
     return {"inputs": [t.to_dict() for t in spec.inputs], "outputs": [t.to_dict() for t in spec.outputs]}
 
 
-def checked_onnx(deploy: Deploy, graph: str) -> tuple[Path, str]:
+def checked_onnx(deploy: Contract, graph: str) -> tuple[Path, str]:
     """The graph's path and sha256, refusing a file changed since deploy.json was written."""
     spec = deploy.graph(graph)
     digest = sha256_file(spec.path)
@@ -292,7 +292,7 @@ def _timing_cache_path(request: BuildRequest, flavour: Flavour, gpu: Gpu | None)
     return request.out_dir() / f"timing-{flavour.module}-{flavour.version}-{tag}.cache"
 
 
-def _build_or_reuse(trt: ModuleType, deploy: Deploy, name: str, onnx_path: Path, digest: str,
+def _build_or_reuse(trt: ModuleType, deploy: Contract, name: str, onnx_path: Path, digest: str,
                     request: BuildRequest, xcorr: str, gpu: Gpu | None, cache: bytes | None,
                     quantized: bool) -> tuple[EngineRecord, bytes | None]:
     """Reuse the engine on disk if it was built from the same inputs, else build and write it."""
@@ -315,7 +315,7 @@ def build_engines(request: BuildRequest, graphs: Iterable[str] = GRAPHS,
     """Build (or reuse) every graph's engine; returns the records and notes to show the user."""
     trt = trt or import_trt(request.backend)
     flavour = flavour_of(trt)
-    deploy = load_deploy(request.onnx_dir)
+    deploy = load_contract(request.onnx_dir)
     xcorr, why = choose_xcorr(flavour, request.xcorr, deploy.correlation, str(request.onnx_dir))
     notes = [f"correlation: {why}"]
     gpu = probe_gpu()
@@ -360,7 +360,7 @@ def build_matrix(onnx_dirs: Iterable[Path], out_root: Path, backend: str = "tens
     their deploy.json says) and print one table; any parse, build or I/O mismatch raises."""
     records = []
     for onnx_dir in onnx_dirs:
-        deploy = load_deploy(onnx_dir)
+        deploy = load_contract(onnx_dir)
         precision, xcorr = deploy.precision, deploy.correlation
         request = BuildRequest(Path(onnx_dir), backend=backend, precision=precision, xcorr=xcorr,
                                out=Path(out_root) / f"{Path(onnx_dir).name}-{backend}-{precision}-{xcorr}",

@@ -29,7 +29,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from masktrt.errors import MasktrtError
-from masktrt.runtime.config import MASK_OUT_SIZE
+from masktrt.specs.siammask import MASK_OUT_SIZE
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masktrt.runtime.config import (BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE,
+from masktrt.specs.siammask import (BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE,
                                     MIN_CONTOUR_AREA, TOTAL_STRIDE)
 
 OUTSIDE_VALUE = -1.0  # paste-back border value: "no prediction" stays below any seg_thr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from masktrt.runtime.config import ANCHOR_NUM, SCORE_SIZE
+from masktrt.specs.siammask import ANCHOR_NUM, SCORE_SIZE
 
 
 def cosine_window(score_size: int = SCORE_SIZE, anchor_num: int = ANCHOR_NUM) -> np.ndarray:

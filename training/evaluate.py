@@ -14,8 +14,8 @@ import numpy as np
 
 from masktrt.benchmarks.metrics import boundary_f, region_similarity
 from masktrt.export.models import SiamMask
-from masktrt.runtime.config import preset
-from masktrt.runtime.tracker import Tracker
+from masktrt.specs.siammask import preset
+from masktrt.runtime.trackers.siammask import SiamMaskTracker
 from masktrt.training.pairs import HELD_OUT_FROM
 
 EVAL_FRAMES = 40
@@ -37,7 +37,7 @@ def track_scores(model: SiamMask, frames: Iterable[np.ndarray], masks: Iterable[
     """Mean J and F over frames 1.. of one sequence, tracked from the first-frame box."""
     from masktrt.export.torch_backend import TorchBackend
 
-    tracker = Tracker(TorchBackend(model), preset(preset_name))
+    tracker = SiamMaskTracker(TorchBackend(model), preset(preset_name))
     frames, masks = iter(frames), iter(masks)
     state = tracker.init(next(frames), box_xywh)
     next(masks)

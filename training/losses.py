@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from masktrt.runtime.config import ANCHOR_NUM
+from masktrt.specs.siammask import ANCHOR_NUM
 
 
 def cls_loss(cls: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from masktrt.errors import MasktrtError
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_STRIDE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_STRIDE
 from masktrt.runtime.crop import crop_subwindow
-from masktrt.runtime.tracker import context_size
+from masktrt.runtime.trackers.siammask import context_size
 from masktrt.training.synthetic import Scene, build_scene, mask_box, render_frame
 from masktrt.training.targets import AnchorTargets, anchor_targets, positive_cells
 

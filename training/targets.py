@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from masktrt.runtime.anchors import generate_anchors
-from masktrt.runtime.config import ANCHOR_NUM, SCORE_SIZE
+from masktrt.specs.siammask import ANCHOR_NUM, SCORE_SIZE
 
 POS_IOU = 0.6
 NEG_IOU = 0.3

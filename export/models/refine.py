@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from masktrt.export.models.spec import SiamMaskSpec
-from masktrt.runtime.config import MASK_OUT_SIZE
+from masktrt.specs.siammask import MASK_OUT_SIZE
 
 # (zero padding, stride in the feature map per score cell, window side) for p0, p1, p2:
 # the window is the exemplar-sized (127 px) region under the cell, at each feature resolution.

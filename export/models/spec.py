@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from masktrt.runtime.config import ANCHOR_NUM
+from masktrt.specs.siammask import ANCHOR_NUM
 
 MIN_CHANNELS = 4  # the narrowest official layer (Refine's 4-channel level); never scale below it
 MASK_HEAD_SIDE = 63  # the base model's per-cell mask (3969 channels), kept only so weights load

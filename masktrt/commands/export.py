@@ -25,8 +25,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from masktrt.runtime.config import DEFAULT_PRESET, PRESETS
-    from masktrt.runtime.deploy import CORRELATIONS, EXPORT_PRECISIONS
+    from masktrt.specs.siammask import DEFAULT_PRESET, PRESETS
+    from masktrt.runtime.contract import CORRELATIONS, EXPORT_PRECISIONS
 
     add_model_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the graphs")

@@ -20,7 +20,7 @@ HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the par
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.commands.export import add_model_arguments
-    from masktrt.runtime.deploy import CORRELATIONS, EXPORT_PRECISIONS
+    from masktrt.runtime.contract import CORRELATIONS, EXPORT_PRECISIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
@@ -123,10 +123,10 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
     from masktrt.export.model_source import load_model, model_for_deploy
     from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.paths import resolve_weights
-    from masktrt.runtime.deploy import load_deploy
+    from masktrt.runtime.contract import load_contract
 
     if args.onnx:
-        deploy = load_deploy(onnx_dir)
+        deploy = load_contract(onnx_dir)
         return deploy, model_for_deploy(deploy, args.checkpoint)
     model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
                                seed=args.seed, width=args.width)

@@ -87,8 +87,8 @@ def run_with_backend(args: argparse.Namespace, backend: Any = None) -> int:
     """
     from tqdm import tqdm
 
-    from masktrt.runtime.config import preset
-    from masktrt.runtime.tracker import Tracker, check_box, check_frame
+    from masktrt.specs.siammask import preset
+    from masktrt.runtime.trackers.siammask import SiamMaskTracker, check_box, check_frame
     from masktrt.runtime.video import open_source
 
     box = parse_box(args.box)
@@ -109,7 +109,7 @@ def run_with_backend(args: argparse.Namespace, backend: Any = None) -> int:
         check_box(box, first.shape[:2])
         if backend is None:
             backend = create_backend(args)
-        tracker = Tracker(backend, config)
+        tracker = SiamMaskTracker(backend, config)
         outputs = SequenceOutputs(Path(args.out), source.fps, write_video=not args.no_video)
         total = len(source) or None
         if args.max_frames is not None:
@@ -168,7 +168,7 @@ def track_frames(tracker: Any, box: tuple[float, float, float, float], first: An
                  frame_name: Any, outputs: SequenceOutputs, max_frames: int | None,
                  progress: Any = lambda n: None) -> TrackSummary:
     """Init on `first`, track the rest of `frames` ((index, frame|None) pairs), write everything."""
-    from masktrt.runtime.tracker import initial_result
+    from masktrt.runtime.trackers.siammask import initial_result
 
     summary = TrackSummary()
     start = time.perf_counter()

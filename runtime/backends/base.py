@@ -1,35 +1,60 @@
-"""The interface every network backend implements (torch reference, ONNX Runtime, TensorRT).
+"""The one contract every graph runner implements (torch reference, ONNX Runtime, TensorRT).
 
-The tracker calls the network in three steps that match the exported subgraphs, so a backend is
-a thin adapter. State is explicit: `template()` returns the kernels and the tracker keeps them
-in `TargetState.kernels`; `search()` returns the score/box maps on the host plus whatever the
-backend needs for `refine()` (kept on the device where it can be).
+A runner runs any graph its contract lists, by name: `run(graph, feeds, keep_on_device)` takes
+the graph's inputs (and refittable weights, for runners that refit) by tensor name and returns
+its outputs by name. Outputs named in `keep_on_device` come back as the runner's own device
+values (OrtValues, device buffers, torch tensors), to be fed to a later `run` without a host
+round trip; all others are host NumPy arrays. Feeds may be NumPy arrays or such device values.
+
+Lifetime of kept outputs: those of a per-target graph (spec `runs="target"`) belong to the
+target and stay valid until `close()`; those of a per-frame graph stay valid until that graph
+runs again. Runners hold no tracking state: one runner serves many targets.
+
+Runners own native resources (sessions, engines, device memory): their owners call `close()`,
+or use them as context managers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any, Collection, Mapping, Protocol, runtime_checkable
 
 
-@dataclass
-class SearchOutput:
-    """cls 1x(2A)x25x25 and loc 1x(4A)x25x25 as float32 host arrays; `features` is opaque."""
-
-    cls: np.ndarray
-    loc: np.ndarray
-    features: Any
-
-
-class Backend(Protocol):
+@runtime_checkable
+class GraphRunner(Protocol):
     name: str
 
-    def template(self, z: np.ndarray) -> Any:
-        """z: 1x3x127x127 float32 BGR 0..255 -> backend-owned kernels (cls, loc, mask)."""
+    def run(self, graph: str, feeds: Mapping[str, Any],
+            keep_on_device: Collection[str] = ()) -> dict[str, Any]:
+        """Run `graph` on `feeds` (by tensor name); outputs by name."""
 
-    def search(self, x: np.ndarray, kernels: Any) -> SearchOutput:
-        """x: 1x3x255x255 float32 BGR 0..255 -> score/box maps + features for refine."""
+    def close(self) -> None:
+        """Release sessions, engines and device memory; the runner is unusable afterwards."""
 
-    def refine(self, features: Any, pos: tuple[int, int]) -> np.ndarray:
-        """Mask logits (127x127 float32) at score-map cell pos = (row, column)."""
+    def __enter__(self) -> "GraphRunner": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class RunnerBase:
+    """Context-manager plumbing and feed checks shared by the runners."""
+
+    name = "runner"
+    closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def missing_feeds(graph: str, needed: Collection[str], feeds: Mapping[str, Any]) -> None:
+    """A one-line error naming the inputs a caller did not feed."""
+    from masktrt.errors import MasktrtError
+
+    absent = [n for n in needed if n not in feeds]
+    if absent:
+        raise MasktrtError(f"graph '{graph}' was run without inputs {absent}",
+                           f"feed every input the contract lists: {list(needed)}")

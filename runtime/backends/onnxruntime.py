@@ -42,10 +42,10 @@ class OnnxRuntimeBackend:
 
     def __init__(self, onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> None:
         ort = require("onnxruntime", "onnxruntime")
-        from masktrt.runtime.deploy import load_deploy
+        from masktrt.runtime.contract import load_contract
 
         self.dir = Path(onnx_dir)
-        self.deploy = load_deploy(self.dir)
+        self.deploy = load_contract(self.dir)
         if self.deploy.correlation == "refit":
             raise MasktrtError(f"{self.dir} holds 'refit' graphs, whose kernels are baked-in "
                                "placeholders meant for TensorRT refitting",

@@ -224,7 +224,7 @@ def test_cached_export_is_made_once_and_reused(tmp_path, monkeypatch):
     from masktrt.benchmarks.bench_variants import cached_export
     from masktrt.export.deploy import random_source
     from masktrt.export.random_weights import random_model
-    from masktrt.runtime.deploy import load_deploy
+    from masktrt.runtime.contract import load_contract
 
     torch.set_num_threads(1)
     model = random_model(seed=SEED, width=WIDTH, n_pairs=PAIRS).eval()  # from the usual cache
@@ -233,10 +233,10 @@ def test_cached_export_is_made_once_and_reused(tmp_path, monkeypatch):
     options = BenchOptions(sequence=tmp_path)
     first = cached_export(model, source, options)
     assert first.parent == tmp_path / "bench-onnx"
-    assert load_deploy(first).source == random_source(SEED, PAIRS)
+    assert load_contract(first).source == random_source(SEED, PAIRS)
     stamp = (first / "search.onnx").stat().st_mtime_ns
     assert cached_export(model, source, options) == first
     assert (first / "search.onnx").stat().st_mtime_ns == stamp  # reused, not re-exported
     other = cached_export(model, source, BenchOptions(sequence=tmp_path, correlation="unrolled"))
-    assert other != first and load_deploy(other).correlation == "unrolled"
+    assert other != first and load_contract(other).correlation == "unrolled"
     assert not [p for p in (tmp_path / "bench-onnx").iterdir() if p.name.startswith(".")]

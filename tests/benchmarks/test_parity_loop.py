@@ -8,7 +8,7 @@ from masktrt.benchmarks.parity import (closed_loop, format_table, frame_level, r
                                        run_trajectory)
 from masktrt.budgets import budgets_for
 from masktrt.runtime.backends.base import SearchOutput
-from masktrt.runtime.config import preset
+from masktrt.specs.siammask import preset
 from masktrt.runtime.sequences import load_sequence
 from masktrt.training.synthetic import generate_sequence, write_davis
 

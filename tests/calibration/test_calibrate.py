@@ -25,7 +25,7 @@ from masktrt.calibration.sensitivity import BlockError, auto_keep, noise_to_sign
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
-from masktrt.runtime.deploy import load_deploy  # noqa: E402
+from masktrt.runtime.contract import load_contract  # noqa: E402
 from tests.conftest import real_sequence  # noqa: E402
 from tests.export.export_helpers import export_small, small_model  # noqa: E402
 
@@ -48,7 +48,7 @@ def calibrated(fp32_dir, tmp_path_factory):
 
 
 def test_recorded_search_inputs_are_paired_with_their_targets_kernels(fp32_dir) -> None:
-    deploy = load_deploy(fp32_dir)
+    deploy = load_contract(fp32_dir)
     backend = OnnxRuntimeBackend(fp32_dir, provider="cpu", threads=1)
     data = record(backend, deploy.preset, [real_sequence("davis-dog")], FRAMES)
     check_feeds(data, deploy)
@@ -102,7 +102,7 @@ def test_two_flavours_from_one_calibration(calibrated) -> None:
     # ONNX Runtime CPU: uint8 activations
     assert {z.dtype for z in _zero_points(ort)} == {np.dtype(np.uint8)}
     for flavour in ("trt", "ort"):
-        deploy = load_deploy(opts.out / flavour)
+        deploy = load_contract(opts.out / flavour)
         q = deploy.raw["quantization"]
         assert q["flavour"] == flavour and q["method"] == "minmax" and q["per_channel"] is True
         assert deploy.graph("search").sha256 == sha256_file(deploy.graph("search").path)
@@ -117,7 +117,7 @@ def test_int8_ort_dir_loads_through_get_backend_and_tracks(calibrated) -> None:
     from masktrt.runtime.sequences import load_sequence
 
     seq = load_sequence(real_sequence("davis-dog"))
-    results = run_trajectory(backend, seq, load_deploy(opts.out / "ort").preset, frames=2)
+    results = run_trajectory(backend, seq, load_contract(opts.out / "ort").preset, frames=2)
     assert results[1].mask is not None and results[1].mask.shape == seq.frame(0).shape[:2]
 
 
@@ -154,12 +154,12 @@ def test_cache_reused_only_when_provenance_matches(calibrated, capsys) -> None:
     assert again.reused == {"minmax": True} and not any(line.startswith("recording") for line in logs)
     prov = json.loads((opts.out / "cache" / "minmax" / "provenance.json").read_text())
     assert prov["sequences"][0]["frames"] == FRAMES and set(prov["graphs"]) == {"template", "search", "refine"}
-    changed = cache.provenance(load_deploy(opts.onnx_dir), opts.sequences, FRAMES + 1, "minmax")
+    changed = cache.provenance(load_contract(opts.onnx_dir), opts.sequences, FRAMES + 1, "minmax")
     assert not cache.matches(opts.out / "cache" / "minmax", changed)
 
 
 def test_gate_of_the_fp32_graphs_against_themselves_passes(fp32_dir) -> None:
-    deploy = load_deploy(fp32_dir)
+    deploy = load_contract(fp32_dir)
     refs = references(fp32_dir, [real_sequence("vot-bag")], deploy.preset, 3, threads=1)
     rows = gate_variant(fp32_dir, "fp32-as-int8", refs, deploy.preset, threads=1)
     assert passed(rows) and rows[0].summary("mask_iou") == (1.0, 1.0)
@@ -214,7 +214,7 @@ def test_crop_of_wrong_shape_is_one_line_error(fp32_dir) -> None:
                                  "k_cls": np.zeros(1), "k_loc": np.zeros(1), "k_mask": np.zeros(1)})
     data.feeds["refine"].append({})
     with pytest.raises(MasktrtError, match=r"'x' is float32\[1, 3, 127, 127\], the graph takes"):
-        check_feeds(data, load_deploy(fp32_dir))
+        check_feeds(data, load_contract(fp32_dir))
 
 
 def test_gate_on_a_calibration_sequence_is_refused(fp32_dir, tmp_path) -> None:

@@ -13,7 +13,7 @@ import torch
 from masktrt.export.deploy import random_source
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.parity_tensor import CropSet, sequence_crops
-from masktrt.runtime.deploy import Deploy
+from masktrt.runtime.contract import Contract
 from tests.conftest import real_sequence
 
 WIDTH = 0.125
@@ -29,7 +29,7 @@ def small_model():
 
 
 def export_small(model, folder: Path, correlation: str = "dynamic",
-                 precision: str = "fp32") -> Deploy:
+                 precision: str = "fp32") -> Contract:
     options = ExportOptions(correlation=correlation, precision=precision)
     return export_onnx(model, folder, random_source(SEED, PAIRS), options)
 

@@ -18,7 +18,7 @@ from masktrt.export.graphs import refine_feeds, run_torch
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation
-from masktrt.runtime.deploy import DEPLOY_FILE, IO_NAMES, load_deploy
+from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, load_contract
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_deploy_json_records_the_contract(exported) -> None:
 
 
 def test_runtime_reader_imports_neither_torch_nor_onnx(exported) -> None:
-    code = ("import sys; from masktrt.runtime.deploy import load_deploy; "
-            f"d = load_deploy({str(exported.root)!r}); "
+    code = ("import sys; from masktrt.runtime.contract import load_contract; "
+            f"d = load_contract({str(exported.root)!r}); "
             "assert d.graph('search').output('cls').shape[1] == 10; "
             "assert 'torch' not in sys.modules and 'onnx' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -137,7 +137,7 @@ def test_load_deploy_rejects_a_broken_contract(exported, tmp_path, edit, message
         (tmp_path / file.name).write_bytes(file.read_bytes())
     _rewrite(tmp_path, edit)
     with pytest.raises(MasktrtError, match=message) as info:
-        load_deploy(tmp_path)
+        load_contract(tmp_path)
     assert "\n" not in str(info.value)
 
 

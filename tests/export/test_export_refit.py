@@ -19,7 +19,7 @@ from masktrt.errors import MasktrtError
 from masktrt.export.graphs import noise_crops
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation, xcorr_depthwise
-from masktrt.runtime.deploy import DEPLOY_FILE, IO_NAMES, REFIT_WEIGHTS, io_names, load_deploy
+from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, REFIT_WEIGHTS, io_names, load_contract
 
 ROUNDING = 1e-5  # same bound as the unrolled-vs-dynamic comparison (test_export_xcorr.py)
 
@@ -100,9 +100,9 @@ def test_refit_deploy_without_weight_table_is_refused(exports, tmp_path) -> None
     doc["correlation"]["refit_weights"][1]["shape"] = [3, 1, 5, 5]
     path.write_text(json.dumps(doc))
     with pytest.raises(MasktrtError, match="does not hold the template output") as exc:
-        load_deploy(folder)
+        load_contract(folder)
     assert "\n" not in str(exc.value)
     del doc["correlation"]["refit_weights"]
     path.write_text(json.dumps(doc))
     with pytest.raises(MasktrtError, match="needs refit_weights named"):
-        load_deploy(folder)
+        load_contract(folder)

@@ -10,7 +10,7 @@ from masktrt.export.graphs import run_torch
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation
 from masktrt.errors import MasktrtError
-from masktrt.runtime.deploy import IO_NAMES
+from masktrt.runtime.contract import IO_NAMES
 
 # Both sum the same 25 products per output element in a different order: a few float32 ulps of
 # the largest partial sums. Measured here: ~1e-6 relative to each output's magnitude.

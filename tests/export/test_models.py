@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from masktrt.export.models import SiamMask, xcorr_depthwise, xcorr_unrolled
 from masktrt.export.models.refine import upsample
 from masktrt.paths import REPO_ROOT
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, SCORE_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, SCORE_SIZE
 
 MANIFEST = REPO_ROOT.parent / "shared" / "spec" / "siammask_state_dict.json"
 

@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from export_helpers import export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.export.parity_tensor import REFINE_POSITIONS, sequence_crops, tensor_parity
-from masktrt.runtime.deploy import load_deploy
+from masktrt.runtime.contract import load_contract
 from tests.conftest import real_sequence
 
 
@@ -66,7 +66,7 @@ def test_faithful_export_passes_with_a_table(model, exported, crops) -> None:
 
 
 def test_perturbed_graph_fails(model, exported, crops, tmp_path) -> None:
-    bad = load_deploy(perturbed_copy(exported.root, tmp_path / "bad"))
+    bad = load_contract(perturbed_copy(exported.root, tmp_path / "bad"))
     report = tensor_parity(model, bad, crops, positions=((12, 12),))
     failed = {(r.graph, r.output) for r in report.rows if not r.passed}
     assert not report.passed

@@ -9,7 +9,7 @@ from masktrt.errors import MasktrtError
 from masktrt.export.checkpoints import save_checkpoint
 from masktrt.export.models import SiamMask
 from masktrt.export.torch_backend import TorchBackend, load_reference
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from masktrt.runtime.anchors import generate_anchors
 from masktrt.runtime.backends.base import SearchOutput
-from masktrt.runtime.config import (ANCHOR_NUM, BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE,
+from masktrt.specs.siammask import (ANCHOR_NUM, BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE,
                                     MASK_OUT_SIZE, SCORE_SIZE, TOTAL_STRIDE)
 
 GRID = (SCORE_SIZE, SCORE_SIZE)

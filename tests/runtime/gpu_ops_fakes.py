@@ -16,7 +16,7 @@ from fake_numpy_backend import OracleBackend
 from masktrt.kernels.crop_reference import crop_resize_reference
 from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
 from masktrt.kernels.paste_reference import paste_mask_reference
-from masktrt.runtime.config import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE
 from masktrt.runtime.gpu_ops import (DeviceInput, DeviceIO, DeviceKernels, DeviceLogits,
                                      DeviceTensorSpec)
 

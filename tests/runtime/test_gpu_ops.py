@@ -10,12 +10,12 @@ from gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
 import masktrt.kernels as kernels_pkg
 from masktrt.errors import MasktrtError
 from masktrt.kernels.paste_reference import PROB_TIE
-from masktrt.runtime.config import preset
+from masktrt.specs.siammask import preset
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceOps, DeviceTensorSpec, HostOps, ReferenceOps,
                                      choose_ops, io_problem)
 from masktrt.runtime.mask import binarize, mask_polygon, paste_back, sigmoid
-from masktrt.runtime.tracker import Tracker
+from masktrt.runtime.trackers.siammask import SiamMaskTracker
 
 DAVIS = preset("davis")
 
@@ -26,7 +26,7 @@ def close_polygons(ref: np.ndarray, got: np.ndarray, tol: float = 0.5) -> bool:
     return len(set(d.argmin(axis=1).tolist())) == 4 and float(d.min(axis=1).max()) <= tol
 
 
-def run(tracker: Tracker, frames, box):
+def run(tracker: SiamMaskTracker, frames, box):
     state = tracker.init(frames[0], box)
     results = []
     for f in frames[1:]:
@@ -48,7 +48,7 @@ def assert_same_tracking(want, got, check_masks: bool = True) -> None:
         assert close_polygons(a.polygon, b.polygon), (i, a.polygon.tolist(), b.polygon.tolist())
 
 
-def assert_steps_alike(ref: Tracker, test: Tracker, frames, box, net_tie: float,
+def assert_steps_alike(ref: SiamMaskTracker, test: SiamMaskTracker, frames, box, net_tie: float,
                        polygons: bool = True) -> None:
     """Frame by frame from the reference's state (each tracker keeps its own kernels), so one
     network difference cannot compound: same cell, centres within 0.05 px, masks equal except
@@ -71,7 +71,7 @@ def assert_steps_alike(ref: Tracker, test: Tracker, frames, box, net_tie: float,
 # ---------------------------------------------------------------- choice
 def test_host_backends_get_host_ops_without_probing_cuda(monkeypatch):
     monkeypatch.setattr(kernels_pkg, "gpu_available", lambda: pytest.fail("CUDA probed for a host backend"))
-    assert isinstance(Tracker(OracleBackend(), DAVIS).ops, HostOps)
+    assert isinstance(SiamMaskTracker(OracleBackend(), DAVIS).ops, HostOps)
     assert isinstance(choose_ops(OracleBackend()), HostOps)
 
 
@@ -144,12 +144,12 @@ def sequence():
 @pytest.fixture(scope="module")
 def host_results(sequence):
     frames, boxes = sequence
-    return run(Tracker(OracleBackend(), DAVIS, ops=HostOps()), frames, boxes[0])
+    return run(SiamMaskTracker(OracleBackend(), DAVIS, ops=HostOps()), frames, boxes[0])
 
 
 def test_reference_ops_track_like_the_host_ops(sequence, host_results):
     frames, boxes = sequence
-    got = run(Tracker(OracleBackend(), DAVIS, ops=ReferenceOps()), frames, boxes[0])
+    got = run(SiamMaskTracker(OracleBackend(), DAVIS, ops=ReferenceOps()), frames, boxes[0])
     assert all(r.extra["polygon_from_mask"] for r in got)
     assert_same_tracking(host_results, got)
 
@@ -160,7 +160,7 @@ def test_device_ops_plumbing_tracks_like_the_host_ops(sequence, host_results, se
     mem = HostMemory()
     backend = DeviceOracle(mem, search_dtype)
     ops = DeviceOps(backend.device_io(), want_mask=True, kernels=reference_kernels(mem), memory=mem)
-    got = run(Tracker(backend, DAVIS, ops=ops), frames, boxes[0])
+    got = run(SiamMaskTracker(backend, DAVIS, ops=ops), frames, boxes[0])
     assert_same_tracking(host_results, got)
     assert mem.uploads == len(frames)  # the frame, once per frame; nothing else goes up
     assert ops._scratch.workspace.outside_clean  # the previous frame's mask was cleared
@@ -174,7 +174,7 @@ def test_device_ops_without_mask_fetch_only_the_corners(sequence, host_results):
     mem = HostMemory()
     backend = DeviceOracle(mem)
     ops = DeviceOps(backend.device_io(), want_mask=False, kernels=reference_kernels(mem), memory=mem)
-    got = run(Tracker(backend, DAVIS, ops=ops), frames, boxes[0])
+    got = run(SiamMaskTracker(backend, DAVIS, ops=ops), frames, boxes[0])
     assert mem.downloads == 0 and all(r.mask is None for r in got)
     assert_same_tracking(host_results, got, check_masks=False)
 

@@ -19,7 +19,7 @@ from test_gpu_ops import DAVIS, assert_same_tracking, assert_steps_alike, close_
 from masktrt.kernels.paste_reference import PROB_TIE
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps,
                                      choose_ops)
-from masktrt.runtime.tracker import Tracker
+from masktrt.runtime.trackers.siammask import SiamMaskTracker
 
 pytestmark = pytest.mark.gpu
 NET_TIE = 0.02
@@ -93,12 +93,12 @@ def test_tensorrt_tracker_device_ops_match_its_host_ops(engines):
 
     frames, boxes = synthetic_sequence(6)
     with get_backend("tensorrt", engine_dir=engines[1]) as trt:
-        tracker = Tracker(trt, DAVIS)
+        tracker = SiamMaskTracker(trt, DAVIS)
         assert isinstance(tracker.ops, DeviceOps)  # auto picks the kernels for TensorRT on a GPU
-        want = run(Tracker(trt, DAVIS, ops=HostOps()), frames, boxes[0])
+        want = run(SiamMaskTracker(trt, DAVIS, ops=HostOps()), frames, boxes[0])
         got = run(tracker, frames, boxes[0])
         lean_ops = choose_ops(trt, want_mask=False)
-        lean = run(Tracker(trt, DAVIS, ops=lean_ops), frames, boxes[0])
+        lean = run(SiamMaskTracker(trt, DAVIS, ops=lean_ops), frames, boxes[0])
         tracker.ops.close(), lean_ops.close()
     assert_same_tracking(want, got)
     assert_same_tracking(want, lean, check_masks=False)
@@ -111,8 +111,8 @@ def test_tensorrt_with_device_ops_matches_onnxruntime_cpu(engines):
 
     frames, boxes = synthetic_sequence(6)
     ort = get_backend("onnxruntime", onnx_dir=engines[0], provider="cpu")
-    ref = Tracker(ort, DAVIS, ops=HostOps())
+    ref = SiamMaskTracker(ort, DAVIS, ops=HostOps())
     with get_backend("tensorrt", engine_dir=engines[1]) as trt:
-        test = Tracker(trt, DAVIS, ops=choose_ops(trt, prefer="device"))
+        test = SiamMaskTracker(trt, DAVIS, ops=choose_ops(trt, prefer="device"))
         assert_steps_alike(ref, test, frames, boxes[0], NET_TIE)
         test.ops.close()

@@ -43,11 +43,11 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import numpy as np
     from fake_numpy_backend import OracleBackend, synthetic_sequence
-    from masktrt.runtime.config import preset
-    from masktrt.runtime.tracker import Tracker
+    from masktrt.specs.siammask import preset
+    from masktrt.runtime.trackers.siammask import SiamMaskTracker
 
     frames, boxes = synthetic_sequence(6)
-    tracker = Tracker(OracleBackend(), preset("davis"))
+    tracker = SiamMaskTracker(OracleBackend(), preset("davis"))
     state = tracker.init(frames[0], boxes[0])
     for frame, box in zip(frames[1:], boxes[1:]):
         state, result = tracker.track(frame, state)

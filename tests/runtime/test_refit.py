@@ -21,7 +21,7 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.models.siammask import SiamMask  # noqa: E402
-from masktrt.runtime.deploy import REFIT_WEIGHTS, load_deploy  # noqa: E402
+from masktrt.runtime.contract import REFIT_WEIGHTS, load_contract  # noqa: E402
 from masktrt.runtime.engines import (BuildRequest, build_engines, mark_refittable,  # noqa: E402
                                      probe_gpu)
 from masktrt.runtime.trt_network import parse_onnx  # noqa: E402
@@ -76,7 +76,7 @@ def test_refit_build_of_a_dynamic_export_is_one_line(folders, tmp_path) -> None:
 # --- the parsed network ----------------------------------------------------------------------
 @pytest.mark.parametrize("which", ["refit-fp32", "refit-fp16"])
 def test_parsed_refit_network_has_the_named_kernels(folders, which) -> None:
-    deploy = load_deploy(folders[which])
+    deploy = load_contract(folders[which])
     assert [w.name for w in deploy.refit_weights] == list(REFIT_WEIGHTS)
     assert {w.dtype for w in deploy.refit_weights} == {"float32" if which.endswith("32") else "float16"}
     network = parse_onnx(TRT, deploy.graph("search").path).network
@@ -87,7 +87,7 @@ def test_parsed_refit_network_has_the_named_kernels(folders, which) -> None:
 
 
 def test_dynamic_search_has_no_weights_to_refit(folders) -> None:
-    refit = load_deploy(folders["refit-fp32"]).refit_weights
+    refit = load_contract(folders["refit-fp32"]).refit_weights
     path = folders["dynamic-fp32"] / "search.onnx"
     network = parse_onnx(TRT, path).network  # the kernels are inputs here, not weights
     with pytest.raises(MasktrtError) as exc:
@@ -125,6 +125,6 @@ def test_refit_search_engine_builds(folders, tmp_path, which, precision) -> None
     meta = json.loads((out / "search.json").read_text())
     assert meta == record.meta and meta["xcorr"] == "refit"
     assert "REFIT_INDIVIDUAL" in meta["builder_flags"] and meta["refit"]["flag"] == "REFIT_INDIVIDUAL"
-    deploy = load_deploy(folders[which])
+    deploy = load_contract(folders[which])
     assert meta["refit"]["weights"] == [w.to_dict() for w in deploy.refit_weights]
     assert [t["name"] for t in meta["inputs"]] == ["x"]

@@ -21,10 +21,10 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.models.siammask import SiamMask  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
-from masktrt.runtime.config import preset  # noqa: E402
+from masktrt.specs.siammask import preset  # noqa: E402
 from masktrt.runtime.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.gpu_ops import HostOps  # noqa: E402
-from masktrt.runtime.tracker import Tracker  # noqa: E402
+from masktrt.runtime.trackers.siammask import SiamMaskTracker  # noqa: E402
 
 DAVIS = preset("davis")
 NET = 1e-3  # TensorRT FP32 vs ONNX Runtime CPU, relative to each map's magnitude
@@ -76,7 +76,7 @@ def test_refit_engine_tracks_like_onnxruntime_dynamic(setup) -> None:
     """Frame by frame from the reference's state, so one network difference cannot compound."""
     dynamic, engines = setup
     frames, boxes = synthetic_sequence(6)
-    ref = Tracker(get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
+    ref = SiamMaskTracker(get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
     with get_backend("tensorrt", engine_dir=engines) as trt:
-        test = Tracker(trt, DAVIS, ops=HostOps())
+        test = SiamMaskTracker(trt, DAVIS, ops=HostOps())
         assert_steps_alike(ref, test, frames, boxes[0], NET_TIE, polygons=False)

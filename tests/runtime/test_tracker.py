@@ -1,4 +1,4 @@
-"""Tracker logic (spec §3.6-3.8) with NumPy fake backends: hand-computed selection and update,
+"""SiamMaskTracker logic (spec §3.6-3.8) with NumPy fake backends: hand-computed selection and update,
 mask paste-back, polygon fallback, clipping, validation and a closed loop on synthetic frames."""
 import math
 from dataclasses import replace
@@ -8,10 +8,10 @@ import pytest
 from fake_numpy_backend import FixedBackend, OracleBackend, crafted_maps, synthetic_sequence
 
 from masktrt.errors import MasktrtError
-from masktrt.runtime.config import preset
+from masktrt.specs.siammask import preset
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import box_polygon
-from masktrt.runtime.tracker import (Tracker, clip_target, decode_boxes, foreground_scores,
+from masktrt.runtime.trackers.siammask import (SiamMaskTracker, clip_target, decode_boxes, foreground_scores,
                                      initial_result)
 
 DAVIS = preset("davis")
@@ -61,7 +61,7 @@ def test_decode_uses_dx_dy_dw_dh_channel_blocks():
 def test_init_centre_mean_and_half_to_even_template_size():
     f = frame()
     backend = crafted_backend()
-    state = Tracker(backend, DAVIS).init(f, (100.0, 50.0, 10.25, 10.25))  # context side 20.5 -> 20
+    state = SiamMaskTracker(backend, DAVIS).init(f, (100.0, 50.0, 10.25, 10.25))  # context side 20.5 -> 20
     np.testing.assert_array_equal(state.center, [105.125, 55.125])
     np.testing.assert_array_equal(state.avg_chans, f.reshape(-1, 3).mean(axis=0))
     assert state.avg_chans.dtype == np.float64 and state.frame_hw == (400, 600)
@@ -74,7 +74,7 @@ def test_init_centre_mean_and_half_to_even_template_size():
 def test_selection_penalty_window_and_update_match_hand_computation():
     f = frame()
     backend = crafted_backend()
-    tracker = Tracker(backend, DAVIS)
+    tracker = SiamMaskTracker(backend, DAVIS)
     state = tracker.init(f, (268.0, 168.0, 64.0, 64.0))  # centre (300, 200), context side 128
     new, res = tracker.track(f, state)
 
@@ -101,14 +101,14 @@ def test_selection_penalty_window_and_update_match_hand_computation():
 
 def test_without_window_the_confident_far_candidate_wins():
     f = frame()
-    tracker = Tracker(crafted_backend(), replace(DAVIS, window_influence=0.0))
+    tracker = SiamMaskTracker(crafted_backend(), replace(DAVIS, window_influence=0.0))
     _, res = tracker.track(f, tracker.init(f, (268.0, 168.0, 64.0, 64.0)))
     assert res.best == B  # penalty ~0.91 x 0.9997 beats 0.9997 x 0.818
 
 
 def test_full_mask_at_the_chosen_cell_lands_on_its_subwindow():
     f = frame()
-    tracker = Tracker(crafted_backend(mask_logit=10.0), DAVIS)
+    tracker = SiamMaskTracker(crafted_backend(mask_logit=10.0), DAVIS)
     _, res = tracker.track(f, tracker.init(f, (268.0, 168.0, 64.0, 64.0)))
     x0, y0, side, _ = res.extra["crop_box"]
     s = side / 255
@@ -125,7 +125,7 @@ def test_full_mask_at_the_chosen_cell_lands_on_its_subwindow():
 def test_empty_mask_falls_back_to_the_unclipped_box_then_clips():
     f = frame()
     cls, loc = crafted_maps({(2, 12, 12): 3.0}, {(2, 12, 12): (-60 / 64, 0.0, 0.0, 0.0)})
-    tracker = Tracker(FixedBackend(cls, loc, np.full((127, 127), -10.0, np.float32)), DAVIS)
+    tracker = SiamMaskTracker(FixedBackend(cls, loc, np.full((127, 127), -10.0, np.float32)), DAVIS)
     state = tracker.init(f, (0.0, 150.0, 40.0, 40.0))  # centre (20, 170), context side 80
     new, res = tracker.track(f, state)
     assert res.best == (2, 12, 12) and res.mask.sum() == 0
@@ -148,14 +148,14 @@ def test_clipping_bounds():
 def test_low_score_is_lost():
     f = frame()
     cls, loc = crafted_maps({}, {}, base_fg=-3.0)  # every candidate ~0.047
-    tracker = Tracker(FixedBackend(cls, loc, np.zeros((127, 127), np.float32)), DAVIS)
+    tracker = SiamMaskTracker(FixedBackend(cls, loc, np.zeros((127, 127), np.float32)), DAVIS)
     _, res = tracker.track(f, tracker.init(f, (268.0, 168.0, 64.0, 64.0)))
     assert res.lost is True and res.score < DAVIS.lost_score
 
 
 def test_tracking_is_a_pure_function_of_state_and_frame():
     f = frame()
-    tracker = Tracker(crafted_backend(), DAVIS)
+    tracker = SiamMaskTracker(crafted_backend(), DAVIS)
     state = tracker.init(f, (268.0, 168.0, 64.0, 64.0))
     a_state, a = tracker.track(f, state)
     b_state, b = tracker.track(f, state)
@@ -165,7 +165,7 @@ def test_tracking_is_a_pure_function_of_state_and_frame():
 
 def test_initial_result_is_the_given_box():
     f = frame()
-    state = Tracker(crafted_backend(), DAVIS).init(f, (10.0, 20.0, 30.0, 40.0))
+    state = SiamMaskTracker(crafted_backend(), DAVIS).init(f, (10.0, 20.0, 30.0, 40.0))
     res = initial_result(state)
     np.testing.assert_array_equal(res.xywh, [10, 20, 30, 40])
     assert res.polygon.tolist() == [[10, 20], [40, 20], [40, 60], [10, 60]]
@@ -176,14 +176,14 @@ def test_initial_result_is_the_given_box():
                                  (float("nan"), 1, 2, 3)])
 def test_bad_boxes_are_one_line_errors(box):
     with pytest.raises(MasktrtError) as err:
-        Tracker(crafted_backend(), DAVIS).init(frame(), box)
+        SiamMaskTracker(crafted_backend(), DAVIS).init(frame(), box)
     assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((40, 60), np.uint8), np.zeros((40, 60, 3), np.float32),
                                  np.zeros((40, 60, 4), np.uint8), [[1, 2, 3]]])
 def test_bad_frames_are_one_line_errors(bad):
-    tracker = Tracker(crafted_backend(), DAVIS)
+    tracker = SiamMaskTracker(crafted_backend(), DAVIS)
     with pytest.raises(MasktrtError, match="HxWx3 uint8"):
         tracker.init(bad, (1, 1, 5, 5))
     state = tracker.init(frame(40, 60), (1, 1, 5, 5))
@@ -192,7 +192,7 @@ def test_bad_frames_are_one_line_errors(bad):
 
 
 def test_frame_size_change_is_an_error():
-    tracker = Tracker(crafted_backend(), DAVIS)
+    tracker = SiamMaskTracker(crafted_backend(), DAVIS)
     state = tracker.init(frame(), (268.0, 168.0, 64.0, 64.0))
     with pytest.raises(MasktrtError, match="frame size changed from 600x400 to 601x400"):
         tracker.track(frame(400, 601), state)
@@ -200,7 +200,7 @@ def test_frame_size_change_is_an_error():
 
 def test_closed_loop_follows_a_moving_target_with_an_oracle_network():
     frames, boxes = synthetic_sequence(15)
-    tracker = Tracker(OracleBackend(), DAVIS)
+    tracker = SiamMaskTracker(OracleBackend(), DAVIS)
     state = tracker.init(frames[0], boxes[0])
     for f, (x, y, w, h) in zip(frames[1:], boxes[1:]):
         state, res = tracker.track(f, state)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from masktrt.runtime.anchors import generate_anchors
-from masktrt.runtime.config import ANCHOR_NUM, SCORE_SIZE
-from masktrt.runtime.tracker import decode_boxes
+from masktrt.specs.siammask import ANCHOR_NUM, SCORE_SIZE
+from masktrt.runtime.trackers.siammask import decode_boxes
 from masktrt.training.losses import box_loss, cls_loss, mask_loss
 from masktrt.training.pairs import mask_window
 from masktrt.training.targets import (MAX_POS, MAX_TOTAL, anchor_targets, iou_cxcywh,

@@ -1,8 +1,9 @@
-"""The official SiamMask tracking procedure (spec §3.6-3.8) over any network backend.
+"""The official SiamMask tracking procedure (spec §3.6-3.8) over any graph runner.
 
-The tracker object holds only constants (anchors, window, config, backend); everything that
+The tracker object holds only constants (anchors, window, config, runner); everything that
 changes between frames lives in the TargetState that `init` returns and `track` takes and
-returns. So one backend can serve many targets, and a run can be replayed from any frame.
+returns. So one runner can serve many targets, and a run can be replayed from any frame. It
+calls the contract's graphs by the names in masktrt.specs.siammask.
 
 Number formats follow the official code where it matters for parity: scores and decoded boxes
 in float32 (the network's outputs), penalties and the window-blended score in float64, target
@@ -17,49 +18,16 @@ from typing import Callable
 
 import numpy as np
 
-from masktrt.errors import MasktrtError
 from masktrt.runtime.anchors import generate_anchors
-from masktrt.runtime.backends.base import Backend
-from masktrt.runtime.config import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE,
-                                    MIN_TARGET_SIZE, SCORE_SIZE, TrackerConfig)
+from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, choose_ops
+from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
+from masktrt.specs.siammask import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, FEATURES,
+                                    INSTANCE_SIZE, KERNELS, MIN_TARGET_SIZE, SCORE_SIZE, SEARCH,
+                                    SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT, TrackerConfig)
 from masktrt.runtime.mask import box_polygon
 from masktrt.runtime.window import cosine_window
 from masktrt.types import FrameResult, TargetState
-
-
-# ---------------------------------------------------------------- input validation
-def check_frame(frame: np.ndarray) -> None:
-    """Frames must be HxWx3 uint8 BGR, as cv2.imread returns them."""
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
-            or frame.dtype != np.uint8 or frame.shape[0] == 0 or frame.shape[1] == 0:
-        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise MasktrtError(f"frame must be an HxWx3 uint8 BGR image, got {got}",
-                           "pass frames as read by cv2.imread (colour, 8-bit)")
-
-
-def check_box(box_xywh: tuple[float, float, float, float], frame_hw: tuple[int, int]) -> None:
-    """The initial box must have a positive size and overlap the frame."""
-    values = np.asarray(box_xywh, dtype=np.float64).ravel()
-    if values.size != 4 or not np.all(np.isfinite(values)):
-        raise MasktrtError(f"box must be 4 finite numbers x,y,w,h, got {box_xywh}",
-                           "give the target's top-left corner, width and height in pixels")
-    x, y, w, h = values
-    if w <= 0 or h <= 0:
-        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} has zero or negative size",
-                           "width and height must be positive")
-    height, width = frame_hw
-    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame",
-                           "give a box that overlaps the first frame (x,y = top-left corner)")
-
-
-def check_same_size(frame: np.ndarray, state: TargetState) -> None:
-    if tuple(frame.shape[:2]) != tuple(state.frame_hw):
-        h, w = state.frame_hw
-        raise MasktrtError(
-            f"frame size changed from {w}x{h} to {frame.shape[1]}x{frame.shape[0]} mid-sequence",
-            "resize all frames of a sequence to one size, or re-initialise the tracker")
 
 
 # ---------------------------------------------------------------- per-frame maths (§3.7)
@@ -170,21 +138,22 @@ def untimed(stage: str) -> AbstractContextManager:
     return nullcontext()
 
 
-class Tracker:
+class SiamMaskTracker:
     """SiamMask's tracking procedure; holds constants only, state is passed in and out.
 
     `timer(stage)` wraps each stage in a context manager, so a benchmark can time the stages
     inside the real loop instead of a re-implementation of it; by default it does nothing.
-    `ops` does the pixel work (crop, paste-back, polygon): by default the CUDA kernels for a GPU
-    backend with device buffers, the official host functions otherwise (runtime.gpu_ops).
+    `ops` does the pixel work (crop, refine call, paste-back, polygon): by default the CUDA
+    kernels for a runner with device buffers, the official host functions otherwise
+    (runtime.gpu_ops).
     """
 
-    def __init__(self, backend: Backend, config: TrackerConfig, timer: StageTimer | None = None,
+    def __init__(self, runner: GraphRunner, config: TrackerConfig, timer: StageTimer | None = None,
                  ops: FrameOps | None = None) -> None:
-        self.backend = backend
+        self.runner = runner
         self.config = config
         self.timer = timer or untimed
-        self.ops = ops if ops is not None else choose_ops(backend)
+        self.ops = ops if ops is not None else choose_ops(runner)
         self.anchors = generate_anchors()
         self.window = cosine_window()
 
@@ -199,9 +168,9 @@ class Tracker:
         avg_chans = frame.reshape(-1, 3).mean(axis=0, dtype=np.float64)
         s_z = round(context_size(size))
         with self.timer("crop"):
-            z = self.ops.crop(frame, center, EXEMPLAR_SIZE, s_z, avg_chans, "template")
+            z = self.ops.crop(frame, center, EXEMPLAR_SIZE, s_z, avg_chans, TEMPLATE)
         with self.timer("template"):
-            kernels = self.backend.template(z)
+            kernels = self.runner.run(TEMPLATE, {TEMPLATE_INPUT: z}, keep_on_device=KERNELS)
         return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
                            kernels=kernels, score=1.0)
 
@@ -211,13 +180,13 @@ class Tracker:
         check_same_size(frame, state)
         geo = search_geometry(state.center, state.size)
         with self.timer("crop"):
-            x = self.ops.crop(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans, "search")
+            x = self.ops.crop(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans, SEARCH)
         with self.timer("search"):
-            out = self.backend.search(x, state.kernels)
+            out = self.runner.run(SEARCH, {SEARCH_INPUT: x, **state.kernels}, keep_on_device=FEATURES)
 
         with self.timer("select"):
-            score = foreground_scores(out.cls)
-            boxes = decode_boxes(out.loc, self.anchors)
+            score = foreground_scores(out["cls"])
+            boxes = decode_boxes(out["loc"], self.anchors)
             penalty = size_penalty(boxes, state.size * geo.scale_x, self.config.penalty_k)
             pscore = blend_window(score, penalty, self.window, self.config.window_influence)
             best = int(np.argmax(pscore))
@@ -225,7 +194,7 @@ class Tracker:
                                         float(penalty[best]) * float(score[best]))
         anchor, row, col = cell_of(best)
         with self.timer("refine"):
-            logits = self.ops.refine(self.backend, out.features, (row, col))
+            logits = self.ops.refine(self.runner, {n: out[n] for n in FEATURES}, (row, col))
         with self.timer("post"):
             post = self.ops.postprocess(logits, geo.crop_box, (row, col), state.frame_hw,
                                         self.config.seg_thr, (center[0], center[1], size[0], size[1]))

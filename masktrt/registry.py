@@ -1,0 +1,82 @@
+"""Tracker registry: a name -> its spec, its NumPy tracker and its torch export side.
+
+Entries name their parts as "module:attribute" strings, imported on first use, so listing the
+registry or loading a spec never imports torch, and a Jetson without the export extras can still
+open any tracker's contract. Adding a tracker is one `register(...)` call (the built-in ones are
+below); a test or a plug-in can register its own without touching shared code.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from masktrt.errors import MasktrtError
+
+
+def _resolve(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class TrackerEntry:
+    """Where a tracker's three parts live.
+
+    spec:    a `masktrt.specs.base.TrackerSpec` (pure data)
+    runtime: a callable (spec, runner, preset, **options) -> object with init/track (NumPy only)
+    export:  an object with the torch side: models, checkpoints, graph modules (needs torch)
+    """
+
+    name: str
+    spec: str
+    runtime: str
+    export: str
+
+    def load_spec(self) -> Any:
+        return _resolve(self.spec)
+
+    def load_runtime(self) -> Any:
+        return _resolve(self.runtime)
+
+    def load_export(self) -> Any:
+        try:
+            return _resolve(self.export)
+        except ImportError as exc:
+            raise MasktrtError(f"the export side of tracker '{self.name}' is unavailable ({exc})",
+                               "install it with: pip install 'masktrt[export]'") from exc
+
+
+_REGISTRY: dict[str, TrackerEntry] = {}
+
+
+def register(entry: TrackerEntry, replace: bool = False) -> TrackerEntry:
+    """Add a tracker; re-registering a name is an error unless `replace`."""
+    if entry.name in _REGISTRY and not replace:
+        raise MasktrtError(f"tracker '{entry.name}' is already registered",
+                           "pick another name, or pass replace=True")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> TrackerEntry:
+    if name not in _REGISTRY:
+        raise MasktrtError(f"unknown tracker '{name}'", f"registered trackers: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def spec(name: str) -> Any:
+    return get(name).load_spec()
+
+
+register(TrackerEntry("siammask", spec="masktrt.specs.siammask:SPEC",
+                      runtime="masktrt.runtime.trackers.siammask:SiamMaskTracker",
+                      export="masktrt.export.models.siammask_export:EXPORT"))

@@ -1,0 +1,122 @@
+"""What every tracker declares as pure data: its graphs, presets, geometry and parity budgets.
+
+A spec is importable anywhere (no torch, no onnx, no numpy work at import) because every shared
+layer — exporter, contract reader, engine builder, graph runners, calibration, parity, bench —
+learns graph and tensor names from it and from the contract it writes, never from literals.
+Trackers subclass `TrackerSpec` only where their contract section needs its own checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from masktrt.budgets import Budget
+from masktrt.errors import MasktrtError
+
+PER_TARGET = "target"  # a graph run once per target (its outputs are target state)
+PER_FRAME = "frame"  # a graph run every frame (its outputs live until its next run)
+
+
+@dataclass(frozen=True)
+class GraphDecl:
+    """One exported graph: its tensor names in order, and how often the tracker runs it.
+
+    `runs` tells a graph runner how long outputs kept on the device must live: outputs of a
+    per-target graph belong to the target (fresh buffers per call), those of a per-frame graph
+    are overwritten by the graph's next run.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    runs: str = PER_FRAME
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the runtime turns a frame crop into a network input (recorded in the contract)."""
+
+    color_order: str = "BGR"
+    value_range: tuple[float, float] = (0.0, 255.0)
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    layout: str = "NCHW"
+    dtype: str = "float32"
+    sizes: Mapping[str, int] = field(default_factory=dict)  # input tensor -> crop side (pixels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"color_order": self.color_order, "value_range": list(self.value_range),
+                "mean": list(self.mean), "std": list(self.std), "layout": self.layout,
+                "dtype": self.dtype, "sizes": dict(self.sizes)}
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """A tracker's declarations. `presets` maps names to frozen dataclasses with `to_dict()`."""
+
+    name: str
+    summary: str
+    graphs: tuple[GraphDecl, ...]
+    presets: Mapping[str, Any]
+    default_preset: str
+    preprocessing: Preprocessing
+    budgets: tuple[Budget, ...] = ()
+    # export options (tracker-specific) recorded in the contract and their defaults
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    # -- graphs --------------------------------------------------------------------------------
+    @property
+    def graph_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.graphs)
+
+    def graph(self, name: str) -> GraphDecl:
+        for decl in self.graphs:
+            if decl.name == name:
+                return decl
+        raise MasktrtError(f"tracker '{self.name}' has no graph '{name}'",
+                           f"its graphs are: {', '.join(self.graph_names)}")
+
+    def io_names(self, graph: str, options: Mapping[str, Any] | None = None
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(inputs, outputs) of `graph` as exported under `options` (default: as declared)."""
+        decl = self.graph(graph)
+        return decl.inputs, decl.outputs
+
+    def refit_names(self, graph: str, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """Names `graph` takes as refittable weights rather than inputs under `options`."""
+        return ()
+
+    # -- presets -------------------------------------------------------------------------------
+    def preset(self, name: str | None = None, **overrides: Any) -> Any:
+        """A preset by name (default: the spec's); unknown names fail with the valid ones."""
+        name = name or self.default_preset
+        if name not in self.presets:
+            raise MasktrtError(f"unknown preset '{name}' for tracker '{self.name}'",
+                               f"choose one of: {', '.join(self.presets)}")
+        return replace(self.presets[name], **overrides) if overrides else self.presets[name]
+
+    def preset_from_dict(self, values: Any) -> Any:
+        """The preset a contract records; TypeError/ValueError on a malformed one."""
+        kind = type(self.presets[self.default_preset])
+        if not isinstance(values, dict):
+            raise TypeError(f"expected an object, got {type(values).__name__}")
+        return kind(**values)
+
+    # -- contract ------------------------------------------------------------------------------
+    def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The tracker-specific part of the contract (geometry, anchors, ...) for an export."""
+        return {}
+
+    def section_problem(self, section: Any, options: Mapping[str, Any]) -> str | None:
+        """Why a contract's tracker section does not fit this masktrt (None: it fits)."""
+        return None if isinstance(section, dict) else "the tracker section is not an object"
+
+    # -- budgets -------------------------------------------------------------------------------
+    def budgets_for(self, level: str, precision: str) -> list[Budget]:
+        return [b for b in self.budgets if b.level == level and b.precision == precision]
+
+    def budget(self, name: str) -> Budget:
+        for b in self.budgets:
+            if b.name == name:
+                return b
+        raise KeyError(name)

@@ -1,0 +1,44 @@
+"""Input checks every tracker shares: frames, initial boxes, frame size within a sequence.
+
+Bad input ends in one MasktrtError line naming the problem and the fix, before any network runs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from masktrt.errors import MasktrtError
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Frames must be HxWx3 uint8 BGR, as cv2.imread returns them."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
+            or frame.dtype != np.uint8 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise MasktrtError(f"frame must be an HxWx3 uint8 BGR image, got {got}",
+                           "pass frames as read by cv2.imread (colour, 8-bit)")
+
+
+def check_box(box_xywh: tuple[float, float, float, float], frame_hw: tuple[int, int]) -> None:
+    """The initial box must have a positive size and overlap the frame."""
+    values = np.asarray(box_xywh, dtype=np.float64).ravel()
+    if values.size != 4 or not np.all(np.isfinite(values)):
+        raise MasktrtError(f"box must be 4 finite numbers x,y,w,h, got {box_xywh}",
+                           "give the target's top-left corner, width and height in pixels")
+    x, y, w, h = values
+    if w <= 0 or h <= 0:
+        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} has zero or negative size",
+                           "width and height must be positive")
+    height, width = frame_hw
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame",
+                           "give a box that overlaps the first frame (x,y = top-left corner)")
+
+
+def check_same_size(frame: np.ndarray, state: Any) -> None:
+    if tuple(frame.shape[:2]) != tuple(state.frame_hw):
+        h, w = state.frame_hw
+        raise MasktrtError(
+            f"frame size changed from {w}x{h} to {frame.shape[1]}x{frame.shape[0]} mid-sequence",
+            "resize all frames of a sequence to one size, or re-initialise the tracker")
