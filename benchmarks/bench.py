@@ -1,8 +1,8 @@
 """`masktrt bench`: the real tracker on a real sequence, per stage, backends side by side.
 
-Every backend runs the same `SiamMaskTracker` (runtime/tracker.py) on the same frames, timed through
-the tracker's stage hook, so the numbers are those of the loop users run, not of a
-re-implementation. The baseline is what users run today: the PyTorch model in eager FP32 behind
+Every backend runs the same runtime tracker through the same sequence loop (runtime/loop.py) on
+the same frames, timed through the tracker's stage hook, so the numbers are those of the loop
+users run, not of a re-implementation. The baseline is what users run today: the PyTorch model in eager FP32 behind
 the same NumPy/OpenCV tracker ("torch-fp32"). On a GPU, PyTorch eager FP16 and torch.compile are
 timed as well, so the report shows what TensorRT buys over each; without a GPU they are listed
 as not measured, never estimated.
@@ -31,6 +31,8 @@ from masktrt.benchmarks.machine import (load_average, machine_info, peak_rss_mib
 from masktrt.benchmarks.bench_variants import (BASELINE, Variant, build_variants, gpu_present,
                                                load_weights)
 from masktrt.errors import MasktrtError
+from masktrt.runtime import loop
+from masktrt.specs.siammask import NAME as SIAMMASK
 
 SCHEMA = "masktrt.bench"
 SCHEMA_VERSION = 1
@@ -58,6 +60,7 @@ class BenchOptions:
     width: float = 1.0
     preset: str = "davis"
     provider: str = "auto"
+    tracker: str = SIAMMASK
     progress: bool = True
 
     def validate(self) -> None:
@@ -139,14 +142,31 @@ def time_tracking(tracker: Any, clock: StageClock, work: Workload, desc: str,
         clock.add("total", ms)
         clock.end_frame()
     clock.phase = "track"
-    bar = tqdm(work.frames[1:], desc=desc, unit="frame", file=sys.stderr, disable=not progress,
-               leave=False)
-    for index, frame in enumerate(bar):
-        clock.recording = index >= work.warmup
-        (state, _), ms = timed_ms(tracker.track, frame, state)
-        clock.add("total", ms)
+    last: list[Any] = [state]
+    with tqdm(total=len(work.frames) - 1, desc=desc, unit="frame", file=sys.stderr,
+              disable=not progress, leave=False) as bar:
+        loop.run(tracker, work.frames[1:], state=state, around=_recording(clock, work.warmup),
+                 on_step=_total(clock, last), progress=bar.update)
+    return last[0]
+
+
+def _recording(clock: StageClock, warmup: int) -> loop.CallWrapper:
+    """Before each tracked frame: record only once the warm-up frames are done."""
+    from contextlib import nullcontext
+
+    def around(number: int) -> Any:
+        clock.recording = number >= warmup
+        return nullcontext()
+    return around
+
+
+def _total(clock: StageClock, last: list[Any]) -> Any:
+    """After each tracked frame: its whole call as the 'total' stage, device events resolved."""
+    def on_step(step: loop.Step, _: loop.LoopSummary) -> None:
+        clock.add("total", step.seconds * 1e3)
         clock.end_frame()
-    return state
+        last[0] = step.state
+    return on_step
 
 
 def time_targets(tracker: Any, work: Workload, count: int, frames: int, desc: str,
@@ -188,17 +208,15 @@ def scaling_rows(tracker: Any, work: Workload, options: BenchOptions, name: str,
 
 def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
     """Create the backend, time it, record memory; creation and run errors become the reason."""
-    from masktrt.runtime.trackers.siammask import SiamMaskTracker
-
     gc.collect()
     reset_ok = reset_peak_rss()
     before = rss_mib()
     device_memory = variant.device_memory() if variant.device_memory else None
     backend = variant.make()
-    clock = StageClock(variant.events() if variant.events else None)
-    time_tracking(SiamMaskTracker(backend, config, timer=clock), clock, work, variant.name, options.progress)
-    scaling = scaling_rows(SiamMaskTracker(backend, config), work, options, variant.name,
-                           clock.host["track"]["total"])
+    try:
+        clock, scaling = _time_backend(backend, variant, work, options, config)
+    finally:
+        _close(backend)
     peak = peak_rss_mib()
     result = {
         "stages": clock.stats("track"), "init": clock.stats("init"),
@@ -219,17 +237,37 @@ def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any
     return result
 
 
+def _time_backend(backend: Any, variant: Variant, work: Workload, options: BenchOptions,
+                  config: Any) -> tuple[StageClock, list[dict[str, Any]]]:
+    """The stage clock of the main run and the target-scaling rows of one backend."""
+    from masktrt.runtime.trackers import make_tracker
+
+    clock = StageClock(variant.events() if variant.events else None)
+    time_tracking(make_tracker(options.tracker, backend, config, timer=clock), clock, work,
+                  variant.name, options.progress)
+    scaling = scaling_rows(make_tracker(options.tracker, backend, config), work, options,
+                           variant.name, clock.host["track"]["total"])
+    return clock, scaling
+
+
+def _close(backend: Any) -> None:
+    """Runners are closed by their owner: here, the benchmark that made it."""
+    close = getattr(backend, "close", None)
+    if callable(close):
+        close()
+
+
 # ---------------------------------------------------------------- the run
 def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
               command: str | None = None) -> dict[str, Any]:
     """The whole benchmark as a JSON-ready report (see `validate_report` for its schema).
 
     `variants` replaces the backends built from `options` (tests, custom backends)."""
-    from masktrt.specs.siammask import preset
+    from masktrt import registry
 
     options.validate()
     machine = machine_info()  # before the run: its load average is the one timings suffered
-    config = preset(options.preset)
+    config = registry.spec(options.tracker).preset(options.preset)
     work = load_workload(options)
     gpu = gpu_present()
     weights: dict[str, Any] = {}
@@ -298,12 +336,12 @@ def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[s
 
 
 METHOD = {
-    "clock": "time.perf_counter around each stage inside SiamMaskTracker (host time); CUDA events "
+    "clock": "time.perf_counter around each stage inside the runtime tracker (host time); CUDA events "
              "as well where a GPU runs the stage",
     "stages": "crop: search-window crop+resize (NumPy/OpenCV); search: backend search call incl. "
               "copies; select: scores, box decoding, penalties, window, argmax, state update; "
               "refine: backend refine call; post: sigmoid + paste-back + threshold + polygon; "
-              "total: the whole SiamMaskTracker.track call",
+              "total: the whole tracker.track call",
     "frames": "decoded into memory before timing; warm-up frames run untimed after init",
     "memory": "backends run sequentially in one process; host peak = VmHWM reset before each "
               "backend (includes libraries loaded earlier; see the delta)",

@@ -71,7 +71,7 @@ def torch_variants(model: Any, gpu: bool) -> list[Variant]:
     """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only."""
     import torch
 
-    from masktrt.export.torch_backend import TorchBackend
+    from masktrt.export.torch_backend import TorchRunner
 
     device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
     cuda = device == "cuda"
@@ -79,10 +79,10 @@ def torch_variants(model: Any, gpu: bool) -> list[Variant]:
     memory = torch_memory if cuda else None
     info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
     fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
-                   lambda: TorchBackend(model, device), None, events, memory, info)
+                   lambda: TorchRunner(model, device=device), None, events, memory, info)
     reason = None if cuda else NO_GPU
     fp16 = Variant("torch-fp16", "torch eager FP16", device,
-                   lambda: TorchBackend(copy.deepcopy(model).half(), device), reason, events, memory, info)
+                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device), reason, events, memory, info)
     compiled = Variant("torch-compile", "torch.compile FP32", device,
                        lambda: compiled_backend(model, device), reason, events, memory, info)
     return [fp32, fp16, compiled]
@@ -93,10 +93,12 @@ def compiled_backend(model: Any, device: str) -> Any:
     first use, i.e. during the warm-up frames)."""
     import torch
 
-    from masktrt.export.torch_backend import TorchBackend
+    from masktrt.export.torch_backend import TorchRunner
 
-    backend = TorchBackend(copy.deepcopy(model), device)
-    for name in ("template", "search", "refine"):
+    from masktrt.specs.siammask import GRAPHS  # the model's entry points are named as its graphs
+
+    backend = TorchRunner(copy.deepcopy(model), device=device)
+    for name in GRAPHS:
         setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
     return backend
 
@@ -114,7 +116,7 @@ def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
                    f"({device})", device,
                    lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
                    CudaRuntimeEvents if cuda else None, runtime_memory if cuda else None,
-                   {"onnx_dir": str(onnx_dir), "correlation": deploy.correlation,
+                   {"onnx_dir": str(onnx_dir), "correlation": deploy.options.get("correlation"),
                     "precision": deploy.precision, "provider": provider,
                     "threads": "ONNX Runtime default (one per core)"})
 
@@ -176,7 +178,8 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> 
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
     try:
         record = {k: v for k, v in source.items() if k != "width"}
-        export_onnx(model, tmp, record, ExportOptions(correlation=options.correlation,
+        export_onnx(model, tmp, record, ExportOptions(tracker=options.tracker,
+                                                      options={"correlation": options.correlation},
                                                       precision=options.precision,
                                                       preset=options.preset))
         shutil.rmtree(folder, ignore_errors=True)

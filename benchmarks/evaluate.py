@@ -1,101 +1,19 @@
 """Scoring a tracker's output folder against a sequence's ground truth (DAVIS J/F, OTB AUC, VOT IoU).
 
-The folder is what `masktrt track` writes: boxes.txt (x,y,w,h a line, required), and where present
-polygons.txt (8 numbers a line), scores.txt (score or score,lost,skipped a line) and masks/ (0/255
-PNGs named like the frames, or 00000.png...). Every text file has exactly one line per frame of the
-sequence, frame 0 included; a frame without a mask file counts as an empty mask. Frame 0 is the
-initialisation frame and is not scored, as DAVIS and VOT do. Used by `masktrt eval` and `masktrt demo`.
+The folder is what `masktrt track` writes; its layout, writer and reader live together in
+masktrt.runtime.outputs (re-exported here for scoring code). A frame without a mask file counts
+as an empty mask. Frame 0 is the initialisation frame and is not scored, as DAVIS and VOT do.
+Used by `masktrt eval` and `masktrt demo`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-@dataclass(frozen=True)
-class Predictions:
-    """A tracker's per-frame outputs; absent files are None. Masks are read lazily by path."""
+from masktrt.runtime.outputs import Predictions, load_predictions, match_masks
 
-    root: Path
-    boxes: Any  # (N,4) float64 x,y,w,h
-    polygons: Any = None  # (N,4,2) float64
-    scores: Any = None  # (N,) float64
-    flags: Any = None  # (N,2) 0/1: lost, skipped (undecodable frame), from track's scores.txt
-    mask_paths: tuple[Path | None, ...] | None = None  # per frame; None: no mask written
-
-
-def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
-    """Read a predictions folder, checking that every file has one entry per frame.
-
-    `frame_names`: the sequence's frame file stems, in order (they name the mask files).
-    """
-    from masktrt.errors import MasktrtError
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise MasktrtError(f"predictions folder '{root}' does not exist",
-                           "pass the --out folder of 'masktrt track'")
-    if not (root / "boxes.txt").is_file():
-        raise MasktrtError(f"'{root / 'boxes.txt'}' is missing",
-                           "run 'masktrt track' with this folder as its output, or write x,y,w,h per frame")
-    frames = len(frame_names)
-    boxes = _rows(root / "boxes.txt", (4,), frames)
-    polygons = scores = flags = masks = None
-    if (root / "polygons.txt").is_file():
-        polygons = _rows(root / "polygons.txt", (8,), frames).reshape(-1, 4, 2)
-    if (root / "scores.txt").is_file():
-        rows = _rows(root / "scores.txt", (1, 3), frames)
-        scores, flags = rows[:, 0], (rows[:, 1:] if rows.shape[1] == 3 else None)
-    mask_files = _images(root / "masks")
-    if mask_files:
-        masks = match_masks(mask_files, frame_names)
-    return Predictions(root, boxes, polygons, scores, flags, masks)
-
-
-def _images(folder: Path) -> list[Path]:
-    from masktrt.runtime.frames import IMAGE_SUFFIXES
-
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def match_masks(paths: list[Path], frame_names: list[str]) -> tuple[Path | None, ...]:
-    """Predicted mask of each frame, by name: the frame's own name, else its 5-digit index.
-
-    `masktrt track` names masks after the input images and may leave a frame without one; a
-    folder whose names match no frame (written by another tool) is taken in order if it has
-    exactly one mask per frame.
-    """
-    from masktrt.errors import MasktrtError
-
-    by_stem = {p.stem: p for p in paths}
-    matched = tuple(by_stem.get(name, by_stem.get(f"{i:05d}")) for i, name in enumerate(frame_names))
-    if any(p is not None for p in matched):
-        return matched
-    if len(paths) == len(frame_names):
-        return tuple(paths)
-    raise MasktrtError(f"the {len(paths)} masks in '{paths[0].parent}' match none of the "
-                       f"{len(frame_names)} frames by name",
-                       "name masks like the frames (or 00000.png...), one per frame")
-
-
-def _rows(path: Path, widths: tuple[int, ...], frames: int) -> Any:
-    from masktrt.runtime.sequences import read_rows
-
-    rows = read_rows(path, widths)
-    _check_count(path, len(rows), "lines", frames)
-    return rows
-
-
-def _check_count(path: Path, count: int, what: str, frames: int) -> None:
-    from masktrt.errors import MasktrtError
-
-    if count != frames:
-        raise MasktrtError(f"'{path}' has {count} {what} but the sequence has {frames} frames",
-                           "predict every frame (frame 0 included), pass the matching --sequence, "
-                           "or --max-frames N for a shortened run")
-
+__all__ = ["Predictions", "load_predictions", "match_masks", "evaluate", "summary_rows",
+           "write_reports"]
 
 def evaluate(sequence, predictions: Predictions) -> dict:
     """Per-frame and mean metrics over frames 1..N-1; keys absent where the data does not allow."""

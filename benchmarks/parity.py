@@ -9,34 +9,45 @@ network's, not accumulated drift.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 import numpy as np
 
+from masktrt import registry
 from masktrt.benchmarks.metrics import box_iou, polygon_iou, region_similarity
-from masktrt.budgets import Budget, budgets_for
+from masktrt.budgets import Budget
 from masktrt.errors import MasktrtError
-from masktrt.runtime.backends.base import Backend
-from masktrt.specs.siammask import TrackerConfig
+from masktrt.runtime import loop
+from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.sequences import Sequence
-from masktrt.runtime.trackers.siammask import SiamMaskTracker, initial_result
-from masktrt.types import FrameResult, TargetState
+from masktrt.runtime.trackers import make_tracker
+from masktrt.specs.siammask import NAME as SIAMMASK
+from masktrt.types import FrameResult
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
+Progress = Any  # a tqdm bar (anything with update(n))
 
 
-def run_trajectory(backend: Backend, seq: Sequence, config: TrackerConfig,
-                   frames: int | None = None, progress=None) -> list[FrameResult]:
-    """Track `seq` from its initial box; result 0 is the initialisation frame."""
-    tracker = SiamMaskTracker(backend, config)
-    count = len(seq) if frames is None else min(frames, len(seq))
-    state = tracker.init(seq.frame(0), tuple(seq.init_box()))
-    results = [initial_result(state)]
-    for index in range(1, count):
-        state, result = tracker.track(seq.frame(index), state)
-        results.append(result)
-        if progress is not None:
+def _count(seq: Sequence, frames: int | None) -> int:
+    return len(seq) if frames is None else min(frames, len(seq))
+
+
+def _collect(out: list, progress: Progress | None) -> Callable[[loop.Step, loop.LoopSummary], None]:
+    """A loop callback keeping each step's result; the progress bar counts tracked frames."""
+    def on_step(step: loop.Step, _: loop.LoopSummary) -> None:
+        out.append(step.result)
+        if progress is not None and step.number > 0:
             progress.update(1)
+    return on_step
+
+
+def run_trajectory(backend: GraphRunner, seq: Sequence, config: Any, frames: int | None = None,
+                   progress: Progress | None = None, tracker: str = SIAMMASK) -> list[FrameResult]:
+    """Track `seq` from its initial box; result 0 is the initialisation frame."""
+    results: list[FrameResult] = []
+    loop.run(make_tracker(tracker, backend, config), seq, tuple(seq.init_box()),
+             max_frames=_count(seq, frames), on_step=_collect(results, progress))
     return results
 
 
@@ -85,12 +96,12 @@ class ParityRow:
         return all(ok for _, _, ok in self.checks())
 
 
-def loop_budgets(level: str, precision: str) -> list[Budget]:
+def loop_budgets(level: str, precision: str, tracker: str = SIAMMASK) -> list[Budget]:
     """The budgets of a level; none would make every row pass unchecked, so that is an error."""
-    found = budgets_for(level, precision)
+    found = registry.spec(tracker).budgets_for(level, precision)
     if not found:
         raise MasktrtError(f"no {level} parity budget for precision '{precision}'",
-                           "add one to masktrt/budgets.py")
+                           f"add one to the budgets of the '{tracker}' spec (masktrt/specs/)")
     return found
 
 
@@ -99,40 +110,61 @@ def _per_frame(pairs: list[tuple[FrameResult, FrameResult]]) -> dict[str, np.nda
     return {m: np.array([row[m] for row in rows], dtype=np.float64) for m in METRICS}
 
 
-def closed_loop(reference: list[FrameResult], backend: Backend, name: str, seq: Sequence,
-                config: TrackerConfig, precision: str = "fp32", progress=None) -> ParityRow:
+def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, seq: Sequence,
+                config: Any, precision: str = "fp32", progress: Progress | None = None,
+                tracker: str = SIAMMASK) -> ParityRow:
     """Track `seq` with `backend` and compare with the reference trajectory (frames 1..N-1)."""
     start = time.perf_counter()
-    test = run_trajectory(backend, seq, config, frames=len(reference), progress=progress)
+    test = run_trajectory(backend, seq, config, frames=len(reference), progress=progress,
+                          tracker=tracker)
     seconds = time.perf_counter() - start
     return ParityRow(name, seq.name, "closed-loop", precision,
                      _per_frame(list(zip(reference[1:], test[1:]))),
-                     loop_budgets("closed-loop", precision), seconds)
+                     loop_budgets("closed-loop", precision, tracker), seconds)
 
 
-def frame_level(reference_backend: Backend, backend: Backend, name: str, seq: Sequence,
-                config: TrackerConfig, frames: int | None = None, precision: str = "fp32",
-                progress=None) -> ParityRow:
+def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
+    """The reference's state carrying the tested tracker's own per-target values: a tracker may
+    say how (`frame_state(reference_state, own_state)`); otherwise its `kernels` are swapped in."""
+    method = getattr(tracker, "frame_state", None)
+    if method is not None:
+        return method(reference_state, own_state)
+    return replace(reference_state, kernels=own_state.kernels)
+
+
+class FrameLevelPair:
+    """Two trackers as one, for the loop: each frame, the tested tracker steps from the
+    reference's state of the frame before, then the reference steps on (so a difference is the
+    network's, not accumulated drift). Its results are (reference, tested) pairs."""
+
+    def __init__(self, reference: Any, tested: Any) -> None:
+        self.reference, self.tested = reference, tested
+
+    def init(self, frame: Any, box: loop.Box) -> tuple[Any, Any]:
+        return self.reference.init(frame, box), self.tested.init(frame, box)
+
+    def track(self, frame: Any, state: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        ref_state, test_state = state
+        _, test_result = self.tested.track(frame, shared_state(self.tested, ref_state, test_state))
+        ref_state, ref_result = self.reference.track(frame, ref_state)
+        return (ref_state, test_state), (ref_result, test_result)
+
+    def initial_result(self, state: Any) -> None:
+        return None  # frame 0 is not compared
+
+
+def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str, seq: Sequence,
+                config: Any, frames: int | None = None, precision: str = "fp32",
+                progress: Progress | None = None, tracker: str = SIAMMASK) -> ParityRow:
     """Each frame tracked by both backends from the reference's state of the frame before."""
-    ref_tracker, test_tracker = SiamMaskTracker(reference_backend, config), SiamMaskTracker(backend, config)
-    first = seq.frame(0)
-    box = tuple(seq.init_box())
-    ref_state, test_state = ref_tracker.init(first, box), test_tracker.init(first, box)
-    count = len(seq) if frames is None else min(frames, len(seq))
-    pairs = []
+    pair = FrameLevelPair(make_tracker(tracker, reference_backend, config),
+                          make_tracker(tracker, backend, config))
+    results: list = []
     start = time.perf_counter()
-    for index in range(1, count):
-        frame = seq.frame(index)
-        shared = TargetState(center=ref_state.center, size=ref_state.size,
-                             avg_chans=ref_state.avg_chans, frame_hw=ref_state.frame_hw,
-                             kernels=test_state.kernels, score=ref_state.score)
-        _, test_result = test_tracker.track(frame, shared)
-        ref_state, ref_result = ref_tracker.track(frame, ref_state)
-        pairs.append((ref_result, test_result))
-        if progress is not None:
-            progress.update(1)
-    return ParityRow(name, seq.name, "frame", precision, _per_frame(pairs),
-                     loop_budgets("frame", precision), time.perf_counter() - start)
+    loop.run(pair, seq, tuple(seq.init_box()), max_frames=_count(seq, frames),
+             on_step=_collect(results, progress))
+    return ParityRow(name, seq.name, "frame", precision, _per_frame(results[1:]),
+                     loop_budgets("frame", precision, tracker), time.perf_counter() - start)
 
 
 def format_table(rows: list[ParityRow]) -> str:

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from masktrt.provenance import package_versions, sha256_file
-from masktrt.runtime.contract import GRAPHS, Contract
+from masktrt.runtime.contract import Contract
 from masktrt.runtime.sequences import load_sequence
 
 from .quantize import CHUNK, PERCENTILE
 
 PROVENANCE = "provenance.json"
 VERSIONED = ("masktrt", "onnxruntime", "onnx", "numpy", "opencv-python-headless")
-
-
 
 
 def versions() -> dict[str, str]:
@@ -42,7 +40,7 @@ def provenance(deploy: Contract, sequences: list[Path], frames: int, method: str
             "frames_per_sequence": frames,
             "sequences": [sequence_record(p, frames) for p in sequences],
             "source": deploy.source,
-            "graphs": {g: sha256_file(deploy.graph(g).path) for g in GRAPHS},
+            "graphs": {g: sha256_file(deploy.graph(g).path) for g in deploy.graph_names},
             "versions": versions()}
 
 
@@ -66,8 +64,9 @@ def sensitivity_path(folder: Path) -> Path:
     return folder / "sensitivity.json"
 
 
-def complete(folder: Path) -> bool:
-    return all(ranges_path(folder, g).is_file() for g in GRAPHS) and sensitivity_path(folder).is_file()
+def complete(folder: Path, graphs: tuple[str, ...]) -> bool:
+    """Ranges of every graph (the contract's `graph_names`) and the sensitivity results exist."""
+    return all(ranges_path(folder, g).is_file() for g in graphs) and sensitivity_path(folder).is_file()
 
 
 def write_provenance(folder: Path, record: dict[str, Any]) -> None:
@@ -75,9 +74,9 @@ def write_provenance(folder: Path, record: dict[str, Any]) -> None:
     (folder / PROVENANCE).write_text(json.dumps(record, indent=2) + "\n")
 
 
-def invalidate(folder: Path) -> None:
+def invalidate(folder: Path, graphs: tuple[str, ...]) -> None:
     """Drop a stale cache before recomputing, so a crash half-way never leaves a mixed one."""
     (folder / PROVENANCE).unlink(missing_ok=True)
-    for graph in GRAPHS:
+    for graph in graphs:
         ranges_path(folder, graph).unlink(missing_ok=True)
     sensitivity_path(folder).unlink(missing_ok=True)

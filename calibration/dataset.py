@@ -16,19 +16,22 @@ Arrays are copied to the host (NumPy) as they pass, so the set is independent of
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
 from masktrt.errors import MasktrtError
-from masktrt.runtime.backends.base import Backend, SearchOutput
-from masktrt.specs.siammask import EXEMPLAR_SIZE
-from masktrt.runtime.crop import crop_subwindow
+from masktrt.runtime import loop
+from masktrt.runtime.backends.base import GraphRunner, RunnerBase
 from masktrt.runtime.contract import Contract, GraphSpec
+from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.sequences import Sequence, load_sequence
-from masktrt.runtime.trackers.siammask import SiamMaskTracker, context_size
+from masktrt.runtime.trackers import make_tracker
+from masktrt.runtime.trackers.siammask import context_size
+from masktrt.specs.siammask import EXEMPLAR_SIZE, TEMPLATE, TEMPLATE_INPUT
 from masktrt.types import TargetState
 
 Feeds = dict[str, np.ndarray]
@@ -47,37 +50,30 @@ def host(value: Any) -> np.ndarray:
 class CalibrationSet:
     """Feeds per graph (input name -> array), in recording order, and where they came from."""
 
-    feeds: dict[str, list[Feeds]] = field(
-        default_factory=lambda: {"template": [], "search": [], "refine": []})
+    feeds: dict[str, list[Feeds]] = field(default_factory=lambda: defaultdict(list))
     frames: list[tuple[str, int]] = field(default_factory=list)  # (sequence, frame index)
 
     def count(self, graph: str) -> int:
-        return len(self.feeds[graph])
+        return len(self.feeds.get(graph, ()))
 
 
-class RecordingBackend:
-    """Passes calls through to `inner` and records their inputs into `data` (host copies)."""
+class RecordingRunner(RunnerBase):
+    """A GraphRunner that records every call's feeds into `data` (host copies, per graph) and
+    passes the call on to `inner`. Closing it closes `inner`."""
 
-    def __init__(self, inner: Backend, data: CalibrationSet) -> None:
+    def __init__(self, inner: GraphRunner, data: CalibrationSet) -> None:
         self.inner = inner
         self.data = data
         self.name = f"recording({inner.name})"
-        self._last_kernels: Feeds = {}
 
-    def template(self, z: np.ndarray) -> Any:
-        self.data.feeds["template"].append({"z": host(z)})
-        return self.inner.template(z)
+    def run(self, graph: str, feeds: Mapping[str, Any],
+            keep_on_device: Collection[str] = ()) -> dict[str, Any]:
+        self.data.feeds[graph].append({name: host(value) for name, value in feeds.items()})
+        return self.inner.run(graph, feeds, keep_on_device)
 
-    def search(self, x: np.ndarray, kernels: Any) -> SearchOutput:
-        paired = {name: host(value) for name, value in kernels.items()}
-        self.data.feeds["search"].append({"x": host(x), **paired})
-        return self.inner.search(x, kernels)
-
-    def refine(self, features: Any, pos: tuple[int, int]) -> np.ndarray:
-        feeds = {name: host(value) for name, value in features.items()}
-        feeds["pos"] = np.asarray(pos, dtype=np.int64)
-        self.data.feeds["refine"].append(feeds)
-        return self.inner.refine(features, pos)
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
 
 
 def exemplar_crop(frame: np.ndarray, state: TargetState) -> np.ndarray:
@@ -86,27 +82,44 @@ def exemplar_crop(frame: np.ndarray, state: TargetState) -> np.ndarray:
     return crop_subwindow(frame, state.center, EXEMPLAR_SIZE, s_z, state.avg_chans)
 
 
-def record_sequence(tracker: SiamMaskTracker, data: CalibrationSet, seq: Sequence, frames: int) -> None:
+class ExemplarRecorder:
+    """The tracker, plus: before each tracked frame, the exemplar crop at the target's state
+    (what `init` would cut there) joins the template inputs."""
+
+    def __init__(self, tracker: Any, data: CalibrationSet) -> None:
+        self.tracker, self.data = tracker, data
+
+    def init(self, frame: np.ndarray, box: loop.Box) -> Any:
+        return self.tracker.init(frame, box)
+
+    def track(self, frame: np.ndarray, state: Any) -> tuple[Any, Any]:
+        self.data.feeds[TEMPLATE].append({TEMPLATE_INPUT: exemplar_crop(frame, state)})
+        return self.tracker.track(frame, state)
+
+    def initial_result(self, state: Any) -> None:
+        return None
+
+
+def record_sequence(tracker: Any, data: CalibrationSet, seq: Sequence, frames: int) -> None:
     """Track frames 0..frames-1 of `seq`; every input of every call lands in `data`."""
-    state = tracker.init(seq.frame(0), tuple(seq.init_box()))
-    for index in range(1, min(frames, len(seq))):
-        frame = seq.frame(index)
-        data.feeds["template"].append({"z": exemplar_crop(frame, state)})
-        state, _ = tracker.track(frame, state)
-        data.frames.append((seq.name, index))
+    def tracked(step: loop.Step, _: loop.LoopSummary) -> None:
+        if step.number > 0:
+            data.frames.append((seq.name, step.index))
+
+    loop.run(ExemplarRecorder(tracker, data), seq, tuple(seq.init_box()),
+             max_frames=min(frames, len(seq)), on_step=tracked)
 
 
-def record(backend: Backend, config, sequences: list[Path], frames_per_sequence: int) -> CalibrationSet:
-    """Run the tracker on `backend` over each sequence's first frames and record its inputs.
-
-    `frames_per_sequence` counts tracked frames plus the init frame, as `--max-frames` does.
-    """
+def record(runner: GraphRunner, contract: Contract, sequences: list[Path],
+           frames_per_sequence: int) -> CalibrationSet:
+    """Run the contract's tracker on `runner` over each sequence's first frames and record its
+    inputs. `frames_per_sequence` counts tracked frames plus the init frame, as `--max-frames`
+    does. `runner` stays open (its owner closes it)."""
     if frames_per_sequence < 2:
         raise MasktrtError(f"--frames-per-sequence {frames_per_sequence} gives no tracked frame "
                            "to calibrate on", "pass 2 or more (frame 0 initialises the tracker)")
     data = CalibrationSet()
-    recorder = RecordingBackend(backend, data)
-    tracker = SiamMaskTracker(recorder, config)
+    tracker = make_tracker(contract.tracker, RecordingRunner(runner, data), contract.preset)
     for path in sequences:
         record_sequence(tracker, data, load_sequence(path), frames_per_sequence)
     if not data.frames:
@@ -122,7 +135,8 @@ def check_feeds(data: CalibrationSet, deploy: Contract) -> None:
     A crop of another size (a graph exported for another geometry, a hand-made set) would be
     calibrated without complaint by ONNX Runtime up to the first reshape; fail here instead.
     """
-    for graph, feeds in data.feeds.items():
+    for graph in deploy.graph_names:
+        feeds = data.feeds.get(graph)
         if not feeds:
             raise MasktrtError(f"the calibration set has no {graph} inputs",
                                "calibrate on sequences with at least 2 frames each")

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 from masktrt.benchmarks.parity import ParityRow, closed_loop, run_trajectory
 from masktrt.errors import MasktrtError
-from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
-from masktrt.specs.siammask import TrackerConfig
+from masktrt.runtime.backends import get_backend
+from masktrt.runtime.contract import load_contract
 from masktrt.runtime.sequences import Sequence, load_sequence
 from masktrt.types import FrameResult
 
@@ -36,22 +38,30 @@ def check_disjoint(calibration: list[Path], gate: list[Path]) -> None:
                            "calibration", "gate on sequences not passed to --sequences")
 
 
-def references(fp32_dir: Path, gate: list[Path], config: TrackerConfig, frames: int,
+def cpu_runner(folder: Path, threads: int = 0) -> Any:
+    """The gate's runner: ONNX Runtime on the CPU (the U8S8 flavour is made for it)."""
+    return get_backend("onnxruntime", onnx_dir=folder, provider="cpu", threads=threads)
+
+
+def references(fp32_dir: Path, gate: list[Path], config: Any, frames: int,
                threads: int = 0) -> list[Reference]:
-    backend = OnnxRuntimeBackend(fp32_dir, provider="cpu", threads=threads)
-    out = []
-    for path in gate:
-        seq = load_sequence(path)
-        out.append(Reference(seq, run_trajectory(backend, seq, config, frames=frames)))
-    return out
+    """The FP32 trajectory of each gate sequence, tracked by the contract's tracker."""
+    tracker = load_contract(fp32_dir).tracker
+    with cpu_runner(fp32_dir, threads) as runner:
+        return [_reference(runner, load_sequence(path), config, frames, tracker) for path in gate]
 
 
-def gate_variant(ort_dir: Path, name: str, refs: list[Reference], config: TrackerConfig,
+def _reference(runner: Any, seq: Sequence, config: Any, frames: int, tracker: str) -> Reference:
+    return Reference(seq, run_trajectory(runner, seq, config, frames=frames, tracker=tracker))
+
+
+def gate_variant(ort_dir: Path, name: str, refs: list[Reference], config: Any,
                  threads: int = 0) -> list[ParityRow]:
     """Closed-loop rows (one per gate sequence) of the INT8 graphs in `ort_dir`."""
-    backend = OnnxRuntimeBackend(ort_dir, provider="cpu", threads=threads)
-    return [closed_loop(ref.results, backend, name, ref.seq, config, precision="int8")
-            for ref in refs]
+    tracker = load_contract(ort_dir).tracker
+    with cpu_runner(ort_dir, threads) as runner:
+        return [closed_loop(ref.results, runner, name, ref.seq, config, precision="int8",
+                            tracker=tracker) for ref in refs]
 
 
 def passed(rows: list[ParityRow]) -> bool:

@@ -19,12 +19,12 @@ import onnx
 
 from masktrt.errors import MasktrtError
 from masktrt.provenance import writable_folder
-from masktrt.runtime.contract import GRAPHS, Contract, load_contract
+from masktrt.runtime.contract import Contract, load_contract
 
 from . import cache
 from .blocks import graph_blocks, resolve
 from .dataset import CalibrationSet, check_feeds, record
-from .gate import check_disjoint, gate_variant, passed, references, summary_table
+from .gate import check_disjoint, cpu_runner, gate_variant, passed, references, summary_table
 from .quantize import FLAVOURS, METHODS, compute_ranges
 from .sensitivity import BlockError, analyse_graph, auto_keep, block_limit, from_json, to_json
 from .write import write_flavour
@@ -104,7 +104,7 @@ def check_options(opts: CalibrateOptions) -> Contract:
 
 def all_blocks(deploy: Contract) -> dict[str, dict[str, list[str]]]:
     return {g: graph_blocks(g, onnx.load(str(deploy.graph(g).path), load_external_data=False))
-            for g in GRAPHS}
+            for g in deploy.graph_names}
 
 
 def policies(keep: list[str], blocks: dict[str, list[str]]) -> list[tuple[str, list[str] | None]]:
@@ -126,18 +126,18 @@ def calibrate_method(deploy: Contract, opts: CalibrateOptions, method: str, bloc
     """Ranges and sensitivity of one method, from the cache when its provenance matches."""
     folder = cache.method_dir(opts.out, method)
     record_ = cache.provenance(deploy, opts.sequences, opts.frames_per_sequence, method)
-    ranges = {g: cache.ranges_path(folder, g) for g in GRAPHS}
-    if cache.matches(folder, record_) and cache.complete(folder):
+    ranges = {g: cache.ranges_path(folder, g) for g in deploy.graph_names}
+    if cache.matches(folder, record_) and cache.complete(folder, deploy.graph_names):
         log(f"[{method}] reusing the calibration cache in {folder} (same provenance)")
         return ranges, from_json(json.loads(cache.sensitivity_path(folder).read_text())), True
-    cache.invalidate(folder)
+    cache.invalidate(folder, deploy.graph_names)
     data: CalibrationSet = get_data()
     work = opts.out / "cache" / "work"
     results: list[BlockError] = []
-    for graph in GRAPHS:
+    for graph in deploy.graph_names:
         log(f"[{method}] ranges of {graph} over {data.count(graph)} recorded inputs")
         compute_ranges(deploy.graph(graph).path, data.feeds[graph], method, ranges[graph], work)
-    for graph in GRAPHS:
+    for graph in deploy.graph_names:
         log(f"[{method}] sensitivity of {graph}: {len(blocks[graph])} blocks, one at a time")
         results += analyse_graph(deploy.graph(graph).path, blocks[graph], method, ranges[graph],
                                  data.feeds[graph], work)
@@ -148,7 +148,8 @@ def calibrate_method(deploy: Contract, opts: CalibrateOptions, method: str, bloc
 
 
 def excluded_nodes(kept: list[str], blocks: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
-    return {g: [n for name, nodes in blocks[g].items() if name in kept for n in nodes] for g in GRAPHS}
+    return {g: [n for name, nodes in graph.items() if name in kept for n in nodes]
+            for g, graph in blocks.items()}
 
 
 def write_variant(deploy: Contract, folder: Path, method: str, policy: str, kept: list[str],
@@ -168,18 +169,16 @@ def calibrate(opts: CalibrateOptions, log: Log = print) -> CalibrationReport:
     deploy = check_options(opts)
     writable_folder(opts.out)
     blocks = all_blocks(deploy)
-    flat = {name: nodes for g in GRAPHS for name, nodes in blocks[g].items()}
+    flat = {name: nodes for graph in blocks.values() for name, nodes in graph.items()}
     plans = policies(opts.keep, flat)
     recorded: list[CalibrationSet] = []
 
     def get_data() -> CalibrationSet:
         if not recorded:
-            from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
-
             log(f"recording the FP32 tracker's inputs on {len(opts.sequences)} sequence(s), "
                 f"{opts.frames_per_sequence} frames each")
-            backend = OnnxRuntimeBackend(deploy.root, provider="cpu", threads=opts.threads)
-            data = record(backend, deploy.preset, opts.sequences, opts.frames_per_sequence)
+            with cpu_runner(deploy.root, opts.threads) as runner:
+                data = record(runner, deploy, opts.sequences, opts.frames_per_sequence)
             check_feeds(data, deploy)
             recorded.append(data)
         return recorded[0]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from masktrt.budgets import budget
+from masktrt import registry
+from masktrt.specs.siammask import NAME as SIAMMASK
 
 from .dataset import Feeds
 from .quantize import FLAVOURS, quantize_graph
@@ -92,8 +93,9 @@ def analyse_graph(src: Path, blocks: dict[str, list[str]], method: str, ranges: 
             for name, nodes in blocks.items()]
 
 
-def block_limit() -> float:
-    return budget(BUDGET_NAME).value
+def block_limit(tracker: str = SIAMMASK) -> float:
+    """The `int8-block-noise` budget of the tracker's spec."""
+    return registry.spec(tracker).budget(BUDGET_NAME).value
 
 
 def auto_keep(results: list[BlockError], limit: float | None = None) -> list[str]:

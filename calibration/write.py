@@ -1,4 +1,4 @@
-"""One runnable QDQ folder per flavour: the three graphs plus a deploy.json the runtimes load.
+"""One runnable QDQ folder per flavour: the contract's graphs plus a deploy.json the runtimes load.
 
 The QDQ graphs keep the FP32 graphs' float32 inputs and outputs, so everything in the source
 deploy.json stays true except the files, their hashes and the precision; a `quantization` record
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from masktrt.runtime.contract import DEPLOY_FILE, GRAPHS, Contract, load_contract
+from masktrt.runtime.contract import DEPLOY_FILE, Contract, load_contract
 
 from .cache import sha256_file
 from .quantize import Flavour, count_qdq, quantize_graph
@@ -23,10 +23,10 @@ from .quantize import Flavour, count_qdq, quantize_graph
 def write_flavour(source: Contract, folder: Path, flavour: Flavour, method: str,
                   ranges: dict[str, Path], exclude: dict[str, list[str]],
                   record: dict[str, Any]) -> Contract:
-    """Quantise the three graphs of `source` into `folder` and write its deploy.json."""
+    """Quantise every graph of `source` into `folder` and write its deploy.json."""
     folder.mkdir(parents=True, exist_ok=True)
     doc = copy.deepcopy(source.raw)
-    for graph in GRAPHS:
+    for graph in source.graph_names:
         path = quantize_graph(source.graph(graph).path, folder / f"{graph}.onnx", flavour, method,
                               ranges[graph], exclude=exclude.get(graph))
         entry = doc["graphs"][graph]

@@ -1,30 +1,26 @@
-"""Writing deploy.json (the schema and its reader are in masktrt.runtime.contract).
+"""Writing deploy.json (the schema and its validating reader are in masktrt.runtime.contract).
 
-Everything a runtime needs besides the graphs goes in: preprocessing, the preset's
-hyper-parameters and the geometry constants, anchors and window, the weights' origin (sha256 of
-the checkpoint file, or "random:<seed>"), channel counts, correlation strategy, precision and
-the versions of every tool that shaped the graphs. No timestamp: the same inputs give the same
-file, so exports can be compared and cached by content.
+Everything a runtime needs besides the graphs goes in: the tracker's name and export options,
+preprocessing, the preset's hyper-parameters, the tracker's own section (geometry, anchors, ...,
+from its spec), the weights' origin (sha256 of the checkpoint file, or "random:<seed>"), the
+model record, precision, and the versions of every tool that shaped the graphs. No timestamp:
+the same inputs give the same file, so exports can be compared and cached by content.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import onnx
 
 from masktrt.provenance import package_versions, sha256_file
-from masktrt.runtime import config
-from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, SCHEMA, SCHEMA_VERSION, geometry
+from masktrt.runtime.contract import DEPLOY_FILE, SCHEMA, SCHEMA_VERSION
+from masktrt.specs.base import TrackerSpec
 
-MODEL_NAME = "siammask_sharp"
-KERNEL_INPUTS = IO_NAMES["template"][1]  # search.onnx takes them as inputs in both strategies
 VERSIONED = ("masktrt", "torch", "onnx", "onnxslim", "onnxruntime", "numpy")
 ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
                onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32"}
-
-
 
 
 def checkpoint_source(path: str | Path) -> dict[str, Any]:
@@ -46,43 +42,41 @@ def versions() -> dict[str, str]:
 
 
 def tensor_table(values: Any) -> list[dict[str, Any]]:
-    """[{name, shape, dtype}] from ONNX value infos (static shapes checked by the exporter)."""
+    """[{name, shape, dtype}] from ONNX value infos or initializers (static shapes)."""
     table = []
     for value in values:
-        t = value.type.tensor_type
-        table.append({"name": value.name, "shape": [d.dim_value for d in t.shape.dim],
-                      "dtype": ONNX_DTYPES.get(t.elem_type, str(t.elem_type))})
+        if isinstance(value, onnx.TensorProto):
+            shape, dtype = list(value.dims), value.data_type
+        else:
+            t = value.type.tensor_type
+            shape, dtype = [d.dim_value for d in t.shape.dim], t.elem_type
+        table.append({"name": value.name, "shape": shape, "dtype": ONNX_DTYPES.get(dtype, str(dtype))})
     return table
 
 
-def graph_entry(model: onnx.ModelProto, file: Path, compute_dtype: str) -> dict[str, Any]:
-    return {"file": file.name, "sha256": sha256_file(file), "compute_dtype": compute_dtype,
-            "inputs": tensor_table(model.graph.input),
-            "outputs": tensor_table(model.graph.output)}
+def graph_entry(model: onnx.ModelProto, file: Path, compute_dtype: str,
+                refit: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    entry = {"file": file.name, "sha256": sha256_file(file), "compute_dtype": compute_dtype,
+             "inputs": tensor_table(model.graph.input),
+             "outputs": tensor_table(model.graph.output)}
+    if refit:
+        entry["refit"] = refit
+    return entry
 
 
-def deploy_document(*, graphs: dict[str, dict[str, Any]], model_channels: dict[str, Any],
-                    source: dict[str, Any], correlation: str, precision: str, opset: int,
-                    preset: str) -> dict[str, Any]:
-    tracker = config.preset(preset)
+def deploy_document(*, spec: TrackerSpec, graphs: dict[str, dict[str, Any]], model: dict[str, Any],
+                    source: dict[str, Any], options: Mapping[str, Any], precision: str, opset: int,
+                    preset: str | None) -> dict[str, Any]:
+    """The version 2 contract of one export."""
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-        "model": {"name": MODEL_NAME, "width": model_channels.get("width", 1.0),
-                  "channels": model_channels, "mask_head": "omitted (unused with Refine)"},
-        "source": source,
-        "correlation": {"strategy": correlation, "kernel_inputs": list(KERNEL_INPUTS)},
+        "tracker": spec.name, "options": dict(options),
         "precision": precision, "opset": opset,
         "graphs": graphs,
-        "preprocessing": {"color_order": "BGR", "value_range": [0, 255], "mean": [0.0, 0.0, 0.0],
-                          "std": [1.0, 1.0, 1.0], "layout": "NCHW", "dtype": "float32",
-                          "template_size": config.EXEMPLAR_SIZE,
-                          "search_size": config.INSTANCE_SIZE},
-        "tracker": {"preset": tracker.to_dict(), "geometry": geometry()},
-        "anchors": {"stride": config.TOTAL_STRIDE, "ratios": list(config.ANCHOR_RATIOS),
-                    "scales": list(config.ANCHOR_SCALES), "anchor_num": config.ANCHOR_NUM,
-                    "score_size": config.SCORE_SIZE,
-                    "index_order": "anchor*score_size^2 + row*score_size + col"},
-        "window": {"kind": "cosine", "score_size": config.SCORE_SIZE, "tiled": config.ANCHOR_NUM},
+        "preprocessing": spec.preprocessing.to_dict(),
+        "preset": spec.preset(preset).to_dict(),
+        "source": source, "model": model,
+        spec.name: spec.section(options),
         "versions": versions(),
     }
 

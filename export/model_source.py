@@ -32,21 +32,25 @@ def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
 
 
 def model_for_deploy(deploy: Contract, checkpoint: str | Path | None = None) -> nn.Module:
-    """The reference model the graphs in `deploy` were exported from (checked by hash)."""
+    """The reference model the graphs in `deploy` were exported from (checked by hash), built
+    by the export side of the contract's tracker."""
+    from masktrt import registry
+
+    load = registry.get(deploy.tracker).load_export().load_model
     source = deploy.source
     if source.get("kind") == "random":
         if checkpoint is not None:
             raise MasktrtError(f"{deploy.root} was exported from random weights "
                                f"({source.get('sha256')}), not a checkpoint",
                                "drop --checkpoint, or re-export from that checkpoint")
-        model, _ = load_model(None, int(source["seed"]), float(deploy.model.get("width", 1.0)),
-                              source.get("pairs"))
+        model, _ = load(None, int(source["seed"]), float(deploy.model.get("width", 1.0)),
+                        source.get("pairs"))
         return model
     path = checkpoint or source.get("path")
     if path is None or not Path(path).is_file():
         raise MasktrtError(f"the checkpoint {deploy.root} was exported from is not available "
                            f"({path})", "pass it with --checkpoint PATH")
-    model, record = load_model(path)
+    model, record = load(path)
     if record["sha256"] != source.get("sha256"):
         raise MasktrtError(f"checkpoint '{path}' is not the one {deploy.root} was exported from "
                            "(sha256 differs)", "pass the original checkpoint, or re-export")

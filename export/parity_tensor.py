@@ -19,21 +19,16 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from masktrt.budgets import Budget, budgets_for
+from masktrt import registry
+from masktrt.budgets import Budget
 from masktrt.errors import MasktrtError
-from masktrt.export.graphs import refine_feeds, run_torch
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
-from masktrt.export.xcorr import correlation
 from masktrt.paths import shared_data_dir
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
+from masktrt.runtime.contract import Contract
 from masktrt.runtime.crop import crop_subwindow
-from masktrt.runtime.contract import GRAPHS, IO_NAMES, Contract
 from masktrt.runtime.sequences import load_sequence
 from masktrt.runtime.trackers.siammask import context_size
-
-LAST = SCORE_SIZE - 1
-REFINE_POSITIONS: tuple[tuple[int, int], ...] = ((0, 0), (0, LAST), (LAST, 0), (LAST, LAST),
-                                                 (SCORE_SIZE // 2, SCORE_SIZE // 2), (7, 17))
+from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,7 @@ class ParityRow:
 @dataclass
 class ParityReport:
     precision: str
-    correlation: str
+    options: dict
     rows: list[ParityRow]
     cases: list[str] = field(default_factory=list)
 
@@ -108,7 +103,7 @@ class ParityReport:
 
     def table(self) -> str:
         head = (f"tensor parity: ONNX Runtime CPU vs PyTorch, precision {self.precision}, "
-                f"correlation {self.correlation}, {len(self.cases)} cases")
+                f"options {self.options}, {len(self.cases)} cases")
         lines = [head, f"{'graph':9} {'output':7} {'max abs err':>12} {'max err/range':>14} "
                        f"{'budget':>9}  result"]
         for r in self.rows:
@@ -120,47 +115,37 @@ class ParityReport:
         return "\n".join(lines)
 
 
-def tensor_budget(precision: str) -> Budget:
-    found = budgets_for("tensor", precision)
+def tensor_budget(deploy: Contract) -> Budget:
+    found = deploy.spec.budgets_for("tensor", deploy.precision)
     if not found:
-        raise MasktrtError(f"no tensor-level budget for precision '{precision}'",
-                           "add one to masktrt/budgets.py")
+        raise MasktrtError(f"no tensor-level budget for precision '{deploy.precision}'",
+                           f"add one to the '{deploy.tracker}' spec's budgets")
     return found[0]
 
 
-def _compare(rows: dict[tuple[str, str], ParityRow], graph: str, test: dict[str, np.ndarray],
-             ref: dict[str, np.ndarray]) -> None:
-    for name in IO_NAMES[graph][1]:
-        rows[(graph, name)].add(test[name], ref[name])
-
-
 def tensor_parity(model: nn.Module, deploy: Contract, crop_sets: list[CropSet],
-                  positions: tuple[tuple[int, int], ...] = REFINE_POSITIONS,
+                  positions: tuple[tuple[int, int], ...] | None = None,
                   threads: int = 1) -> ParityReport:
-    """Compare every output of the three graphs in `deploy` with `model` on the given crops."""
-    if deploy.correlation == "refit":
-        raise MasktrtError(f"{deploy.root} holds 'refit' graphs (placeholder kernels for "
-                           "TensorRT refitting); ONNX Runtime cannot run them per target",
-                           "check parity on a 'dynamic' or 'unrolled' export")
+    """Compare every output of every graph in `deploy` with `model` on the given crops; the
+    tracker's export side chains the graphs (`parity_cases`) as its tracker does."""
+    if deploy.refits:
+        raise MasktrtError(f"{deploy.root} holds graphs with refittable placeholder weights "
+                           "(for TensorRT refitting); ONNX Runtime cannot run them per target",
+                           "check parity on an export without refit (e.g. --xcorr dynamic)")
     if not crop_sets:
         raise MasktrtError("no crops to compare on",
                            "pass --sequence DIR (a folder with frames/ and groundtruth.txt)")
-    xcorr = correlation(deploy.correlation)
-    budget = tensor_budget(deploy.precision)
-    sessions = {g: cpu_session(deploy.graph(g).path, threads) for g in GRAPHS}
-    rows = {(g, o): ParityRow(g, o, budget) for g in GRAPHS for o in IO_NAMES[g][1]}
-    report = ParityReport(deploy.precision, deploy.correlation, list(rows.values()))
-    model = model.eval()
+    side = registry.get(deploy.tracker).load_export()
+    budget = tensor_budget(deploy)
+    sessions = {g: cpu_session(deploy.graph(g).path, threads) for g in deploy.graph_names}
+    rows = {(g, o): ParityRow(g, o, budget)
+            for g in deploy.graph_names for o in deploy.graph(g).output_names}
+    report = ParityReport(deploy.precision, deploy.options, list(rows.values()))
     for crops in crop_sets:
-        kernels = run_torch(model, "template", {"z": crops.z}, xcorr)
-        _compare(rows, "template", run_session(sessions["template"], {"z": crops.z}), kernels)
-        for i, x in enumerate(crops.xs):
-            feeds = {"x": x, **kernels}
-            search = run_torch(model, "search", feeds, xcorr)
-            _compare(rows, "search", run_session(sessions["search"], feeds), search)
-            for pos in positions:
-                r_feeds = refine_feeds(search, pos)
-                _compare(rows, "refine", run_session(sessions["refine"], r_feeds),
-                         run_torch(model, "refine", r_feeds, xcorr))
-            report.cases.append(f"{crops.label}#{i}")
+        for label, graph, feeds, ref in side.parity_cases(model.eval(), crops, deploy.options, positions):
+            test = run_session(sessions[graph], feeds)
+            for name in deploy.graph(graph).output_names:
+                rows[(graph, name)].add(test[name], ref[name])
+            if label:
+                report.cases.append(f"{crops.label}#{label}")
     return report

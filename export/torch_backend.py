@@ -1,84 +1,77 @@
-"""The PyTorch reference backend: the model itself behind the runtime's Backend interface.
+"""The PyTorch reference runner: a tracker's model behind the runtime's GraphRunner contract.
 
 It is the yardstick for every parity check, so it does nothing clever: eval mode, inference
-mode, FP32 unless the model was cast, features kept as torch tensors between search and refine.
+mode, FP32 unless the model was cast. It runs any graph of the tracker's spec through the
+tracker's export side (`run_graph`), keeps outputs asked for on the device as torch tensors and
+hands the rest back as float32 NumPy arrays (int arrays stay int64: positions, indices).
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Collection, Mapping
 
 import numpy as np
 import torch
+from torch import nn
 
+from masktrt import registry
 from masktrt.errors import MasktrtError
-from masktrt.export.models import SiamMask
-from masktrt.runtime.backends.base import SearchOutput
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
-
-Kernels = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-Features = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # p0, p1, p2, corr
+from masktrt.runtime.backends.base import RunnerBase, missing_feeds
 
 
-def check_crop(array: np.ndarray, side: int, what: str) -> None:
-    if tuple(array.shape) != (1, 3, side, side):
-        raise MasktrtError(f"{what} crop has shape {tuple(array.shape)}, expected (1, 3, {side}, {side})",
-                           "pass the output of masktrt.runtime.crop.crop_subwindow")
+class TorchRunner(RunnerBase):
+    """GraphRunner over a torch model; `options` are the export options the graphs mean."""
 
-
-class TorchBackend:
-    """Backend protocol over a SiamMask module (runtime/backends/base.py)."""
-
-    def __init__(self, model: SiamMask, device: str = "cpu") -> None:
+    def __init__(self, model: nn.Module, device: str = "cpu", tracker: str = "siammask",
+                 options: Mapping[str, Any] | None = None) -> None:
+        entry = registry.get(tracker)
+        self.spec, self.side = entry.load_spec(), entry.load_export()
+        self.options = {**self.spec.options, **(options or {})}
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.dtype = next(model.parameters()).dtype
         self.name = f"torch-{self.device.type}"
 
-    def tensor(self, array: np.ndarray) -> torch.Tensor:
+    def tensor(self, value: Any) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value
+        array = np.asarray(value)
+        if np.issubdtype(array.dtype, np.integer):
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64)).to(self.device)
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device, self.dtype)
 
-    def template(self, z: np.ndarray) -> Kernels:
-        """z 1x3x127x127 float32 BGR 0..255 -> (k_cls, k_loc, k_mask) torch tensors."""
-        check_crop(z, EXEMPLAR_SIZE, "template")
+    def run(self, graph: str, feeds: Mapping[str, Any],
+            keep_on_device: Collection[str] = ()) -> dict[str, Any]:
+        inputs, _ = self.spec.io_names(graph)
+        missing_feeds(graph, inputs, feeds)
         with torch.inference_mode():
-            return self.model.template(self.tensor(z))
+            outs = self.side.run_graph(self.model, graph, {n: self.tensor(feeds[n]) for n in inputs},
+                                       self.options)
+        return {n: t if n in keep_on_device else _host(t) for n, t in outs.items()}
 
-    def search(self, x: np.ndarray, kernels: Kernels) -> SearchOutput:
-        """x 1x3x255x255 -> cls/loc as float32 NumPy and (p0, p1, p2, corr) kept as tensors."""
-        check_crop(x, INSTANCE_SIZE, "search")
-        with torch.inference_mode():
-            cls, loc, corr, p0, p1, p2 = self.model.search(self.tensor(x), *kernels)
-        return SearchOutput(cls.float().cpu().numpy(), loc.float().cpu().numpy(), (p0, p1, p2, corr))
+    def close(self) -> None:
+        self.model = None
+        super().close()
 
-    def refine(self, features: Features, pos: tuple[int, int]) -> np.ndarray:
-        """127x127 float32 mask logits at score-map cell pos = (row, column)."""
-        row, col = (int(v) for v in pos)
-        if not (0 <= row < SCORE_SIZE and 0 <= col < SCORE_SIZE):
-            raise MasktrtError(f"refine position {pos} is outside the {SCORE_SIZE}x{SCORE_SIZE} score map",
-                               "pass the (row, column) of the selected candidate")
-        p0, p1, p2, corr = features
-        with torch.inference_mode():
-            index = torch.tensor([row, col], dtype=torch.int64, device=self.device)
-            logits = self.model.refine(p0, p1, p2, corr, index)
-        return logits[0, 0].float().cpu().numpy()
+
+def _host(tensor: torch.Tensor) -> np.ndarray:
+    out = tensor.detach().cpu()
+    return out.numpy() if not out.is_floating_point() else out.float().numpy()
 
 
 def load_reference(checkpoint: str | Path | None = None, random_weights_seed: int | None = None,
-                   device: str = "cpu", width: float = 1.0) -> TorchBackend:
+                   device: str = "cpu", width: float = 1.0, tracker: str = "siammask") -> TorchRunner:
     """A checkpoint when given, else the seeded random model (seed 0 by default)."""
-    if checkpoint is not None:
-        if random_weights_seed is not None:
-            raise MasktrtError("both a checkpoint and a random-weights seed were given",
-                               "pass one of them")
-        from masktrt.export.checkpoints import load_checkpoint
-
-        return TorchBackend(load_checkpoint(checkpoint), device)
-    from masktrt.export.random_weights import random_model
-
+    if checkpoint is not None and random_weights_seed is not None:
+        raise MasktrtError("both a checkpoint and a random-weights seed were given", "pass one of them")
+    side = registry.get(tracker).load_export()
     seed = 0 if random_weights_seed is None else random_weights_seed
-    return TorchBackend(random_model(seed=seed, width=width), device)
+    model, _ = side.load_model(checkpoint, seed=seed, width=width)
+    return TorchRunner(model, device, tracker)
 
 
-def create(checkpoint: str | Path | None = None, seed: int = 0, device: str = "cpu") -> TorchBackend:
+def create(checkpoint: str | Path | None = None, seed: int = 0, device: str = "cpu",
+           tracker: str = "siammask") -> TorchRunner:
     """Factory for the backend registry (`get_backend('torch', checkpoint=..., seed=...)`)."""
-    return load_reference(checkpoint, None if checkpoint is not None else seed, device)
+    return load_reference(checkpoint, None if checkpoint is not None else seed, device,
+                          tracker=tracker)

@@ -14,7 +14,9 @@ from masktrt import __version__
 from masktrt.errors import MasktrtError
 
 # In pipeline order: the order `masktrt --help` lists them.
-COMMANDS = ["demo", "track", "export", "build", "calibrate", "parity", "eval", "bench", "train"]
+COMMANDS = [
+    "demo", "trackers", "track", "export", "build", "calibrate", "parity", "eval", "bench", "train",
+]
 
 
 def _load(name: str):
@@ -29,7 +31,7 @@ def _load(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="masktrt",
-        description="Contract SiamMask: export ONNX subgraphs, build TensorRT engines, track, "
+        description="Deploy pixel-wise trackers (SiamMask and friends): export ONNX subgraphs, build TensorRT engines, track, "
         "check parity with the PyTorch reference and benchmark. "
         "Run 'masktrt demo' for a first look; 'masktrt COMMAND --help' for details.",
     )

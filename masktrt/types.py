@@ -42,6 +42,11 @@ class FrameResult:
     extra: dict = field(default_factory=dict)
 
     @property
+    def box(self) -> np.ndarray:
+        """(x, y, w, h): top-left corner, width and height in pixels (the API's name)."""
+        return self.xywh
+
+    @property
     def xywh(self) -> np.ndarray:
         cx, cy = self.center
         w, h = self.size

@@ -1,12 +1,13 @@
 """The tracker's per-frame image work (crop in, mask and polygon out), on the host or on the GPU.
 
 The Tracker does the tracking maths; the pixel work around the network goes through an `ops`
-object with three calls: `crop` (frame -> network input), `refine` (features, pos -> mask
-logits) and `postprocess` (logits -> mask, polygon). Three implementations:
+object with three calls: `crop` (frame -> network input), `refine` (runs SiamMask's refine
+graph on the runner: features, pos -> mask logits) and `postprocess` (logits -> mask, polygon).
+Three implementations:
 
 - HostOps: the official functions (runtime.crop, runtime.mask), exactly what the tracker always
-  did; the default everywhere except a GPU backend with device buffers.
-- DeviceOps: the CUDA kernels (masktrt.kernels) on the backend's own stream and buffers: the
+  did; the default everywhere except a GPU runner with device buffers.
+- DeviceOps: the CUDA kernels (masktrt.kernels) on the runner's own stream and buffers: the
   frame is uploaded once per frame, the crop kernel writes straight into the engine's input,
   refine's logits stay on the device and are pasted back, binarised and reduced to 4 corners
   there. Only those corners (and the mask, when `want_mask`) come back, plus cls/loc/pos around
@@ -29,13 +30,15 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.siammask import MASK_OUT_SIZE
+from masktrt.specs.siammask import (MASK, MASK_OUT_SIZE, POS, REFINE, SEARCH, SEARCH_INPUT, TEMPLATE,
+                                    TEMPLATE_INPUT)
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
 
 Box = tuple[float, float, float, float]
 Region = tuple[int, int, int, int]
-ROLES = ("template", "search")
+ROLES = (TEMPLATE, SEARCH)  # crop roles: the graphs whose input the crop is
+ROLE_INPUTS = {TEMPLATE: TEMPLATE_INPUT, SEARCH: SEARCH_INPUT}
 
 
 @dataclass
@@ -53,10 +56,11 @@ class FrameOps(Protocol):
 
     def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
              avg_chans: np.ndarray, role: str) -> Any:
-        """Network input for `role` ("template" or "search"), as the backend accepts it."""
+        """Network input for `role` ("template" or "search"), as the runner accepts it."""
 
-    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> Any:
-        """Mask logits at cell pos, wherever this implementation post-processes them."""
+    def refine(self, runner: Any, features: Any, pos: tuple[int, int]) -> Any:
+        """Run the refine graph at cell pos; mask logits wherever this implementation
+        post-processes them."""
 
     def postprocess(self, logits: Any, crop_box: Box, pos: tuple[int, int], frame_hw: tuple[int, int],
                     seg_thr: float, fallback_box: Box) -> PostResult:
@@ -73,8 +77,8 @@ class HostOps:
              avg_chans: np.ndarray, role: str) -> np.ndarray:
         return crop_subwindow(frame, center, model_size, source_size, avg_chans)
 
-    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
-        return backend.refine(features, pos)
+    def refine(self, runner: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
+        return host_logits(runner, features, pos)
 
     def postprocess(self, logits: np.ndarray, crop_box: Box, pos: tuple[int, int],
                     frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
@@ -82,6 +86,18 @@ class HostOps:
         mask = binarize(prob, seg_thr)
         polygon, from_mask = mask_polygon(mask, fallback_box)
         return PostResult(polygon, from_mask, mask, prob)
+
+
+def refine_feeds(features: dict[str, Any], pos: tuple[int, int]) -> dict[str, Any]:
+    """The refine graph's feeds: search's features as they are (device values stay put) and the
+    cell as int64 (row, col)."""
+    return {**features, POS: np.asarray(pos, dtype=np.int64)}
+
+
+def host_logits(runner: Any, features: dict[str, Any], pos: tuple[int, int]) -> np.ndarray:
+    """Refine's mask logits on the host, MASK_OUT_SIZE x MASK_OUT_SIZE float32."""
+    mask = runner.run(REFINE, refine_feeds(features, pos))[MASK]
+    return np.asarray(mask, np.float32).reshape(MASK_OUT_SIZE, MASK_OUT_SIZE)
 
 
 def polygon_from_mbr(mbr: Any, fallback_box: Box) -> tuple[np.ndarray, bool]:
@@ -103,8 +119,8 @@ class ReferenceOps:
 
         return crop_resize_reference(frame, crop_params(center, model_size, source_size, avg_chans))
 
-    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
-        return backend.refine(features, pos)
+    def refine(self, runner: Any, features: Any, pos: tuple[int, int]) -> np.ndarray:
+        return host_logits(runner, features, pos)
 
     def postprocess(self, logits: np.ndarray, crop_box: Box, pos: tuple[int, int],
                     frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
@@ -117,10 +133,10 @@ class ReferenceOps:
         return PostResult(polygon, from_mask, mask, None)
 
 
-# ---------------------------------------------------------------- device: what a backend exposes
+# ---------------------------------------------------------------- device: what a runner exposes
 @dataclass(frozen=True)
 class DeviceTensorSpec:
-    """One engine buffer on the device: where it is and what it holds."""
+    """One runner buffer on the device: where it is and what it holds."""
 
     ptr: int
     dtype: np.dtype
@@ -129,7 +145,7 @@ class DeviceTensorSpec:
 
 @dataclass(frozen=True)
 class DeviceIO:
-    """A backend's buffers the kernels read and write in place, and the stream it runs on."""
+    """A runner's buffers the kernels read and write in place, and the stream it runs on."""
 
     stream: int  # CUstream handle value (int(cudaStream_t))
     inputs: dict[str, DeviceTensorSpec]  # "template" -> z, "search" -> x (1x3xMxM)
@@ -138,7 +154,7 @@ class DeviceIO:
 
 @dataclass(frozen=True)
 class DeviceInput:
-    """A network input the crop kernel already wrote into the backend's own input buffer."""
+    """A network input the crop kernel already wrote into the runner's own input buffer."""
 
     role: str
     ptr: int
@@ -146,7 +162,7 @@ class DeviceInput:
 
 @dataclass(frozen=True)
 class DeviceLogits:
-    """Refine's logits left on the device (enqueued on the backend's stream, not synchronised)."""
+    """Refine's logits left on the device (enqueued on the runner's stream, not synchronised)."""
 
     ptr: int
 
@@ -156,7 +172,7 @@ def io_problem(io: DeviceIO) -> str | None:
     for role in ROLES:
         spec = io.inputs.get(role)
         if spec is None:
-            return f"the backend exposes no device buffer for the {role} input"
+            return f"the runner exposes no device buffer for the {role} input"
         if np.dtype(spec.dtype) not in (np.dtype(np.float32), np.dtype(np.float16)):
             return f"the {role} input is {np.dtype(spec.dtype)}, the crop kernel writes float32/float16"
         if len(spec.shape) != 4 or spec.shape[:2] != (1, 3) or spec.shape[2] != spec.shape[3]:
@@ -243,7 +259,7 @@ class FrameScratch:
 
 
 class DeviceOps:
-    """Crop, paste-back, binarisation and MBR with the CUDA kernels on the backend's stream."""
+    """Crop, paste-back, binarisation and MBR with the CUDA kernels on the runner's stream."""
 
     name = "device"
 
@@ -251,7 +267,7 @@ class DeviceOps:
                  memory: Any = None) -> None:
         problem = io_problem(io)
         if problem:
-            raise MasktrtError(f"GPU pre/post-processing cannot use this backend: {problem}",
+            raise MasktrtError(f"GPU pre/post-processing cannot use this runner: {problem}",
                                "use the host ops (Tracker(..., ops=HostOps())) or rebuild the engines")
         self.io = io
         self.want_mask = want_mask
@@ -287,8 +303,10 @@ class DeviceOps:
         self.kernels.crop.launch(scratch.frame, (h, w), w * 3, params, spec.ptr, half, self.io.stream)
         return DeviceInput(role, spec.ptr)
 
-    def refine(self, backend: Any, features: Any, pos: tuple[int, int]) -> DeviceLogits:
-        return backend.refine_device(features, pos)
+    def refine(self, runner: Any, features: Any, pos: tuple[int, int]) -> DeviceLogits:
+        """Enqueue refine; its logits stay in the runner's buffer for the paste kernel (no sync)."""
+        out = runner.run(REFINE, refine_feeds(features, pos), keep_on_device=(MASK,))
+        return DeviceLogits(out[MASK].ptr)
 
     def postprocess(self, logits: DeviceLogits, crop_box: Box, pos: tuple[int, int],
                     frame_hw: tuple[int, int], seg_thr: float, fallback_box: Box) -> PostResult:
@@ -297,7 +315,7 @@ class DeviceOps:
 
         if not isinstance(logits, DeviceLogits):
             raise MasktrtError("DeviceOps.postprocess needs logits left on the device",
-                               "pair DeviceOps with a backend that has refine_device() (TensorRT)")
+                               "pair DeviceOps with a runner that keeps outputs on the device (TensorRT)")
         h, w = frame_hw
         scratch = self._frame_scratch((h, w))
         stream = self.io.stream
@@ -318,20 +336,28 @@ class DeviceOps:
 
 
 # ---------------------------------------------------------------- choice
-def device_ops_problem(backend: Any) -> str | None:
-    """Why DeviceOps cannot run for this backend here (None: it can). Probes CUDA only if the
-    backend exposes device buffers, so host backends never touch the driver."""
-    if not callable(getattr(backend, "device_io", None)) or not callable(getattr(backend, "refine_device", None)):
-        return f"backend '{getattr(backend, 'name', type(backend).__name__)}' keeps its tensors on the host"
+def device_io(runner: Any) -> DeviceIO:
+    """The runner's buffers SiamMask's kernels use: the template and search inputs the crop
+    writes, refine's mask the paste reads; and the runner's stream."""
+    inputs = {role: runner.device_buffer(role, tensor) for role, tensor in ROLE_INPUTS.items()}
+    return DeviceIO(int(runner.stream), inputs, runner.device_buffer(REFINE, MASK))
+
+
+def device_ops_problem(runner: Any) -> str | None:
+    """Why DeviceOps cannot run for this runner here (None: it can). Probes CUDA only if the
+    runner exposes device buffers, so host runners (ONNX Runtime, torch, fakes) never touch the
+    driver."""
+    if not callable(getattr(runner, "device_buffer", None)):
+        return f"runner '{getattr(runner, 'name', type(runner).__name__)}' keeps its tensors on the host"
     from masktrt import kernels
 
     if not kernels.gpu_available():
         return "no CUDA device is available"
-    return io_problem(backend.device_io())
+    return io_problem(device_io(runner))
 
 
-def choose_ops(backend: Any, prefer: str = "auto", want_mask: bool = True) -> FrameOps:
-    """`auto`: the kernels when a GPU is present and the backend exposes device buffers, else the
+def choose_ops(runner: Any, prefer: str = "auto", want_mask: bool = True) -> FrameOps:
+    """`auto`: the kernels when a GPU is present and the runner exposes device buffers, else the
     official host functions. `host`, `reference`, `device` force one (`device` fails with a
     one-line reason where it cannot run)."""
     if prefer == "host":
@@ -340,9 +366,9 @@ def choose_ops(backend: Any, prefer: str = "auto", want_mask: bool = True) -> Fr
         return ReferenceOps()
     if prefer not in ("auto", "device"):
         raise MasktrtError(f"unknown ops '{prefer}'", "choose auto, host, reference or device")
-    problem = device_ops_problem(backend)
+    problem = device_ops_problem(runner)
     if problem is None:
-        return DeviceOps(backend.device_io(), want_mask)
+        return DeviceOps(device_io(runner), want_mask)
     if prefer == "device":
         raise MasktrtError(f"GPU pre/post-processing is unavailable: {problem}",
                            "use ops 'auto' or 'host', or run the TensorRT backend on a GPU")
@@ -350,5 +376,5 @@ def choose_ops(backend: Any, prefer: str = "auto", want_mask: bool = True) -> Fr
 
 
 __all__ = ["PostResult", "FrameOps", "HostOps", "ReferenceOps", "DeviceOps", "DeviceIO", "DeviceTensorSpec",
-           "DeviceInput", "DeviceLogits", "DeviceKernels", "DriverMemory", "choose_ops",
-           "device_ops_problem", "io_problem", "polygon_from_mbr"]
+           "DeviceInput", "DeviceLogits", "DeviceKernels", "DriverMemory", "choose_ops", "device_io",
+           "device_ops_problem", "io_problem", "polygon_from_mbr", "refine_feeds", "host_logits"]

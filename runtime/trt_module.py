@@ -1,9 +1,11 @@
 """Which TensorRT: full TensorRT (`tensorrt`) or TensorRT-RTX (`tensorrt_rtx`), and what each can do.
 
-The two modules share one API, so one builder and one loader serve both; the module object is
-chosen by name and passed explicitly (never a process-wide switch). Their differences are few and
-all are decided here, as plain functions of (module name, version), so they are tested without
-either module or a GPU:
+The two modules share one API, so one builder (masktrt.engines) and one loader (runtime.engine_loader)
+serve both; the module object is chosen by name and passed explicitly (never a process-wide switch).
+Their differences are few and all are decided by `Flavour`, a plain function of (module name,
+version), so they are tested without either module or a GPU. This module is the runtime's (the
+loader and the runner need it); the build-only decisions built on it (precision plans, the
+correlation strategy) live in masktrt.engines:
 
 - Typing: TensorRT-RTX networks are always strongly typed and have no precision flags, so an FP16
   engine must come from an FP16 graph. Full TensorRT takes an FP32 graph plus the FP16 flag (or a
@@ -43,15 +45,9 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 MODULE_TO_BACKEND = {module: backend for backend, (module, _) in BACKENDS.items()}
 
-PRECISIONS = ("fp32", "fp16", "int8")
-XCORR_CHOICES = ("auto", "dynamic", "unrolled", "refit")
-# strategies every TensorRT builds: no convolution with an input as its weights
-ANY_TENSORRT = ("unrolled", "refit")
-
 # TensorRT-RTX's default ahead-of-time targets (its documentation: Ampere and later; Turing 7.5
 # only when asked for explicitly). Used to reject a GPU before deserialising.
 RTX_DEFAULT_MIN_CC = (8, 0)
-RTX_TARGETS = ((7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1))
 
 
 def import_trt(backend: str) -> ModuleType:
@@ -122,83 +118,16 @@ def flavour_of(trt: ModuleType) -> Flavour:
     return Flavour(module=trt.__name__.split(".")[0], version=str(trt.__version__))
 
 
-@dataclass(frozen=True)
-class PrecisionPlan:
-    """How to get an engine of `precision` from a graph of `graph_precision` on one flavour."""
+def error_logger(trt: ModuleType):
+    """A TensorRT logger that keeps errors, so a failed parse, build or load says why in one line."""
 
-    strongly_typed: bool
-    flags: tuple[str, ...]  # BuilderFlag names to set
-    clear_flags: tuple[str, ...]  # BuilderFlag names to clear
+    class _Collect(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
 
+        def log(self, severity, msg) -> None:  # noqa: D401 - TensorRT callback
+            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
+                self.errors.append(str(msg))
 
-def precision_plan(flavour: Flavour, precision: str, graph_precision: str,
-                   onnx_dir: str = "DIR", others_quantized: bool = False) -> PrecisionPlan:
-    """Decide typing and builder flags; an impossible pair is a one-line error with the fix.
-
-    `graph_precision` is what the parsed graph holds: 'fp32', 'fp16' (half tensors) or 'int8'
-    (QuantizeLinear/DequantizeLinear nodes). `others_quantized`: another graph of the same INT8
-    build has Q/DQ nodes, so a float graph here was left unquantized on purpose (calibration keeps
-    fragile parts out of INT8) and is built in FP16 where the flavour allows.
-    """
-    if precision not in PRECISIONS:
-        raise MasktrtError(f"unknown precision '{precision}'", f"choose one of: {', '.join(PRECISIONS)}")
-    if precision == "int8":
-        if graph_precision != "int8" and others_quantized:
-            if flavour.always_strongly_typed:
-                return PrecisionPlan(True, (), ())
-            return PrecisionPlan(graph_precision == "fp16", () if graph_precision == "fp16" else ("FP16",), ())
-        if graph_precision != "int8":
-            raise MasktrtError(
-                f"--precision int8 needs a QDQ graph (QuantizeLinear/DequantizeLinear nodes), but "
-                f"the graphs in {onnx_dir} have none",
-                "make one with 'masktrt calibrate' (explicit quantization) and build from its folder")
-        if flavour.always_strongly_typed:
-            return PrecisionPlan(True, (), ())
-        # Explicit quantization on full TensorRT: INT8 where the Q/DQ nodes say, FP16 elsewhere
-        # (the correlation and heads stay out of INT8, spec deployment.md).
-        return PrecisionPlan(False, ("INT8", "FP16"), ())
-    if graph_precision == "int8":
-        raise MasktrtError(f"the graphs in {onnx_dir} are quantized (QDQ) but --precision is {precision}",
-                           "build them with --precision int8, or export float graphs with 'masktrt export'")
-    if graph_precision == precision:
-        # FP32 on full TensorRT: no TF32, so FP32 engines keep float32 parity budgets.
-        clear = ("TF32",) if (precision == "fp32" and not flavour.rtx) else ()
-        return PrecisionPlan(precision == "fp16" or flavour.always_strongly_typed, (), clear)
-    if flavour.rtx:
-        raise MasktrtError(
-            f"TensorRT-RTX is strongly typed: an {precision.upper()} engine needs {precision.upper()} "
-            f"graphs, but the graphs in {onnx_dir} are {graph_precision.upper()}",
-            f"export them with: masktrt export --precision {precision} --out {onnx_dir}")
-    if precision == "fp16" and graph_precision == "fp32":
-        return PrecisionPlan(False, ("FP16",), ())
-    raise MasktrtError(f"an FP32 engine cannot be built from the FP16 graphs in {onnx_dir}",
-                       f"export FP32 graphs with: masktrt export --precision fp32 --out {onnx_dir}")
-
-
-def choose_xcorr(flavour: Flavour, requested: str, exported: str,
-                 onnx_dir: str = "DIR") -> tuple[str, str]:
-    """Pick the correlation strategy; returns (strategy, sentence saying why).
-
-    The strategy is fixed at export time, so the build can only check that the graphs in DIR
-    suit the request and this TensorRT; a mismatch names the export command that fixes it.
-    """
-    if requested not in XCORR_CHOICES:
-        raise MasktrtError(f"unknown --xcorr '{requested}'", f"choose one of: {', '.join(XCORR_CHOICES)}")
-    who = f"{flavour.module} {flavour.version}"
-    if requested == "auto":
-        preferred = "dynamic" if flavour.dynamic_weights else "unrolled"
-        if exported == preferred:
-            return preferred, f"auto picked '{preferred}' for {who}"
-        if exported in ANY_TENSORRT:  # accepted everywhere: use it, say what is better
-            better = (f"; {who} also takes 'dynamic': masktrt export --xcorr dynamic --out {onnx_dir}"
-                      if flavour.dynamic_weights else f" for {who}")
-            return exported, f"auto picked '{exported}' (the graphs in {onnx_dir}){better}"
-        requested = exported  # 'dynamic' on an old TensorRT: the check below explains
-    if requested == "dynamic" and not flavour.dynamic_weights:
-        raise MasktrtError(f"{who} cannot import a convolution whose weights are an input (needs "
-                           f"TensorRT 8.5+)", f"export with: masktrt export --xcorr unrolled --out {onnx_dir} "
-                           "(or --xcorr refit)")
-    if exported != requested:
-        raise MasktrtError(f"the graphs in {onnx_dir} were exported with --xcorr {exported}, not {requested}",
-                           f"re-export with: masktrt export --xcorr {requested} --out {onnx_dir}")
-    return requested, f"'{requested}' as asked"
+    return _Collect()

@@ -35,9 +35,9 @@ def track_scores(model: SiamMask, frames: Iterable[np.ndarray], masks: Iterable[
                  box_xywh: tuple[float, float, float, float],
                  preset_name: str = "davis") -> tuple[float, float]:
     """Mean J and F over frames 1.. of one sequence, tracked from the first-frame box."""
-    from masktrt.export.torch_backend import TorchBackend
+    from masktrt.export.torch_backend import TorchRunner
 
-    tracker = SiamMaskTracker(TorchBackend(model), preset(preset_name))
+    tracker = SiamMaskTracker(TorchRunner(model), preset(preset_name))
     frames, masks = iter(frames), iter(masks)
     state = tracker.init(next(frames), box_xywh)
     next(masks)

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from masktrt.commands import args as common
 from masktrt.errors import MasktrtError
 
 HELP = "time each tracker stage per backend (vs the PyTorch baseline); JSON, Markdown, PNG"
@@ -31,17 +32,14 @@ def _counts(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from masktrt.commands.export import add_model_arguments
-
-    parser.add_argument("--sequence", metavar="DIR",
-                        help=f"sequence folder (None: ../shared/data/{DEFAULT_SEQUENCE}, else "
-                             "the generated demo sequence)")
+    common.add_sequence_argument(parser, f"sequence folder (None: ../shared/data/{DEFAULT_SEQUENCE}, "
+                                 "else the generated demo sequence)")
+    common.add_tracker_arguments(parser)
     parser.add_argument("--backends", default="torch,onnxruntime",
                         help="comma-separated: torch, onnxruntime, tensorrt")
-    parser.add_argument("--onnx", metavar="DIR",
-                        help="exported graphs for onnxruntime (the weights are taken from its "
-                             "deploy.json); None: export once into the cache")
-    parser.add_argument("--engines", metavar="DIR", help="TensorRT engines (masktrt build) for tensorrt")
+    common.add_onnx_argument(parser, "exported graphs for onnxruntime (the weights are taken from "
+                             "its deploy.json); None: export once into the cache")
+    common.add_engines_argument(parser, "TensorRT engines (masktrt build) for tensorrt")
     parser.add_argument("--extra-onnx", nargs="+", default=[], metavar="DIR",
                         help="more graph folders of the same weights to time as further ONNX "
                              "Runtime backends, e.g. the INT8 graphs of 'masktrt calibrate' "
@@ -50,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="precision of the exported graphs (the baseline is always FP32)")
     parser.add_argument("--xcorr", default="dynamic", choices=("dynamic", "unrolled"),
                         help="correlation strategy of the exported graphs")
-    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu, cuda")
-    parser.add_argument("--preset", default="davis", help="tracker hyper-parameters")
+    common.add_provider_argument(parser)
     parser.add_argument("--frames", type=int, default=20, help="timed frames per backend")
     parser.add_argument("--warmup", type=int, default=2, help="untimed frames after init")
     parser.add_argument("--targets", type=_counts, default="1,2,4,8",
@@ -62,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run the CUDA kernel vs CPU reference benchmark")
     parser.add_argument("--kernel-repeats", type=int, default=20, help="repeats per kernel size")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_model_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="report folder (created)")
+    common.add_weights_arguments(parser, width=True)
+    common.add_output_arguments(parser, "report folder (created)")
 
 
 def default_sequence() -> Path:
@@ -91,8 +88,8 @@ def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
         extra_onnx=tuple(Path(d) for d in args.extra_onnx), precision=args.precision,
         correlation=args.xcorr, frames=args.frames, warmup=args.warmup, targets=args.targets,
         scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
-        width=args.width, preset=args.preset, provider=args.provider,
-        progress=not args.no_progress)
+        width=args.width, preset=common.preset_name(args), provider=args.provider,
+        progress=not args.no_progress, tracker=args.tracker)
 
 
 def run(args: argparse.Namespace) -> int:

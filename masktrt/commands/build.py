@@ -1,8 +1,9 @@
-"""Build TensorRT engines (template, search, refine) from an exported ONNX folder.
+"""Build TensorRT engines, one per graph of an exported ONNX folder's contract (deploy.json).
 
-Each <name>.engine gets a <name>.json beside it: TensorRT module and version, GPU or ahead-of-time
-targets, precision, correlation strategy, sha256 of the source ONNX, build time, size, and the
-engine's I/O. An engine already built from the same inputs is reused (--force rebuilds).
+Each <graph>.engine gets a <graph>.json beside it: TensorRT module and version, GPU or ahead-of-time
+targets, precision, correlation strategy, sha256 of the source ONNX, build time, size, the engine's
+I/O and the contract's graph names (so a runner needs no export folder). An engine already built
+from the same inputs is reused (--force rebuilds).
 TensorRT-RTX (--backend tensorrt-rtx) builds without a GPU; full TensorRT builds on its target GPU.
 """
 from __future__ import annotations
@@ -14,14 +15,18 @@ HELP = "build TensorRT / TensorRT-RTX engines from exported ONNX graphs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from masktrt.engines.correlation import XCORR_CHOICES
+    from masktrt.engines.precision import PRECISIONS
+    from masktrt.runtime.trt_module import BACKENDS
+
     parser.add_argument("--onnx", required=True, type=Path, metavar="DIR",
                         help="folder written by 'masktrt export' (deploy.json + *.onnx)")
-    parser.add_argument("--backend", choices=["tensorrt", "tensorrt-rtx"], default="tensorrt-rtx",
+    parser.add_argument("--backend", choices=list(BACKENDS), default="tensorrt-rtx",
                         help="tensorrt: full TensorRT 8.5+; tensorrt-rtx: TensorRT-RTX (ahead of time)")
-    parser.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="int8 needs QDQ graphs from 'masktrt calibrate'; on TensorRT-RTX fp16 "
                         "needs graphs exported with --precision fp16")
-    parser.add_argument("--xcorr", choices=["auto", "dynamic", "unrolled", "refit"], default="auto",
+    parser.add_argument("--xcorr", choices=XCORR_CHOICES, default="auto",
                         help="correlation strategy, as exported; auto: dynamic on TensorRT 8.5+ and "
                         "TensorRT-RTX, else unrolled or refit (whichever the export has); refit builds "
                         "the search engine refittable in the correlation kernels (needs a GPU to build)")
@@ -39,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from masktrt.runtime.engines import BuildRequest, build_engines, summary_table
+    from masktrt.engines import BuildRequest, build_engines, summary_table
 
     request = BuildRequest(onnx_dir=args.onnx, backend=args.backend, precision=args.precision,
                            xcorr=args.xcorr, out=args.out, workspace_mb=args.workspace,

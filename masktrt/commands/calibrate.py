@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.commands import args as common
+
 HELP = "INT8: calibrate QDQ graphs on tracker crops, sensitivity analysis, closed-loop gate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--onnx", required=True, type=Path, metavar="DIR",
-                        help="FP32 export (deploy.json + *.onnx) from 'masktrt export'")
+    common.add_onnx_argument(parser, "FP32 export (deploy.json + *.onnx) from 'masktrt export'",
+                             required=True, type=Path)
     parser.add_argument("--sequences", required=True, nargs="+", type=Path, metavar="DIR",
                         help="calibration sequences (frames/ + ground truth for frame 0)")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="writes DIR/trt, DIR/ort, DIR/cache, DIR/calibration-report.json")
     parser.add_argument("--method", nargs="+", default=["minmax"], dest="methods",
                         choices=["minmax", "entropy", "percentile"],
                         help="activation calibration; several make a table (default minmax)")
@@ -35,13 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-frames", type=int, default=30, metavar="N",
                         help="frames per gate sequence (keeps the gate to minutes on a CPU)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all)")
+    common.add_output_arguments(parser, "writes DIR/trt, DIR/ort, DIR/cache, "
+                                "DIR/calibration-report.json")
 
 
 def run(args: argparse.Namespace) -> int:
     from masktrt.calibration.pipeline import CalibrateOptions, calibrate
     from masktrt.calibration.sensitivity import format_sensitivity
 
-    opts = CalibrateOptions(onnx_dir=args.onnx, sequences=list(args.sequences), out=args.out,
+    opts = CalibrateOptions(onnx_dir=args.onnx, sequences=list(args.sequences), out=Path(args.out),
                             methods=list(args.methods), keep=list(args.keep),
                             frames_per_sequence=args.frames_per_sequence, gate=list(args.gate),
                             gate_frames=args.gate_frames, threads=args.threads)
@@ -58,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
           f"--backend tensorrt-rtx --precision int8)")
     print(f"ONNX Runtime flavour: {report.out / 'ort'}")
     if report.gated and not report.gate_passed:
-        print("INT8 gate FAILED: no variant met the closed-loop int8 budgets (masktrt/budgets.py)")
+        print("INT8 gate FAILED: no variant met the closed-loop int8 budgets (see 'masktrt parity' or the tracker's spec)")
         return 1
     return 0

@@ -9,22 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.commands import args as common
+
 HELP = "track the built-in synthetic demo sequence and score it (no arguments needed)"
+DEMO_TRACKER = "siammask"  # the tracker the shipped demo weights belong to
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out/demo", metavar="DIR", help="output folder")
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="track only the first N frames")
-    parser.add_argument("--checkpoint", metavar="PATH",
-                        help="weights to use instead of the shipped demo checkpoint")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="use seeded random weights instead of the shipped checkpoint")
-    parser.add_argument("--no-video", action="store_true", help="do not write track.mp4")
+    common.add_weights_arguments(parser)
+    common.add_output_arguments(parser, "output folder", default="out/demo", video=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from masktrt.benchmarks import evaluate as scoring
     from masktrt.commands import track
     from masktrt.paths import resolve_weights
     from masktrt.runtime.sequences import load_sequence
@@ -35,20 +33,26 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None:
         sequence = sequence.head(args.frames)
     checkpoint = resolve_weights(args.checkpoint, args.random_weights)
-    x, y, w, h = sequence.init_box()
-    track_args = argparse.Namespace(
-        frames=str(folder / "frames"), video=None, camera=None, box=f"{x},{y},{w},{h}",
-        checkpoint=str(checkpoint) if checkpoint else None, random_weights=checkpoint is None,
-        seed=0, preset="davis", backend="torch", onnx=None, engines=None,
-        max_frames=len(sequence), out=args.out, no_video=args.no_video)
+    job = track.TrackJob(tuple(float(v) for v in sequence.init_box()), Path(args.out),
+                         frames=str(folder / "frames"), tracker=DEMO_TRACKER,
+                         max_frames=len(sequence), write_video=not args.no_video)
     print(f"demo sequence: {folder} ({len(sequence)} frames); weights: "
           f"{checkpoint if checkpoint else 'seeded random (no demo checkpoint in this build)'}")
-    track.run(track_args)
-    predictions = scoring.load_predictions(args.out, [p.stem for p in sequence.frame_paths])
-    result = scoring.evaluate(sequence, predictions)
-    json_path, md_path = scoring.write_reports(result, Path(args.out))
-    from masktrt.benchmarks.report import text_table
+    options = common.torch_options(checkpoint, args.seed, DEMO_TRACKER)
+    summary, runner = track.track_job(job, lambda: common.create_runner("torch", options))
+    track.print_summary(summary, job, runner or "torch")
+    score(sequence, Path(args.out))
+    return 0
 
+
+def score(sequence, out: Path) -> None:
+    """Evaluate the run's output folder against the sequence's exact masks; print and write."""
+    from masktrt.benchmarks import evaluate as scoring
+    from masktrt.benchmarks.report import text_table
+    from masktrt.runtime.outputs import load_predictions
+
+    predictions = load_predictions(out, [p.stem for p in sequence.frame_paths])
+    result = scoring.evaluate(sequence, predictions)
+    json_path, md_path = scoring.write_reports(result, out)
     print(text_table(["metric", "value"], scoring.summary_rows(result)), end="")
     print(f"report: {json_path}, {md_path}")
-    return 0

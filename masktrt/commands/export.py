@@ -7,31 +7,23 @@ from __future__ import annotations
 
 import argparse
 
+from masktrt.commands import args as common
+
 HELP = "export ONNX graphs + deploy.json (demo weights, a checkpoint, or seeded random weights)"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--checkpoint | --random-weights, --seed, --width: shared with `masktrt parity`."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--checkpoint", metavar="PATH",
-                       help="SiamMask weights (.pth official/pysot naming, or .safetensors); "
-                            "default: the shipped demo checkpoint")
-    group.add_argument("--random-weights", action="store_true",
-                       help="use the seeded random model (official init, BatchNorm statistics "
-                            "re-estimated on real crops) instead of the demo checkpoint")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random model")
-    parser.add_argument("--width", type=float, default=1.0,
-                        help="channel-width multiplier of the random model (1.0 = official)")
+    """--checkpoint | --random-weights, --seed, --width (kept for callers of the old name)."""
+    common.add_weights_arguments(parser, width=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from masktrt.specs.siammask import DEFAULT_PRESET, PRESETS
-    from masktrt.runtime.contract import CORRELATIONS, EXPORT_PRECISIONS
+    from masktrt.runtime.contract import EXPORT_PRECISIONS
+    from masktrt.specs.siammask import CORRELATIONS
 
-    add_model_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the graphs")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                        help="tracker hyper-parameters recorded in deploy.json")
+    common.add_tracker_arguments(parser, preset_choices=True)
+    common.add_weights_arguments(parser, width=True)
+    common.add_output_arguments(parser, "folder for the graphs")
     parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
                         help="correlation: dynamic-weight conv, unrolled Slice/Mul/Add (any "
                              "TensorRT), or refit (kernels as refittable conv weights)")
@@ -43,20 +35,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
 
 
+def per_target_graphs(tracker: str) -> tuple[str, ...]:
+    """The graphs --fp32-template keeps FP32: those run once per target (SiamMask's template)."""
+    from masktrt import registry
+    from masktrt.specs.base import PER_TARGET
+
+    return tuple(g.name for g in registry.spec(tracker).graphs if g.runs == PER_TARGET)
+
+
 def run(args: argparse.Namespace) -> int:
     from masktrt.export.model_source import load_model
     from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.paths import resolve_weights
     from masktrt.provenance import writable_folder
 
-    options = ExportOptions(correlation=args.xcorr, precision=args.precision, opset=args.opset,
-                            preset=args.preset, fp32_template=args.fp32_template)
+    options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
+                            precision=args.precision, opset=args.opset, preset=args.preset,
+                            keep_fp32=per_target_graphs(args.tracker) if args.fp32_template else ())
     options.validate()  # fail on a bad option before loading or computing weights
     writable_folder(args.out)
     model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
                                seed=args.seed, width=args.width)
     deploy = export_onnx(model, args.out, source, options)
-    print(f"exported to {deploy.root} ({deploy.precision}, correlation {deploy.correlation}, "
+    print(f"exported to {deploy.root} ({deploy.precision}, options {deploy.options}, "
           f"opset {deploy.opset}, weights {source['sha256']})")
     for graph in deploy.graphs.values():
         ins = ", ".join(f"{t.name}{list(t.shape)}" for t in graph.inputs)

@@ -6,7 +6,7 @@ prints max abs error and max error relative to the output's range per output.
 before (isolates one step). --level closed-loop: the whole sequence tracked independently by
 the reference and by each backend from the same initial box; per-frame box, polygon and mask IoU
 against the reference trajectory (mean, minimum, first frame below budget).
-Budgets come from masktrt/budgets.py; the command exits 1 when any budget is exceeded.
+Budgets come from the tracker's spec (masktrt/specs/); the command exits 1 when any budget is exceeded.
 """
 from __future__ import annotations
 
@@ -15,33 +15,35 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from masktrt.commands import args as common
+
 HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the parity budgets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from masktrt.commands.export import add_model_arguments
-    from masktrt.runtime.contract import CORRELATIONS, EXPORT_PRECISIONS
+    from masktrt.runtime.contract import EXPORT_PRECISIONS
+    from masktrt.specs.siammask import CORRELATIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
                         "state; closed-loop: whole trajectories")
-    parser.add_argument("--onnx", metavar="DIR",
-                        help="exported graphs to check (default: export to a temporary folder)")
-    add_model_arguments(parser)
+    common.add_onnx_argument(parser, "exported graphs to check (default: export to a temporary "
+                             "folder)")
+    common.add_tracker_arguments(parser, preset=False)
+    common.add_weights_arguments(parser, width=True)
     parser.add_argument("--xcorr", default="dynamic", choices=[c for c in CORRELATIONS if c != "refit"],
                         help="correlation strategy when exporting (ignored with --onnx)")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="precision when exporting (ignored with --onnx)")
-    parser.add_argument("--sequence", nargs="+", metavar="DIR",
-                        help="sequence folders or names in ../shared/data (default: all there)")
+    common.add_sequence_argument(parser, "sequence folders or names in ../shared/data (default: "
+                                 "all there)", many=True)
     parser.add_argument("--frames", type=int, default=2, help="search frames per sequence")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime CPU threads")
-    parser.add_argument("--max-frames", type=int, metavar="N",
-                        help="frame/closed-loop: track only the first N frames of each sequence")
-    parser.add_argument("--provider", default="auto",
-                        help="frame/closed-loop: ONNX Runtime provider (auto, cpu, cuda)")
-    parser.add_argument("--engines", metavar="DIR",
-                        help="frame/closed-loop: also check TensorRT engines from 'masktrt build'")
+    common.add_max_frames_argument(parser, "frame/closed-loop: track only the first N frames of "
+                                   "each sequence")
+    common.add_provider_argument(parser, "frame/closed-loop: ONNX Runtime provider (auto, cpu, cuda)")
+    common.add_engines_argument(parser, "frame/closed-loop: also check TensorRT engines from "
+                                "'masktrt build'")
     parser.add_argument("--report", metavar="FILE", help="also write the rows as JSON")
 
 
@@ -86,21 +88,30 @@ def run_tensor(args: argparse.Namespace) -> int:
 
 
 def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
+    """The rows of one loop level; every runner made here is closed here."""
+    from contextlib import ExitStack
+
+    from masktrt.export.torch_backend import TorchRunner
+    from masktrt.runtime.backends import get_backend
+
+    deploy, model = _deployed_model(args, onnx_dir)
+    with ExitStack() as owned:
+        reference = owned.enter_context(TorchRunner(model, deploy.tracker))
+        backends = [(f"onnxruntime-{deploy.precision}", deploy.precision, owned.enter_context(
+            get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
+                        threads=args.threads)))]
+        if args.engines:
+            backends.append((f"tensorrt-{deploy.precision}", deploy.precision,
+                             owned.enter_context(get_backend("tensorrt", engine_dir=args.engines))))
+        return _sequence_rows(args, deploy, reference, backends, level)
+
+
+def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, level: str) -> list:
     from tqdm import tqdm
 
     from masktrt.benchmarks.parity import closed_loop, frame_level, run_trajectory
-    from masktrt.export.torch_backend import TorchBackend
-    from masktrt.runtime.backends import get_backend
     from masktrt.runtime.sequences import load_sequence
 
-    deploy, model = _deployed_model(args, onnx_dir)
-    reference = TorchBackend(model)
-    backends = [(f"onnxruntime-{deploy.precision}", deploy.precision,
-                 get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
-                             threads=args.threads))]
-    if args.engines:
-        backends.append((f"tensorrt-{deploy.precision}", deploy.precision,
-                         get_backend("tensorrt", engine_dir=args.engines)))
     rows = []
     for path in sequence_paths(args.sequence):
         seq = load_sequence(path)
@@ -109,12 +120,14 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
         with tqdm(total=(len(seq) - 1) * (len(backends) + 1), unit="frame", disable=None,
                   desc=f"{level} {seq.name}") as bar:
             if level == "closed-loop":
-                ref = run_trajectory(reference, seq, deploy.preset, progress=bar)
-                rows += [closed_loop(ref, b, name, seq, deploy.preset, precision, progress=bar)
-                         for name, precision, b in backends]
+                ref = run_trajectory(reference, seq, deploy.preset, progress=bar,
+                                     tracker=deploy.tracker)
+                rows += [closed_loop(ref, b, name, seq, deploy.preset, precision, progress=bar,
+                                     tracker=deploy.tracker) for name, precision, b in backends]
             else:
                 rows += [frame_level(reference, b, name, seq, deploy.preset, precision=precision,
-                                     progress=bar) for name, precision, b in backends]
+                                     progress=bar, tracker=deploy.tracker)
+                         for name, precision, b in backends]
     return rows
 
 
@@ -130,7 +143,8 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
         return deploy, model_for_deploy(deploy, args.checkpoint)
     model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
                                seed=args.seed, width=args.width)
-    options = ExportOptions(correlation=args.xcorr, precision=args.precision)
+    options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
+                            precision=args.precision)
     return export_onnx(model, onnx_dir, source, options), model
 
 

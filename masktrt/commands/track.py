@@ -10,70 +10,64 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from masktrt.commands import args as common
 from masktrt.errors import MasktrtError
 
 HELP = "track a target (box on the first frame) through frames, a video or a camera"
 
+# kept importable from here: tests and scripts use them as track.parse_box / track.create_backend
+parse_box = common.parse_box
+backend_options = common.backend_options
+create_backend = common.create_backend
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--frames", metavar="DIR", help="folder of images, sorted by name")
-    source.add_argument("--video", metavar="FILE", help="video file")
-    source.add_argument("--camera", metavar="INDEX", type=int, help="camera index (cv2.VideoCapture)")
-    parser.add_argument("--box", required=True, metavar="X,Y,W,H",
-                        help="target on the first frame: top-left corner, width, height (pixels)")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--checkpoint", metavar="PATH",
-                         help="SiamMask checkpoint (.pth or .safetensors); default: the shipped "
-                              "demo checkpoint")
-    weights.add_argument("--random-weights", action="store_true",
-                         help="seeded random weights instead of the demo checkpoint")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
-    parser.add_argument("--preset", default="davis", help="tracker hyper-parameters: davis, vot, vot18")
-    parser.add_argument("--backend", default="torch", help="network backend: torch, onnxruntime, tensorrt")
-    parser.add_argument("--onnx", metavar="DIR", help="exported graphs for --backend onnxruntime "
-                        "(from 'masktrt export')")
-    parser.add_argument("--engines", metavar="DIR", help="built engines for --backend tensorrt "
-                        "(from 'masktrt build')")
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (incl. the first)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    parser.add_argument("--no-video", action="store_true", help="do not write track.mp4")
+    common.add_source_arguments(parser)
+    common.add_tracker_arguments(parser)
+    common.add_weights_arguments(parser)
+    common.add_backend_arguments(parser)
+    common.add_max_frames_argument(parser, "stop after N frames (incl. the first)")
+    common.add_output_arguments(parser, "output folder (created)", video=True)
 
 
-def parse_box(text: str) -> tuple[float, float, float, float]:
-    """'x,y,w,h' -> four floats; anything else is a one-line error."""
-    parts = [p.strip() for p in str(text).split(",")]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise MasktrtError(f"--box '{text}' is not x,y,w,h",
-                           "give four comma-separated numbers, e.g. --box 205,151,17,50")
-    return values  # type: ignore[return-value]
+@dataclass(frozen=True)
+class TrackJob:
+    """What to track and where the outputs go: everything `masktrt track` and `demo` decide."""
+
+    box: tuple[float, float, float, float]
+    out: Path
+    frames: str | None = None
+    video: str | None = None
+    camera: int | None = None
+    tracker: str = common.DEFAULT_TRACKER
+    preset: Any = None  # a preset object or name; None: the tracker's default
+    max_frames: int | None = None
+    write_video: bool = True
+
+    def preset_name(self) -> str:
+        if self.preset is None:
+            from masktrt import registry
+
+            return registry.spec(self.tracker).default_preset
+        return self.preset if isinstance(self.preset, str) else self.preset.name
+
+    def describe_source(self) -> str:
+        if self.frames is not None:
+            return f"'{self.frames}'"
+        if self.video is not None:
+            return f"'{self.video}'"
+        return f"camera {self.camera}"
 
 
-def backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for get_backend, per backend: each factory takes only its own."""
-    if args.backend == "onnxruntime":
-        if not getattr(args, "onnx", None):
-            raise MasktrtError("--backend onnxruntime needs the exported graphs",
-                               "pass --onnx DIR (made by 'masktrt export --out DIR')")
-        return {"onnx_dir": args.onnx}
-    if args.backend == "tensorrt":
-        if not getattr(args, "engines", None):
-            raise MasktrtError("--backend tensorrt needs built engines",
-                               "pass --engines DIR (made by 'masktrt build')")
-        return {"engine_dir": args.engines}
-    from masktrt.paths import resolve_weights
-
-    return {"checkpoint": resolve_weights(args.checkpoint, getattr(args, "random_weights", False)),
-            "seed": args.seed}
+def job_from(args: argparse.Namespace) -> TrackJob:
+    """The job the command line describes; the box and frame count are checked here."""
+    common.check_max_frames(args.max_frames)
+    return TrackJob(parse_box(args.box), Path(args.out), args.frames, args.video, args.camera,
+                    args.tracker, common.preset_of(args), args.max_frames, not args.no_video)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,185 +75,110 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_with_backend(args: argparse.Namespace, backend: Any = None) -> int:
-    """The command; `backend` (any object with template/search/refine) replaces get_backend in tests.
+    """The command; `backend` (any graph runner) replaces get_backend in tests.
 
     Inputs are validated before the backend is built, so a bad box or folder fails instantly.
     """
-    from tqdm import tqdm
-
-    from masktrt.specs.siammask import preset
-    from masktrt.runtime.trackers.siammask import SiamMaskTracker, check_box, check_frame
-    from masktrt.runtime.video import open_source
-
-    box = parse_box(args.box)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise MasktrtError(f"--max-frames {args.max_frames} is not positive", "give N >= 1")
-    config = preset(args.preset)
-
-    def warn(message: str) -> None:
-        tqdm.write(f"warning: {message}", file=sys.stderr)
-
-    with open_source(args.frames, args.video, args.camera, warn=warn) as source:
-        frames = iter(source)
-        first_index, first = next(frames, (0, None))
-        if first is None:
-            raise MasktrtError(f"cannot read the first frame of {describe_source(args)}",
-                               "the first frame must be a readable image: the box is drawn on it")
-        check_frame(first)
-        check_box(box, first.shape[:2])
-        if backend is None:
-            backend = create_backend(args)
-        tracker = SiamMaskTracker(backend, config)
-        outputs = SequenceOutputs(Path(args.out), source.fps, write_video=not args.no_video)
-        total = len(source) or None
-        if args.max_frames is not None:
-            total = min(total, args.max_frames) if total else args.max_frames
-        with outputs, tqdm(total=total, unit="frame", file=sys.stderr, disable=None) as bar:
-            summary = track_frames(tracker, box, first, frames, source.frame_name, outputs,
-                                   args.max_frames, bar.update)
-    summary.print(describe_source(args), getattr(backend, "name", args.backend), config.name,
-                  Path(args.out), not args.no_video)
+    job = job_from(args)
+    if backend is not None:
+        summary, runner_name = track_job(job, lambda: backend, close_runner=False)
+    else:
+        summary, runner_name = track_job(job, lambda: create_backend(args))
+    print_summary(summary, job, runner_name or args.backend)
     return 0
 
 
-def describe_source(args: argparse.Namespace) -> str:
-    if args.frames is not None:
-        return f"'{args.frames}'"
-    if args.video is not None:
-        return f"'{args.video}'"
-    return f"camera {args.camera}"
+def track_job(job: TrackJob, make_runner: Callable[[], Any],
+              close_runner: bool = True) -> tuple[Any, str | None]:
+    """Track `job` with the runner `make_runner()` builds (after the first frame is checked, so
+    bad input fails before any model loads); returns the loop's summary and the runner's name.
+    The runner is closed afterwards unless `close_runner` is False (the caller owns it)."""
+    from masktrt.runtime.video import open_source
 
-
-def create_backend(args: argparse.Namespace) -> Any:
-    from masktrt.runtime.backends import get_backend
-
-    options = backend_options(args)
-    if options.get("checkpoint", "n/a") is None:
-        print(f"warning: using seeded random weights (seed {args.seed}): the masks and boxes "
-              "are meaningless; pass --checkpoint PATH", file=sys.stderr)
-    return get_backend(args.backend, **options)
-
-
-@dataclass
-class TrackSummary:
-    frames: int = 0
-    skipped: int = 0
-    lost: int = 0
-    score_sum: float = 0.0
-    wall_s: float = 0.0
-    tracker_s: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    def print(self, source: str, backend: str, preset_name: str, out: Path, video: bool) -> None:
-        tracked = max(self.frames - 1 - self.skipped, 0)
-        mean = self.score_sum / tracked if tracked else float("nan")
-        fps = self.frames / self.wall_s if self.wall_s > 0 else float("nan")
-        calls = self.frames - self.skipped  # init + track calls
-        tfps = calls / self.tracker_s if self.tracker_s > 0 else float("nan")
-        files = "masks/, polygons.txt, boxes.txt, scores.txt" + (", track.mp4" if video else "")
-        print(f"tracked {self.frames} frames of {source} (backend {backend}, preset {preset_name}): "
-              f"{self.skipped} skipped, {self.lost} lost, mean score {mean:.3f}")
-        print(f"wall time {self.wall_s:.2f} s ({fps:.1f} fps incl. reading and writing); "
-              f"tracker {self.tracker_s:.2f} s ({tfps:.1f} fps)")
-        print(f"outputs in {out}: {files}")
-
-
-def track_frames(tracker: Any, box: tuple[float, float, float, float], first: Any, frames: Any,
-                 frame_name: Any, outputs: SequenceOutputs, max_frames: int | None,
-                 progress: Any = lambda n: None) -> TrackSummary:
-    """Init on `first`, track the rest of `frames` ((index, frame|None) pairs), write everything."""
-    from masktrt.runtime.trackers.siammask import initial_result
-
-    summary = TrackSummary()
-    start = time.perf_counter()
-    state = tracker.init(first, box)
-    summary.tracker_s += time.perf_counter() - start
-    result = initial_result(state)
-    mask = box_mask(first.shape[:2], result)
-    outputs.write(frame_name(0), first, result, mask, None, False)
-    summary.frames, last_frame = 1, first
-    progress(1)
-    for index, frame in frames:
-        if max_frames is not None and summary.frames >= max_frames:
-            break
-        skipped = frame is None
-        if skipped:
-            summary.skipped += 1
-        else:
-            t0 = time.perf_counter()
-            state, result = tracker.track(frame, state)
-            summary.tracker_s += time.perf_counter() - t0
-            summary.score_sum += result.score
-            summary.lost += int(result.lost)
-            last_frame, mask = frame, result.mask
-        tracked = summary.frames - summary.skipped
-        fps = tracked / summary.tracker_s if summary.tracker_s > 0 else None
-        outputs.write(frame_name(index), last_frame, result, mask, fps, skipped)
-        summary.frames += 1
-        progress(1)
-    summary.wall_s = time.perf_counter() - start
-    return summary
-
-
-def box_mask(frame_hw: tuple[int, int], result: Any) -> Any:
-    """Frame 0 has no network mask: the given box, filled, is the best mask we know."""
-    import numpy as np
-
-    mask = np.zeros(frame_hw, np.uint8)
-    x, y, w, h = result.xywh
-    x0, y0 = max(int(round(x)), 0), max(int(round(y)), 0)
-    mask[y0:max(int(round(y + h)), 0), x0:max(int(round(x + w)), 0)] = 1
-    return mask
-
-
-class SequenceOutputs:
-    """The per-frame files of one run; text files are flushed per line so a crash keeps them."""
-
-    def __init__(self, out: Path, fps: float, write_video: bool = True) -> None:
-        from masktrt.runtime.video import Mp4Writer
-
-        self.out = out
-        self.masks = out / "masks"
+    with open_source(job.frames, job.video, job.camera, warn=_warn) as source:
+        frames = iter(source)
+        first = _first_frame(frames, job)
+        runner = make_runner()
         try:
-            self.masks.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise MasktrtError(f"cannot create output folder '{out}' ({exc.strerror})",
-                               "pass a writable --out folder") from exc
-        self.files = {name: open(out / f"{name}.txt", "w", buffering=1)
-                      for name in ("polygons", "boxes", "scores")}
-        self.video = Mp4Writer(out / "track.mp4", fps) if write_video else None
-
-    def write(self, name: str, frame: Any, result: Any, mask: Any, fps: float | None,
-              skipped: bool) -> None:
-        import cv2
-
-        from masktrt.runtime.video import annotate
-
-        if mask is not None:
-            path = self.masks / f"{name}.png"
-            if not cv2.imwrite(str(path), mask * 255):
-                raise MasktrtError(f"cannot write '{path}'", "check the --out folder is writable")
-        self.files["polygons"].write(",".join(f"{v:.3f}" for v in result.polygon.ravel()) + "\n")
-        self.files["boxes"].write(",".join(f"{v:.3f}" for v in result.xywh) + "\n")
-        self.files["scores"].write(f"{result.score:.6f},{int(result.lost)},{int(skipped)}\n")
-        if self.video is not None:
-            self.video.write(annotate(frame, result if mask is None else _with_mask(result, mask),
-                                      fps, skipped))
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-        if self.video is not None:
-            self.video.close()
-
-    def __enter__(self) -> SequenceOutputs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            summary = _track_source(job, runner, source, first, frames)
+        finally:
+            if close_runner and callable(getattr(runner, "close", None)):
+                runner.close()
+    return summary, getattr(runner, "name", None)
 
 
-def _with_mask(result: Any, mask: Any) -> Any:
-    from dataclasses import replace
+def _warn(message: str) -> None:
+    from tqdm import tqdm
 
-    return result if result.mask is mask else replace(result, mask=mask)
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+def _first_frame(frames: Any, job: TrackJob) -> tuple[int, Any]:
+    """The first (index, frame), checked with the box before any backend is built."""
+    from masktrt.runtime.trackers.checks import check_box, check_frame
+
+    index, first = next(frames, (0, None))
+    if first is None:
+        raise MasktrtError(f"cannot read the first frame of {job.describe_source()}",
+                           "the first frame must be a readable image: the box is drawn on it")
+    check_frame(first)
+    check_box(job.box, first.shape[:2])
+    return index, first
+
+
+def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any],
+                  frames: Any) -> Any:
+    from itertools import chain
+
+    from tqdm import tqdm
+
+    from masktrt.runtime import loop
+    from masktrt.runtime.outputs import SequenceOutputs
+    from masktrt.runtime.trackers import make_tracker
+
+    tracker = make_tracker(job.tracker, runner, job.preset)
+    total = len(source) or None
+    if job.max_frames is not None:
+        total = min(total, job.max_frames) if total else job.max_frames
+    with SequenceOutputs(job.out, source.fps, job.write_video) as outputs, \
+            tqdm(total=total, unit="frame", file=sys.stderr, disable=None) as bar:
+        writer = StepWriter(outputs, source.frame_name)
+        return loop.run(tracker, chain([first], frames), job.box, max_frames=job.max_frames,
+                        on_step=writer, progress=bar.update)
+
+
+class StepWriter:
+    """Writes each loop step into the output folder; a skipped step repeats the last mask."""
+
+    def __init__(self, outputs: Any, frame_name: Callable[[int], str]) -> None:
+        self.outputs, self.frame_name, self.mask = outputs, frame_name, None
+
+    def __call__(self, step: Any, summary: Any) -> None:
+        from masktrt.runtime.outputs import box_mask
+
+        if step.number == 0:
+            self.mask = box_mask(step.frame.shape[:2], step.result)
+            self.outputs.write(self.frame_name(step.index), step.frame, step.result, self.mask,
+                               None, False)
+            return
+        if not step.skipped:
+            self.mask = step.result.mask
+        tracked = summary.frames - 1 - summary.skipped
+        fps = tracked / summary.tracker_s if summary.tracker_s > 0 else None
+        self.outputs.write(self.frame_name(step.index), step.frame, step.result, self.mask, fps,
+                           step.skipped)
+
+
+def print_summary(summary: Any, job: TrackJob, backend: str) -> None:
+    """Three lines: counts and mean score, wall and tracker speed, where the outputs are."""
+    from masktrt.runtime.outputs import describe
+
+    fps = summary.frames / summary.wall_s if summary.wall_s > 0 else float("nan")
+    tfps = summary.calls / summary.tracker_s if summary.tracker_s > 0 else float("nan")
+    preset = job.preset_name()
+    print(f"tracked {summary.frames} frames of {job.describe_source()} (backend {backend}, "
+          f"preset {preset}): {summary.skipped} skipped, {summary.lost} lost, "
+          f"mean score {summary.mean_score:.3f}")
+    print(f"wall time {summary.wall_s:.2f} s ({fps:.1f} fps incl. reading and writing); "
+          f"tracker {summary.tracker_s:.2f} s ({tfps:.1f} fps)")
+    print(f"outputs in {job.out}: {describe(job.write_video)}")

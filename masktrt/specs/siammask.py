@@ -45,6 +45,8 @@ CORRELATIONS = ("dynamic", "unrolled", "refit")
 # search.onnx (the depth-wise Conv weights, shape Cx1xhxw) that the runtime refits per target.
 REFIT = "refit"
 REFIT_WEIGHTS = KERNELS  # template output k_* refits search weight k_*
+REFIT_NOTE = ("search.onnx holds the export noise template's kernels as placeholders; the runtime "
+              "refits them from template.onnx's outputs of the same names per target")
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class SiamMaskTrackerSpec(TrackerSpec):
         return REFIT_WEIGHTS if graph == SEARCH and _strategy(options) == REFIT else ()
 
     def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return {"geometry": geometry(),
+        refit = {"refit": REFIT_NOTE} if _strategy(options) == REFIT else {}
+        return {**refit, "geometry": geometry(),
                 "anchors": {"stride": TOTAL_STRIDE, "ratios": list(ANCHOR_RATIOS),
                             "scales": list(ANCHOR_SCALES), "anchor_num": ANCHOR_NUM,
                             "score_size": SCORE_SIZE,

@@ -1,6 +1,6 @@
-"""Backend registry: names to lazily imported factories.
+"""Graph runners by name, as lazily imported factories.
 
-Nothing heavy is imported until a backend is asked for, so a Jetson with only TensorRT and
+Nothing heavy is imported until a runner is asked for, so a Jetson with only TensorRT and
 cuda-python can run the tracker, and a missing optional backend is a one-line error.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from masktrt.errors import MasktrtError
 
-from .base import Backend, SearchOutput
+from .base import GraphRunner, RunnerBase
 
 # name -> (module, factory, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -20,8 +20,8 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def get_backend(name: str, **options: Any) -> Backend:
-    """Create backend `name`; options are the factory's keyword arguments."""
+def get_backend(name: str, **options: Any) -> GraphRunner:
+    """Create runner `name`; options are the factory's keyword arguments."""
     if name not in BACKENDS:
         raise MasktrtError(f"unknown backend '{name}'", f"choose one of: {', '.join(BACKENDS)}")
     module_name, factory, extra = BACKENDS[name]
@@ -33,4 +33,5 @@ def get_backend(name: str, **options: Any) -> Backend:
     return getattr(module, factory)(**options)
 
 
-__all__ = ["Backend", "SearchOutput", "BACKENDS", "get_backend"]
+__all__ = ["GraphRunner", "RunnerBase", "BACKENDS", "get_backend"]
+

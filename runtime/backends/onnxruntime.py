@@ -1,22 +1,20 @@
-"""ONNX Runtime backend: runs the exported subgraphs from deploy.json + the .onnx files only.
+"""ONNX Runtime runner: runs any graph of a contract from deploy.json + the .onnx files only.
 
-Features for Refine (p0, p1, p2, corr) stay as OrtValues on the session's device between
-`search()` and `refine()` (IO binding), so on the CUDA provider only cls/loc, `pos` and the
-127x127 logits cross to the host. The template's kernels are computed once per target and kept
-by the tracker in its state.
+Outputs kept on the device stay OrtValues on the session's device (IO binding), so on the CUDA
+provider only what the tracker reads on the host crosses to it. Graphs with refittable weights
+are refused: their weights are placeholders that only TensorRT refits per target.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
 from masktrt.errors import MasktrtError, require
+from masktrt.provenance import sha256_file
 
-from .base import SearchOutput
-
-GRAPHS = ("template", "search", "refine")
+from .base import RunnerBase, missing_feeds
 
 
 def _cuda_usable(ort) -> bool:
@@ -37,64 +35,68 @@ def choose_providers(ort, requested: str = "auto") -> list[str]:
     return [name, "CPUExecutionProvider"] if name != "CPUExecutionProvider" else [name]
 
 
-class OnnxRuntimeBackend:
-    """The Backend protocol over three ONNX Runtime sessions."""
+def _checked_path(contract: Any, graph: str) -> Path:
+    """The graph file, refusing one changed since deploy.json recorded its hash."""
+    spec = contract.graph(graph)
+    if spec.sha256 and sha256_file(spec.path) != spec.sha256:
+        raise MasktrtError(f"'{spec.path}' changed since deploy.json was written (sha256 differs)",
+                           f"re-export the folder: masktrt export --out {contract.root}")
+    return spec.path
+
+
+class OnnxRuntimeBackend(RunnerBase):
+    """GraphRunner over one ONNX Runtime session per contract graph."""
 
     def __init__(self, onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> None:
         ort = require("onnxruntime", "onnxruntime")
         from masktrt.runtime.contract import load_contract
 
         self.dir = Path(onnx_dir)
-        self.deploy = load_contract(self.dir)
-        if self.deploy.correlation == "refit":
-            raise MasktrtError(f"{self.dir} holds 'refit' graphs, whose kernels are baked-in "
-                               "placeholders meant for TensorRT refitting",
-                               "export for ONNX Runtime with: masktrt export --xcorr dynamic")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
+        self.contract = load_contract(self.dir)
+        if self.contract.refits:
+            raise MasktrtError(f"{self.dir} holds graphs with refittable placeholder weights, "
+                               "meant for TensorRT refitting",
+                               "export for ONNX Runtime without refit (e.g. --xcorr dynamic)")
         self.providers = choose_providers(ort, provider)
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self._ort = ort
-        self.sessions = {}
-        for graph in GRAPHS:
-            path = self.dir / f"{graph}.onnx"
-            if not path.is_file():
-                raise MasktrtError(f"'{path}' is missing", "run 'masktrt export --out DIR' first")
-            self.sessions[graph] = ort.InferenceSession(str(path), options, providers=self.providers)
-        self._search_outputs = [o.name for o in self.sessions["search"].get_outputs()]
-        self._template_outputs = [o.name for o in self.sessions["template"].get_outputs()]
+        options = _session_options(ort, threads)
+        self.sessions = {g: ort.InferenceSession(str(_checked_path(self.contract, g)), options,
+                                                 providers=self.providers)
+                         for g in self.contract.graph_names}
 
-    def _value(self, array: np.ndarray):
+    def _value(self, array: Any) -> Any:
+        if isinstance(array, self._ort.OrtValue):
+            return array
         return self._ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
 
-    def _run(self, graph: str, inputs: dict[str, Any], host_outputs: set[str]) -> dict[str, Any]:
-        session = self.sessions[graph]
+    def run(self, graph: str, feeds: Mapping[str, Any],
+            keep_on_device: Collection[str] = ()) -> dict[str, Any]:
+        session = self.sessions[self.contract.graph(graph).name]
         binding = session.io_binding()
-        for name, value in inputs.items():
-            if isinstance(value, np.ndarray):
-                value = self._value(value)
-            binding.bind_ortvalue_input(name, value)
-        for out in session.get_outputs():
-            binding.bind_output(out.name, "cpu" if out.name in host_outputs else self.device)
+        names = [i.name for i in session.get_inputs()]
+        missing_feeds(graph, names, feeds)
+        for name in names:
+            binding.bind_ortvalue_input(name, self._value(feeds[name]))
+        outputs = [o.name for o in session.get_outputs()]
+        for name in outputs:
+            binding.bind_output(name, self.device if name in keep_on_device else "cpu")
         session.run_with_iobinding(binding)
-        names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, binding.get_outputs()))
+        values = binding.get_outputs()
+        return {n: v if n in keep_on_device else v.numpy() for n, v in zip(outputs, values)}
 
-    def template(self, z: np.ndarray) -> dict[str, Any]:
-        return self._run("template", {"z": z}, host_outputs=set())
+    def close(self) -> None:
+        self.sessions = {}
+        super().close()
 
-    def search(self, x: np.ndarray, kernels: dict[str, Any]) -> SearchOutput:
-        outs = self._run("search", {"x": x, **kernels}, host_outputs={"cls", "loc"})
-        return SearchOutput(cls=outs["cls"].numpy(), loc=outs["loc"].numpy(),
-                            features={k: outs[k] for k in ("p0", "p1", "p2", "corr")})
 
-    def refine(self, features: dict[str, Any], pos: tuple[int, int]) -> np.ndarray:
-        pos_arr = np.asarray(pos, dtype=np.int64)
-        out = self._run("refine", {**features, "pos": pos_arr}, host_outputs={"mask"})["mask"]
-        return out.numpy().reshape(out.shape()[-2], out.shape()[-1]).astype(np.float32)
+def _session_options(ort: Any, threads: int) -> Any:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
 
 
 def create(onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> OnnxRuntimeBackend:

@@ -13,7 +13,7 @@ from masktrt.runtime.sequences import load_sequence
 from masktrt.training.synthetic import generate_sequence, write_davis
 
 pytest.importorskip("torch")
-from masktrt.export.torch_backend import TorchBackend  # noqa: E402
+from masktrt.export.torch_backend import TorchRunner  # noqa: E402
 from tests.export.export_helpers import export_small, small_model  # noqa: E402
 
 FRAMES = 5
@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
     write_davis(generate_sequence(seed=7, num_frames=FRAMES, size=(240, 320)), root / "seq")
     model = small_model()
     export_small(model, root / "onnx")
-    return load_sequence(root / "seq"), TorchBackend(model), root / "onnx"
+    return load_sequence(root / "seq"), TorchRunner(model), root / "onnx"
 
 
 class ShiftedBackend:

@@ -30,7 +30,7 @@ def small_model():
 
 def export_small(model, folder: Path, correlation: str = "dynamic",
                  precision: str = "fp32") -> Contract:
-    options = ExportOptions(correlation=correlation, precision=precision)
+    options = ExportOptions(options={"correlation": correlation}, precision=precision)
     return export_onnx(model, folder, random_source(SEED, PAIRS), options)
 
 

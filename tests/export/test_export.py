@@ -14,11 +14,12 @@ import pytest
 from export_helpers import WIDTH, export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.errors import MasktrtError
-from masktrt.export.graphs import refine_feeds, run_torch
+from masktrt.export.models.siammask_graphs import refine_feeds, run_torch
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation
-from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, load_contract
+from masktrt.runtime.contract import DEPLOY_FILE, load_contract
+from masktrt.specs.siammask import IO_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -94,16 +95,17 @@ def test_refine_follows_pos_at_runtime(exported, model) -> None:
 
 def test_deploy_json_records_the_contract(exported) -> None:
     doc = json.loads((exported.root / DEPLOY_FILE).read_text())
-    assert doc["schema"] == "masktrt.deploy" and doc["schema_version"] == 1
+    assert doc["schema"] == "masktrt.deploy" and doc["schema_version"] == 2
+    assert doc["tracker"] == "siammask"
     assert doc["source"] == {"kind": "random", "seed": 0, "sha256": "random:0", "pairs": 8}
-    assert doc["correlation"]["strategy"] == "dynamic"
+    assert doc["options"]["correlation"] == "dynamic"
     assert doc["precision"] == "fp32" and doc["opset"] == 17
     pre = doc["preprocessing"]
     assert (pre["color_order"], pre["value_range"], pre["layout"]) == ("BGR", [0, 255], "NCHW")
     assert pre["mean"] == [0.0, 0.0, 0.0] and pre["std"] == [1.0, 1.0, 1.0]
-    assert doc["tracker"]["preset"]["name"] == "davis"
-    assert doc["tracker"]["geometry"]["score_size"] == 25
-    assert doc["anchors"]["ratios"] == [0.33, 0.5, 1.0, 2.0, 3.0]
+    assert doc["preset"]["name"] == "davis"
+    assert doc["siammask"]["geometry"]["score_size"] == 25
+    assert doc["siammask"]["anchors"]["ratios"] == [0.33, 0.5, 1.0, 2.0, 3.0]
     for package in ("torch", "onnx", "onnxslim", "masktrt"):
         assert doc["versions"][package] not in ("", "absent")
     assert exported.preset.seg_thr == 0.35
@@ -126,11 +128,13 @@ def _rewrite(folder: Path, edit) -> None:
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.update(schema_version=99), "schema_version"),
-    (lambda d: d["tracker"]["geometry"].update(instance_size=287), "geometry"),
+    (lambda d: d["siammask"]["geometry"].update(instance_size=287), "geometry"),
+    (lambda d: d.update(tracker="siamfc"), "not registered"),
+    (lambda d: d["options"].update(correlation="static"), "unknown correlation"),
     (lambda d: d["graphs"]["refine"].update(file="gone.onnx"), "missing"),
     (lambda d: d["graphs"]["search"]["outputs"][0].update(shape=[1, -1, 25, 25]), "non-static"),
     (lambda d: d["graphs"]["refine"]["inputs"][4].update(name="position"), "I/O names"),
-    (lambda d: d.pop("anchors"), "lacks anchors"),
+    (lambda d: d.pop("model"), "lacks model"),
 ])
 def test_load_deploy_rejects_a_broken_contract(exported, tmp_path, edit, message) -> None:
     for file in exported.root.iterdir():
@@ -139,6 +143,36 @@ def test_load_deploy_rejects_a_broken_contract(exported, tmp_path, edit, message
     with pytest.raises(MasktrtError, match=message) as info:
         load_contract(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def _as_version_1(doc: dict) -> dict:
+    """The same export as masktrt 0.1 wrote it (deploy.json schema version 1)."""
+    pre = {k: v for k, v in doc["preprocessing"].items() if k != "sizes"}
+    refit = doc["graphs"]["search"].pop("refit", None)
+    correlation = {"strategy": doc["options"]["correlation"], "kernel_inputs": ["k_cls", "k_loc", "k_mask"]}
+    if refit:
+        correlation.update(kernel_inputs=[], refit_weights=refit)
+    section = doc["siammask"]
+    return {"schema": "masktrt.deploy", "schema_version": 1, "model": doc["model"],
+            "source": doc["source"], "correlation": correlation, "precision": doc["precision"],
+            "opset": doc["opset"], "graphs": doc["graphs"],
+            "preprocessing": {**pre, "template_size": 127, "search_size": 255},
+            "tracker": {"preset": doc["preset"], "geometry": section["geometry"]},
+            "anchors": section["anchors"], "window": section["window"], "versions": doc["versions"]}
+
+
+def test_version_1_contracts_still_load(exported, tmp_path) -> None:
+    for file in exported.root.iterdir():
+        (tmp_path / file.name).write_bytes(file.read_bytes())
+    doc = json.loads((tmp_path / DEPLOY_FILE).read_text())
+    (tmp_path / DEPLOY_FILE).write_text(json.dumps(_as_version_1(doc)))
+    old = load_contract(tmp_path)
+    assert (old.tracker, old.options, old.preset, old.precision) == (
+        exported.tracker, exported.options, exported.preset, exported.precision)
+    for name, graph in exported.graphs.items():
+        mine = old.graph(name)
+        assert (mine.inputs, mine.outputs, mine.sha256) == (graph.inputs, graph.outputs, graph.sha256)
+    assert old.raw["siammask"]["geometry"] == doc["siammask"]["geometry"]
 
 
 @pytest.mark.parametrize("opset", [12, 21])

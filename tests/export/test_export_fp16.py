@@ -5,7 +5,7 @@ import onnx
 import pytest
 
 from export_helpers import export_small, real_crops, small_model
-from masktrt.budgets import budgets_for
+from masktrt.specs.siammask import SPEC
 from masktrt.export.deploy import random_source
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.parity_tensor import tensor_parity
@@ -48,7 +48,7 @@ def test_fp16_graphs_compute_in_fp16_with_fp32_io(half) -> None:
 
 
 def test_fp32_template_option_keeps_only_the_template_fp32(model, tmp_path) -> None:
-    options = ExportOptions(precision="fp16", fp32_template=True)
+    options = ExportOptions(precision="fp16", keep_fp32=("template",))
     deploy = export_onnx(model, tmp_path, random_source(0, 8), options)
     dtypes = {name: g.compute_dtype for name, g in deploy.graphs.items()}
     assert dtypes == {"template": "float32", "search": "float16", "refine": "float16"}
@@ -64,7 +64,7 @@ def test_fp16_parity_within_budget_on_real_crops(trained, tmp_path) -> None:
                            positions=((0, 0), (24, 24)))
     print(report.table())
     assert report.passed
-    budget = budgets_for("tensor", "fp16")[0].value
+    budget = SPEC.budgets_for("tensor", "fp16")[0].value
     assert all(row.budget.value == budget for row in report.rows)
     # FP16 really is lower precision than FP32 here: errors well above float32 rounding.
     assert max(row.max_rel for row in report.rows if row.graph == "search") > 1e-3

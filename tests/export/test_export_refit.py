@@ -16,10 +16,11 @@ from onnx import numpy_helper
 
 from export_helpers import export_small, small_model
 from masktrt.errors import MasktrtError
-from masktrt.export.graphs import noise_crops
+from masktrt.export.models.siammask_graphs import noise_crops
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation, xcorr_depthwise
-from masktrt.runtime.contract import DEPLOY_FILE, IO_NAMES, REFIT_WEIGHTS, io_names, load_contract
+from masktrt.runtime.contract import DEPLOY_FILE, load_contract
+from masktrt.specs.siammask import IO_NAMES, REFIT_WEIGHTS, io_names
 
 ROUNDING = 1e-5  # same bound as the unrolled-vs-dynamic comparison (test_export_xcorr.py)
 
@@ -59,11 +60,11 @@ def test_refit_search_graph_structure_and_deploy(exports) -> None:
         assert name in inits and conv_w.count(name) == 1, name
         c = template_out[name][1]
         assert tuple(inits[name].dims) == (c, 1) + template_out[name][2:], name
-    doc = json.loads((deploy.root / DEPLOY_FILE).read_text())["correlation"]
-    assert doc["strategy"] == "refit" and doc["kernel_inputs"] == [] and "placeholder" in doc
-    assert [(w.name, list(w.shape), w.dtype) for w in deploy.refit_weights] == [
-        (w["name"], w["shape"], w["dtype"]) for w in doc["refit_weights"]]
-    assert deploy.correlation == "refit" and exports["dynamic"].refit_weights == ()
+    doc = json.loads((deploy.root / DEPLOY_FILE).read_text())
+    assert doc["options"]["correlation"] == "refit" and "placeholder" in doc["siammask"]["refit"]
+    assert [(w.name, list(w.shape), w.dtype) for w in deploy.graph("search").refit] == [
+        (w["name"], w["shape"], w["dtype"]) for w in doc["graphs"]["search"]["refit"]]
+    assert exports["dynamic"].graph("search").refit == ()
 
 
 def test_template_graph_is_the_same_as_dynamic(exports) -> None:
@@ -97,12 +98,12 @@ def test_refit_deploy_without_weight_table_is_refused(exports, tmp_path) -> None
     shutil.copytree(exports["refit"].root, folder)
     path = folder / DEPLOY_FILE
     doc = json.loads(path.read_text())
-    doc["correlation"]["refit_weights"][1]["shape"] = [3, 1, 5, 5]
+    doc["graphs"]["search"]["refit"][1]["shape"] = [3, 1, 5, 5]
     path.write_text(json.dumps(doc))
-    with pytest.raises(MasktrtError, match="does not hold the template output") as exc:
+    with pytest.raises(MasktrtError, match="does not hold the graph output") as exc:
         load_contract(folder)
     assert "\n" not in str(exc.value)
-    del doc["correlation"]["refit_weights"]
+    del doc["graphs"]["search"]["refit"]
     path.write_text(json.dumps(doc))
-    with pytest.raises(MasktrtError, match="needs refit_weights named"):
+    with pytest.raises(MasktrtError, match="needs refit weights named"):
         load_contract(folder)

@@ -6,11 +6,11 @@ import onnx
 import pytest
 
 from export_helpers import export_small, real_crops, small_model
-from masktrt.export.graphs import run_torch
+from masktrt.export.models.siammask_graphs import run_torch
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation
 from masktrt.errors import MasktrtError
-from masktrt.runtime.contract import IO_NAMES
+from masktrt.specs.siammask import IO_NAMES
 
 # Both sum the same 25 products per output element in a different order: a few float32 ulps of
 # the largest partial sums. Measured here: ~1e-6 relative to each output's magnitude.
@@ -62,7 +62,7 @@ def test_unrolled_graph_has_no_dynamic_weight_conv(both) -> None:
     assert runtime_weight_convs(both["unrolled"].graph("search").path) == 0
     inputs = [t.name for t in both["unrolled"].graph("search").inputs]
     assert inputs == list(IO_NAMES["search"][0])  # kernels stay inputs
-    assert both["unrolled"].correlation == "unrolled"
+    assert both["unrolled"].options["correlation"] == "unrolled"
 
 
 def test_unrolled_graph_equals_dynamic_graph_on_real_crops(model, both, crops) -> None:

@@ -1,4 +1,7 @@
-"""Pure-NumPy stand-ins for a network backend, so tracker logic is tested without torch.
+"""Pure-NumPy stand-ins for SiamMask's graphs, so tracker logic is tested without torch.
+
+Each fake writes SiamMask's three steps (template, search, refine) as methods, and StepRunner
+adapts them to the GraphRunner contract the tracker calls (`run(graph, feeds, keep_on_device)`).
 
 FixedBackend returns crafted maps (hand-checkable selection and update maths).
 OracleBackend "sees" the target as the bright pixels of the crop and answers as a perfect
@@ -8,15 +11,50 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+from typing import Any
+
 from masktrt.runtime.anchors import generate_anchors
-from masktrt.runtime.backends.base import SearchOutput
+from masktrt.runtime.backends.base import RunnerBase
 from masktrt.specs.siammask import (ANCHOR_NUM, BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE,
                                     MASK_OUT_SIZE, SCORE_SIZE, TOTAL_STRIDE)
+
+from masktrt.specs.siammask import FEATURES, KERNELS, MASK, POS
 
 GRID = (SCORE_SIZE, SCORE_SIZE)
 
 
-class FixedBackend:
+@dataclass
+class SearchOutput:
+    """What a fake's search step returns: host score maps and opaque features."""
+
+    cls: np.ndarray
+    loc: np.ndarray
+    features: Any
+
+
+class StepRunner(RunnerBase):
+    """The GraphRunner contract over a fake's template/search/refine methods."""
+
+    def run(self, graph: str, feeds: dict, keep_on_device=()) -> dict:
+        return getattr(self, f"_run_{graph}")(feeds)
+
+    def _run_template(self, feeds: dict) -> dict:
+        kernels = self.template(feeds["z"])
+        return {name: kernels for name in KERNELS}
+
+    def _run_search(self, feeds: dict) -> dict:
+        assert all(feeds[n] is feeds[KERNELS[0]] for n in KERNELS)
+        out = self.search(feeds["x"], feeds[KERNELS[0]])
+        return {"cls": out.cls, "loc": out.loc, **{name: out.features for name in FEATURES}}
+
+    def _run_refine(self, feeds: dict) -> dict:
+        assert feeds[POS].dtype == np.int64 and all(feeds[n] is feeds[FEATURES[0]] for n in FEATURES)
+        logits = self.refine(feeds[FEATURES[0]], tuple(int(v) for v in feeds[POS]))
+        return {MASK: logits.reshape(1, 1, MASK_OUT_SIZE, MASK_OUT_SIZE)}
+
+
+class FixedBackend(StepRunner):
     """Returns the same cls/loc/logits every frame and records what the tracker passed in."""
 
     name = "fixed"
@@ -56,7 +94,7 @@ def crafted_maps(fg: dict[tuple[int, int, int], float], loc_at: dict[tuple[int, 
     return cls, loc
 
 
-class OracleBackend:
+class OracleBackend(StepRunner):
     """A 'perfect network' for bright targets (grey > 128) on a dark background."""
 
     name = "oracle"

@@ -4,7 +4,7 @@ HostMemory hands out integer "pointers" to NumPy byte blocks (filled with garbag
 leaves them); the fake kernels read and write those blocks through the kernels' NumPy models
 (masktrt.kernels.*_reference) with exactly the parameters DeviceOps passes. DeviceOracle is the
 OracleBackend behind device buffers (reads its inputs from the crop's buffer, writes logits to
-its own output buffer), like TensorRTBackend.
+its own output buffer), like the TensorRT runner.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from fake_numpy_backend import OracleBackend
 from masktrt.kernels.crop_reference import crop_resize_reference
 from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
 from masktrt.kernels.paste_reference import paste_mask_reference
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE
-from masktrt.runtime.gpu_ops import (DeviceInput, DeviceIO, DeviceKernels, DeviceLogits,
-                                     DeviceTensorSpec)
+from masktrt.runtime.backends.tensorrt_memory import DeviceTensor
+from masktrt.runtime.gpu_ops import DeviceInput, DeviceKernels, DeviceTensorSpec
+from masktrt.specs.siammask import (EXEMPLAR_SIZE, INSTANCE_SIZE, MASK, MASK_OUT_SIZE, REFINE, SEARCH,
+                                    SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT)
 
 STREAM = 77
 
@@ -90,36 +91,44 @@ def reference_kernels(mem: HostMemory) -> DeviceKernels:
                                                       close=lambda: None))
 
 
-class DeviceOracle:
-    """OracleBackend behind device buffers: the Backend protocol plus device_io/refine_device."""
+class DeviceOracle(OracleBackend):
+    """OracleBackend behind device buffers, like the TensorRT runner: `device_buffer()` and
+    `stream` expose its input and mask buffers; template/search read their input from the crop's
+    buffer (a DeviceInput), refine writes the logits into its own buffer when `mask` is kept on
+    the device."""
 
     name = "device-oracle"
 
     def __init__(self, mem: HostMemory, search_dtype=np.float32) -> None:
-        self.inner, self.mem = OracleBackend(), mem
+        super().__init__()
+        self.mem = mem
         self.search_dtype = np.dtype(search_dtype)
-        self.z = mem.alloc(3 * EXEMPLAR_SIZE ** 2 * 4)
-        self.x = mem.alloc(3 * INSTANCE_SIZE ** 2 * self.search_dtype.itemsize)
-        self.logits = mem.alloc(MASK_OUT_SIZE ** 2 * 4)
+        f32 = np.dtype(np.float32)
+        self.buffers = {
+            (TEMPLATE, TEMPLATE_INPUT): DeviceTensorSpec(mem.alloc(3 * EXEMPLAR_SIZE ** 2 * 4), f32,
+                                                         (1, 3, EXEMPLAR_SIZE, EXEMPLAR_SIZE)),
+            (SEARCH, SEARCH_INPUT): DeviceTensorSpec(mem.alloc(3 * INSTANCE_SIZE ** 2 * self.search_dtype.itemsize),
+                                                     self.search_dtype, (1, 3, INSTANCE_SIZE, INSTANCE_SIZE)),
+            (REFINE, MASK): DeviceTensorSpec(mem.alloc(MASK_OUT_SIZE ** 2 * 4), f32,
+                                             (1, 1, MASK_OUT_SIZE, MASK_OUT_SIZE))}
+        self.stream = STREAM
 
-    def device_io(self) -> DeviceIO:
-        return DeviceIO(STREAM, {
-            "template": DeviceTensorSpec(self.z, np.dtype(np.float32), (1, 3, EXEMPLAR_SIZE, EXEMPLAR_SIZE)),
-            "search": DeviceTensorSpec(self.x, self.search_dtype, (1, 3, INSTANCE_SIZE, INSTANCE_SIZE))},
-            DeviceTensorSpec(self.logits, np.dtype(np.float32), (1, 1, MASK_OUT_SIZE, MASK_OUT_SIZE)))
+    def device_buffer(self, graph: str, tensor: str) -> DeviceTensorSpec:
+        return self.buffers[(graph, tensor)]
 
-    def template(self, z):
-        assert isinstance(z, DeviceInput) and z.ptr == self.z
-        return self.inner.template(self.mem.view(self.z, (1, 3, EXEMPLAR_SIZE, EXEMPLAR_SIZE), np.float32).copy())
+    def _read(self, graph: str, tensor: str, value) -> np.ndarray:
+        spec = self.buffers[(graph, tensor)]
+        assert isinstance(value, DeviceInput) and value.ptr == spec.ptr
+        return self.mem.view(spec.ptr, spec.shape, spec.dtype).astype(np.float32)
 
-    def search(self, x, kernels):
-        assert isinstance(x, DeviceInput) and x.ptr == self.x
-        shape = (1, 3, INSTANCE_SIZE, INSTANCE_SIZE)
-        return self.inner.search(self.mem.view(self.x, shape, self.search_dtype).astype(np.float32), kernels)
-
-    def refine(self, features, pos):
-        return self.inner.refine(features, pos)
-
-    def refine_device(self, features, pos) -> DeviceLogits:
-        self.mem.view(self.logits, (MASK_OUT_SIZE, MASK_OUT_SIZE), np.float32)[...] = self.inner.refine(features, pos)
-        return DeviceLogits(self.logits)
+    def run(self, graph: str, feeds: dict, keep_on_device=()) -> dict:
+        if graph == TEMPLATE:
+            feeds = {**feeds, TEMPLATE_INPUT: self._read(TEMPLATE, TEMPLATE_INPUT, feeds[TEMPLATE_INPUT])}
+        elif graph == SEARCH:
+            feeds = {**feeds, SEARCH_INPUT: self._read(SEARCH, SEARCH_INPUT, feeds[SEARCH_INPUT])}
+        out = super().run(graph, feeds, keep_on_device)
+        if graph == REFINE and MASK in keep_on_device:
+            spec = self.buffers[(REFINE, MASK)]
+            self.mem.view(spec.ptr, spec.shape, spec.dtype)[...] = out[MASK]
+            out[MASK] = DeviceTensor(MASK, spec.shape, spec.dtype, spec.ptr)
+        return out

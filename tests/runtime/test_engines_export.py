@@ -26,7 +26,7 @@ TRT = import_trt("tensorrt-rtx")
 def export(folder: Path, correlation: str, precision: str) -> Path:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    options = onnx_export.ExportOptions(correlation=correlation, precision=precision)
+    options = onnx_export.ExportOptions(options={"correlation": correlation}, precision=precision)
     onnx_export.export_onnx(SiamMask(width=WIDTH), folder, random_source(0), options)
     return folder
 

@@ -65,7 +65,7 @@ def test_runtime_imports_and_tracks_without_torch_or_onnx():
     line = proc.stdout.strip().splitlines()[-1]
     assert line.startswith("modules") and " ok " in line
     names = line.split(" ok ")[1].split(",")
-    for expected in ("masktrt.runtime.tracker", "masktrt.runtime.mask", "masktrt.runtime.video",
+    for expected in ("masktrt.runtime.trackers.siammask", "masktrt.runtime.contract", "masktrt.runtime.mask", "masktrt.runtime.video",
                      "masktrt.runtime.anchors", "masktrt.runtime.window", "masktrt.runtime.crop",
                      "masktrt.runtime.backends.onnxruntime", "masktrt.kernels.loader",
                      "masktrt.kernels.launch"):

@@ -36,7 +36,7 @@ TRT82 = Flavour("tensorrt", "8.2.1.8")
 def export(folder: Path, correlation: str, precision: str = "fp32") -> Path:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    options = onnx_export.ExportOptions(correlation=correlation, precision=precision)
+    options = onnx_export.ExportOptions(options={"correlation": correlation}, precision=precision)
     onnx_export.export_onnx(SiamMask(width=0.125), folder, random_source(0), options)
     return folder
 

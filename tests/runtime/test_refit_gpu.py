@@ -35,7 +35,7 @@ def export(folder: Path, correlation: str) -> Path:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     onnx_export.export_onnx(SiamMask(width=0.125), folder, random_source(0),
-                            onnx_export.ExportOptions(correlation=correlation))
+                            onnx_export.ExportOptions(options={"correlation": correlation}))
     return folder
 
 

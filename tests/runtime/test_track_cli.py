@@ -98,7 +98,7 @@ def test_weights_default_to_the_demo_checkpoint_and_random_weights_warn(monkeypa
     monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
     args = parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--seed", 7, "--random-weights")
     assert track.create_backend(args) == "b"
-    assert seen == {"name": "torch", "checkpoint": None, "seed": 7}
+    assert seen == {"name": "torch", "checkpoint": None, "seed": 7, "tracker": "siammask"}
     assert "seeded random weights (seed 7)" in capsys.readouterr().err
     track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--checkpoint", "c.pth"))
     assert str(seen["checkpoint"]) == "c.pth" and capsys.readouterr().err == ""

@@ -65,7 +65,7 @@ def test_init_centre_mean_and_half_to_even_template_size():
     np.testing.assert_array_equal(state.center, [105.125, 55.125])
     np.testing.assert_array_equal(state.avg_chans, f.reshape(-1, 3).mean(axis=0))
     assert state.avg_chans.dtype == np.float64 and state.frame_hw == (400, 600)
-    assert state.kernels == "kernels"
+    assert state.kernels == {"k_cls": "kernels", "k_loc": "kernels", "k_mask": "kernels"}
     z = backend.templates[0]
     np.testing.assert_array_equal(z, crop_subwindow(f, state.center, 127, 20, state.avg_chans))
     assert not np.array_equal(z, crop_subwindow(f, state.center, 127, 21, state.avg_chans))

@@ -2,8 +2,9 @@
 
 Parsing needs no GPU (TensorRT-RTX even builds ahead of time on the CPU), so every property the
 runtime relies on is checked here, at build time and in CI: parser errors collected into one line,
-the I/O the network really has against deploy.json, and no input used as a shape tensor (the
-refine `pos` trap, which would freeze one crop position into the engine).
+the I/O the network really has against the contract, and no input used as a shape tensor (the
+pad-then-slice trap, which would freeze one value of an input, such as a crop position, into the
+engine).
 """
 from __future__ import annotations
 
@@ -14,25 +15,10 @@ from typing import Any
 
 from masktrt.errors import MasktrtError
 
-from .trt_module import flavour_of
+from masktrt.runtime.trt_module import error_logger, flavour_of
 
 _DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT8": "int8",
            "UINT8": "uint8", "INT32": "int32", "INT64": "int64", "BOOL": "bool"}
-
-
-def error_logger(trt: ModuleType):
-    """A TensorRT logger that keeps errors, so a failed parse or build says why in one line."""
-
-    class _Collect(trt.ILogger):
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-            self.errors: list[str] = []
-
-        def log(self, severity, msg) -> None:  # noqa: D401 - TensorRT callback
-            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
-                self.errors.append(str(msg))
-
-    return _Collect()
 
 
 @dataclass
@@ -96,7 +82,7 @@ def graph_precision(network: Any) -> str:
 
 def shape_tensor_inputs(network: Any) -> list[str]:
     """Inputs TensorRT uses as shape tensors. Our graphs have static shapes, so any such input
-    (e.g. a refine `pos` that drives a Slice) would be frozen at build time: always a bug."""
+    (e.g. a crop position that drives a Slice) would be frozen at build time: always a bug."""
     return [network.get_input(i).name for i in range(network.num_inputs)
             if network.get_input(i).is_shape_tensor]
 
@@ -111,7 +97,7 @@ def check_no_shape_inputs(network: Any, path: Path) -> None:
 
 
 def io_mismatches(actual: dict[str, list], expected: dict[str, list]) -> list[str]:
-    """Differences between the network's I/O and deploy.json's, as readable phrases."""
+    """Differences between the network's I/O and the contract's, as readable phrases."""
     problems = []
     for kind in ("inputs", "outputs"):
         have = {t["name"]: t for t in actual[kind]}

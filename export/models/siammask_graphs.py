@@ -1,47 +1,21 @@
-"""The three exported subgraphs as torch modules, and their tracing to ONNX.
+"""SiamMask's three exported subgraphs as torch modules, and the feeds they are traced with.
 
 Template, search and refine are separate fixed-size graphs because the model has size-dependent
 Python control flow (the adjust layer crops only template maps, spec §8.3) and because the
 template runs once per target while search and refine run every frame. Each wrapper calls one
 pure entry point of `SiamMask`; the correlation function is passed explicitly, so exporting the
 `unrolled` strategy changes nothing outside this trace.
-
-Exporter: torch.onnx.export with dynamo=False (the TorchScript-based exporter). In torch 2.13 it
-is deprecated but still the most predictable for this model: static shapes, one ONNX node per
-torch op, BatchNorm folded into Conv by constant folding, and `index_select` with `arange +
-stride*pos` kept as Gather on a runtime tensor. Its highest opset is 20.
 """
 from __future__ import annotations
-
-import io
-import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from masktrt.errors import MasktrtError
 from masktrt.export.models.depthcorr import XCorr
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, SCORE_SIZE
 from masktrt.export.xcorr import as_conv_weight, weight_correlation
-from masktrt.runtime.contract import GRAPHS, IO_NAMES, REFIT_WEIGHTS, io_names
-
-MIN_OPSET = 13  # Resize with nearest_mode/coordinate modes as used here, Slice/Pad as inputs, Gather
-
-
-def max_opset() -> int:
-    """The TorchScript exporter's highest opset in the installed torch (20 in 2.1..2.13)."""
-    from torch.onnx import _constants
-
-    return int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
-
-
-def check_opset(opset: int) -> None:
-    top = max_opset()
-    if not MIN_OPSET <= opset <= top:
-        raise MasktrtError(f"opset {opset} is not supported",
-                           f"choose an opset from {MIN_OPSET} to {top} (17 is the tested default)")
-
+from masktrt.specs.siammask import (EXEMPLAR_SIZE, INSTANCE_SIZE, IO_NAMES, REFIT_WEIGHTS,
+                                    SCORE_SIZE)
 
 class TemplateGraph(nn.Module):
     """z -> (k_cls, k_loc, k_mask)."""
@@ -143,26 +117,6 @@ def noise_crops(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return z, x
 
 
-def trace_to_onnx(module: nn.Module, name: str, feeds: dict[str, np.ndarray], opset: int,
-                  correlation: str = "dynamic") -> bytes:
-    """One subgraph as serialized ONNX (static shapes, batch 1, names from `io_names`)."""
-    inputs, outputs = io_names(name, correlation)
-    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # The TorchScript exporter's deprecation notice and tracer warnings about converting
-        # tensor shapes to Python ints (intended: every shape here is static).
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), args, buffer, dynamo=False, opset_version=opset,
-                          input_names=list(inputs), output_names=list(outputs),
-                          do_constant_folding=True)
-    return buffer.getvalue()
-
-
 def center_pos() -> tuple[int, int]:
     """The score-map centre, used when one tracing position is needed (pos stays an input)."""
     return (SCORE_SIZE // 2, SCORE_SIZE // 2)
-
-
-__all__ = ["GRAPHS", "IO_NAMES", "graph_modules", "run_torch", "refine_feeds", "reference_feeds", "noise_crops",
-           "RefitSearchGraph", "trace_to_onnx", "check_opset", "max_opset", "center_pos"]

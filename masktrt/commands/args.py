@@ -1,0 +1,180 @@
+"""Argument groups the commands share, and the few helpers that turn them into objects.
+
+Each flag is defined once (name, default, help), so `track`, `demo`, `export`, `parity`,
+`bench` and `calibrate` spell it alike; a command adds only the groups it needs. Nothing heavy
+is imported here: `masktrt --help` stays instant on a runtime-only install.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from masktrt.errors import MasktrtError
+
+DEFAULT_TRACKER = "siammask"
+Box = tuple[float, float, float, float]
+
+
+# ---------------------------------------------------------------- model
+def _registered() -> tuple[str, ...]:
+    from masktrt import registry
+
+    return registry.names()
+
+
+def _all_presets() -> list[str]:
+    from masktrt import registry
+
+    return sorted({p for name in registry.names() for p in registry.spec(name).presets})
+
+
+def add_tracker_arguments(parser: argparse.ArgumentParser, preset: bool = True,
+                          preset_choices: bool = False) -> None:
+    """--tracker (a registered name) and, with `preset`, --preset (default: the tracker's)."""
+    group = parser.add_argument_group("tracker")
+    group.add_argument("--tracker", default=DEFAULT_TRACKER, choices=_registered(),
+                       help="registered tracker ('masktrt trackers' lists them)")
+    if preset:
+        group.add_argument("--preset", default=None,
+                           choices=_all_presets() if preset_choices else None,
+                           help="tracker hyper-parameters, e.g. davis, vot, vot18 for siammask "
+                                "(None: the tracker's default, davis for siammask)")
+
+
+def add_weights_arguments(parser: argparse.ArgumentParser, width: bool = False) -> None:
+    """--checkpoint | --random-weights, --seed (and --width for commands that build the model)."""
+    group = parser.add_argument_group("weights")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--checkpoint", metavar="PATH",
+                        help="tracker weights (.pth official/pysot naming, or .safetensors); "
+                             "default: the shipped demo checkpoint")
+    choice.add_argument("--random-weights", action="store_true",
+                        help="seeded random weights (official init, BatchNorm statistics "
+                             "re-estimated on real crops) instead of the demo checkpoint")
+    group.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    if width:
+        group.add_argument("--width", type=float, default=1.0,
+                           help="channel-width multiplier of the random model (1.0 = official)")
+
+
+def preset_of(args: argparse.Namespace) -> Any:
+    """The preset object --tracker/--preset name (a bad name is a one-line error)."""
+    from masktrt import registry
+
+    return registry.spec(getattr(args, "tracker", DEFAULT_TRACKER)).preset(getattr(args, "preset", None))
+
+
+def preset_name(args: argparse.Namespace) -> str:
+    """--preset, or the tracker's default preset's name."""
+    return preset_of(args).name
+
+
+# ---------------------------------------------------------------- backend
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend, --onnx, --engines: which graph runner tracks, and its files."""
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", default="torch",
+                       help="network backend: torch, onnxruntime, tensorrt")
+    add_onnx_argument(group, "exported graphs for --backend onnxruntime (from 'masktrt export')")
+    add_engines_argument(group, "built engines for --backend tensorrt (from 'masktrt build')")
+
+
+def add_onnx_argument(parser: Any, help: str, required: bool = False, type: Any = None) -> None:
+    parser.add_argument("--onnx", metavar="DIR", required=required, type=type, help=help)
+
+
+def add_engines_argument(parser: Any, help: str) -> None:
+    parser.add_argument("--engines", metavar="DIR", help=help)
+
+
+def add_provider_argument(parser: Any, help: str = "ONNX Runtime provider: auto, cpu, cuda") -> None:
+    parser.add_argument("--provider", default="auto", help=help)
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for get_backend, per backend: each factory takes only its own."""
+    if args.backend == "onnxruntime":
+        if not getattr(args, "onnx", None):
+            raise MasktrtError("--backend onnxruntime needs the exported graphs",
+                               "pass --onnx DIR (made by 'masktrt export --out DIR')")
+        return {"onnx_dir": args.onnx}
+    if args.backend == "tensorrt":
+        if not getattr(args, "engines", None):
+            raise MasktrtError("--backend tensorrt needs built engines",
+                               "pass --engines DIR (made by 'masktrt build')")
+        return {"engine_dir": args.engines}
+    from masktrt.paths import resolve_weights
+
+    return torch_options(resolve_weights(args.checkpoint, getattr(args, "random_weights", False)),
+                         args.seed, getattr(args, "tracker", DEFAULT_TRACKER))
+
+
+def torch_options(checkpoint: Path | None, seed: int, tracker: str) -> dict[str, Any]:
+    return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker}
+
+
+def create_runner(name: str, options: dict[str, Any]) -> Any:
+    """get_backend(name, **options), warning first when the torch weights are random."""
+    from masktrt.runtime.backends import get_backend
+
+    if options.get("checkpoint", "n/a") is None:
+        print(f"warning: using seeded random weights (seed {options.get('seed')}): the masks and "
+              "boxes are meaningless; pass --checkpoint PATH", file=sys.stderr)
+    return get_backend(name, **options)
+
+
+def create_backend(args: argparse.Namespace) -> Any:
+    """The graph runner the backend and weights arguments name."""
+    return create_runner(args.backend, backend_options(args))
+
+
+# ---------------------------------------------------------------- sequence / source
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--frames | --video | --camera, and --box on the first frame."""
+    source = parser.add_argument_group("source").add_mutually_exclusive_group(required=True)
+    source.add_argument("--frames", metavar="DIR", help="folder of images, sorted by name")
+    source.add_argument("--video", metavar="FILE", help="video file")
+    source.add_argument("--camera", metavar="INDEX", type=int, help="camera index (cv2.VideoCapture)")
+    parser.add_argument("--box", required=True, metavar="X,Y,W,H",
+                        help="target on the first frame: top-left corner, width, height (pixels)")
+
+
+def add_sequence_argument(parser: Any, help: str, many: bool = False, required: bool = False,
+                          type: Any = None) -> None:
+    """--sequence DIR (or several): a folder with frames/ and ground truth."""
+    parser.add_argument("--sequence", metavar="DIR", nargs="+" if many else None,
+                        required=required, type=type, help=help)
+
+
+def add_max_frames_argument(parser: Any, help: str) -> None:
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N", help=help)
+
+
+def parse_box(text: str) -> Box:
+    """'x,y,w,h' -> four floats; anything else is a one-line error."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise MasktrtError(f"--box '{text}' is not x,y,w,h",
+                           "give four comma-separated numbers, e.g. --box 205,151,17,50")
+    return values  # type: ignore[return-value]
+
+
+def check_max_frames(max_frames: int | None) -> None:
+    if max_frames is not None and max_frames < 1:
+        raise MasktrtError(f"--max-frames {max_frames} is not positive", "give N >= 1")
+
+
+# ---------------------------------------------------------------- output
+def add_output_arguments(parser: argparse.ArgumentParser, help: str, default: str | None = None,
+                         video: bool = False) -> None:
+    """--out (required unless `default`) and, for tracking commands, --no-video."""
+    group = parser.add_argument_group("output")
+    group.add_argument("--out", required=default is None, default=default, metavar="DIR", help=help)
+    if video:
+        group.add_argument("--no-video", action="store_true", help="do not write track.mp4")

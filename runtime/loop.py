@@ -1,0 +1,163 @@
+"""The one sequence loop: init on the first frame, track the rest, one result per input frame.
+
+Every tool that tracks a sequence (`masktrt track` and `demo`, parity, bench, calibration,
+training evaluation) runs this loop, so they all make the same calls in the same order and
+treat bad frames alike. It works with any tracker that has `init(frame, box) -> state` and
+`track(frame, state) -> (state, result)`; it knows nothing of graphs, backends or files.
+
+Frames come as (index, frame) pairs, where frame None means "could not be decoded" (what
+`runtime.video` sources yield), or as plain frames (a `Sequence`, a list), numbered from 0.
+An undecodable frame is not tracked: its step repeats the previous result, marked skipped,
+so per-frame outputs stay aligned with the input. Each tracker call is timed (the tracker's
+own per-stage `timer` is untouched); `around(number)` may wrap each call, e.g. to switch a
+benchmark clock between warm-up and timed frames.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from itertools import islice
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from masktrt.errors import MasktrtError
+
+Pair = tuple[int, Any]
+Box = tuple[float, float, float, float]
+CallWrapper = Callable[[int], AbstractContextManager]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One input frame's outcome. `number` counts from 0 (the init frame) in loop order;
+    `index` is the source's own index (it names per-frame files). A skipped step carries the
+    last decoded frame and the previous result; `seconds` is its tracker call's time (0 if
+    skipped)."""
+
+    number: int
+    index: int
+    frame: Any
+    result: Any
+    state: Any
+    skipped: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class LoopSummary:
+    """Counts and times of a run. `tracker_s` covers init and track calls only; `wall_s` the
+    whole loop, including reading frames and what the step callback does (writing outputs)."""
+
+    frames: int = 0
+    skipped: int = 0
+    lost: int = 0
+    scores: list[float] = field(default_factory=list)  # of tracked frames (not init, not skipped)
+    tracker_s: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def calls(self) -> int:
+        """init + track calls made."""
+        return self.frames - self.skipped
+
+    @property
+    def score_sum(self) -> float:
+        return sum(self.scores)
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / len(self.scores) if self.scores else float("nan")
+
+    def add(self, step: Step) -> None:
+        self.frames += 1
+        self.tracker_s += step.seconds
+        if step.skipped:
+            self.skipped += 1
+        elif step.number > 0:
+            self.scores.append(float(step.result.score))
+            self.lost += int(bool(getattr(step.result, "lost", False)))
+
+
+def numbered(frames: Iterable[Any]) -> Iterator[Pair]:
+    """(index, frame) pairs from pairs or from plain frames (numbered from 0)."""
+    for position, item in enumerate(frames):
+        yield item if isinstance(item, tuple) else (position, item)
+
+
+def initial_result(tracker: Any, state: Any) -> Any:
+    """The init frame's result: `tracker.initial_result(state)`, else the tracker module's
+    `initial_result(state)` function, else None (a tracker with no output for its init frame)."""
+    method = getattr(tracker, "initial_result", None)
+    if method is None:
+        module = inspect.getmodule(type(tracker))
+        method = getattr(module, "initial_result", None)
+    return method(state) if callable(method) else None
+
+
+def _timed(call: Callable[[], Any], around: CallWrapper | None, number: int) -> tuple[Any, float]:
+    with around(number) if around is not None else nullcontext():
+        start = time.perf_counter()
+        out = call()
+        seconds = time.perf_counter() - start
+    return out, seconds
+
+
+def _first(pairs: Iterator[Pair]) -> Pair:
+    index, frame = next(pairs, (0, None))
+    if frame is None:
+        raise MasktrtError("cannot read the first frame of the sequence",
+                           "the first frame must be a readable image: the box is drawn on it")
+    return index, frame
+
+
+def steps(tracker: Any, frames: Iterable[Any], box: Box | None = None, state: Any = None,
+          result: Any = None, max_frames: int | None = None,
+          around: CallWrapper | None = None) -> Iterator[Step]:
+    """Steps in order. With `box`: init on the first frame (step 0). With `state` (and the
+    `result` that goes with it) instead: track every frame from that state (a replay)."""
+    pairs = islice(numbered(frames), max_frames)  # never reads a frame past max_frames
+    number, last = 0, None
+    if state is None:
+        index, last = _first(pairs)
+        state, seconds = _timed(lambda: tracker.init(last, box), around, 0)
+        result = initial_result(tracker, state)
+        yield Step(0, index, last, result, state, False, seconds)
+        number = 1
+    for index, frame in pairs:
+        if frame is None:
+            yield Step(number, index, last, result, state, True, 0.0)
+        else:
+            (state, result), seconds = _timed(lambda: tracker.track(frame, state), around, number)
+            last = frame
+            yield Step(number, index, frame, result, state, False, seconds)
+        number += 1
+
+
+def run(tracker: Any, frames: Iterable[Any], box: Box | None = None, *, state: Any = None,
+        result: Any = None, max_frames: int | None = None,
+        on_step: Callable[[Step, LoopSummary], None] | None = None,
+        progress: Callable[[int], Any] | None = None,
+        around: CallWrapper | None = None) -> LoopSummary:
+    """Track a whole sequence; `on_step(step, summary)` sees every step once the summary
+    counts it, `progress(1)` is called per step. Returns the run's summary."""
+    summary = LoopSummary()
+    start = time.perf_counter()
+    for step in steps(tracker, frames, box, state, result, max_frames, around):
+        summary.add(step)
+        if on_step is not None:
+            on_step(step, summary)
+        if progress is not None:
+            progress(1)
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def results(tracker: Any, frames: Iterable[Any], box: Box | None = None,
+            max_frames: int | None = None, progress: Callable[[int], Any] | None = None,
+            ) -> list[Any]:
+    """Every step's result in order (result 0: the init frame's)."""
+    out: list[Any] = []
+    run(tracker, frames, box, max_frames=max_frames, progress=progress,
+        on_step=lambda step, _: out.append(step.result))
+    return out

@@ -1,0 +1,54 @@
+"""The README's Python API example runs exactly as written, with torch and onnx unimportable.
+
+The example's code block is cut from README.md (between the markers below), not copied here, so
+the README cannot drift from what works. The graphs it opens are exported beforehand (that part
+needs torch) into `out/onnx` of a scratch folder, with frames of a moving bright box.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
+from fake_numpy_backend import synthetic_sequence  # noqa: E402
+from tests.export.export_helpers import export_small, small_model  # noqa: E402
+
+README = Path(__file__).parents[2] / "README.md"
+BLOCK = re.compile(r"<!-- api-example -->\s*```python\n(.*?)```", re.S)
+BLOCKER = textwrap.dedent("""
+    import sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {"torch", "onnx", "torchvision"}:
+                raise ImportError(f"{name} is blocked in this test")
+            return None
+    sys.meta_path.insert(0, Block())
+""")
+
+
+def readme_example() -> str:
+    found = BLOCK.findall(README.read_text())
+    assert len(found) == 1, "README.md must hold one <!-- api-example --> python block"
+    return found[0]
+
+
+def test_readme_api_example_runs_without_torch(tmp_path) -> None:
+    export_small(small_model(), tmp_path / "out" / "onnx")
+    (tmp_path / "frames").mkdir()
+    frames, _ = synthetic_sequence(8, start=(60.0, 80.0), size=(40, 30))
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / "frames" / f"{i:05d}.jpg"), frame)
+    check = "\nassert 'torch' not in sys.modules and 'onnx' not in sys.modules\nprint('api ok')\n"
+    proc = subprocess.run([sys.executable, "-c", BLOCKER + readme_example() + check],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "api ok" and len(lines) >= len(frames)  # one line per tracked frame

@@ -1,0 +1,196 @@
+"""Counting fakes of cuda-python's runtime and of TensorRT engines, so the TensorRT runner's
+memory, binding and lifetime rules run without a GPU.
+
+FakeCudart hands out real host memory as "device" and "pinned" allocations (copies are
+ctypes.memmove), counts every allocation and release, and logs stream events in order, so a test
+can check that everything is freed, that the stream is synchronised before anything is, and how
+many bytes crossed. FakeEngine runs a NumPy function over the tensors at the addresses bound to
+its context, as TensorRT reads and writes its bindings.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+
+from masktrt.runtime.engine_loader import LoadedEngine
+
+HOST_TO_DEVICE, DEVICE_TO_HOST = 1, 2
+
+
+class FakeStream:
+    """Like cudaStream_t: int() is the handle value, getPtr() the wrapper's own address."""
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+    def __int__(self) -> int:
+        return self.handle
+
+    def getPtr(self) -> int:  # noqa: N802 - cuda-python's name
+        return id(self)
+
+
+class FakeCudart:
+    cudaMemcpyKind = SimpleNamespace(cudaMemcpyHostToDevice=HOST_TO_DEVICE,
+                                     cudaMemcpyDeviceToHost=DEVICE_TO_HOST)
+
+    def __init__(self, stream_factory: Callable[[int], object] = FakeStream) -> None:
+        self.stream_factory = stream_factory
+        self.device: dict[int, np.ndarray] = {}
+        self.pinned: dict[int, np.ndarray] = {}
+        self.streams: list[object] = []
+        self.destroyed: list[object] = []
+        self.events: list[tuple] = []  # ("copy", kind) / ("sync",) / ("free", ptr) / ...
+        self.allocations = 0
+
+    def _alloc(self, table: dict, nbytes: int) -> tuple[int, int]:
+        block = np.zeros(nbytes, np.uint8)
+        table[block.ctypes.data] = block
+        self.allocations += 1
+        return 0, block.ctypes.data
+
+    def cudaMalloc(self, nbytes):  # noqa: N802
+        return self._alloc(self.device, nbytes)
+
+    def cudaMallocHost(self, nbytes):  # noqa: N802
+        return self._alloc(self.pinned, nbytes)
+
+    def cudaFree(self, ptr):  # noqa: N802
+        self.device.pop(ptr)
+        self.events.append(("free", ptr))
+        return (0,)
+
+    def cudaFreeHost(self, ptr):  # noqa: N802
+        self.pinned.pop(ptr)
+        self.events.append(("free_host", ptr))
+        return (0,)
+
+    def cudaStreamCreate(self):  # noqa: N802
+        stream = self.stream_factory(0x5000 + len(self.streams))
+        self.streams.append(stream)
+        return 0, stream
+
+    def cudaStreamDestroy(self, stream):  # noqa: N802
+        self.destroyed.append(stream)
+        self.events.append(("destroy",))
+        return (0,)
+
+    def cudaStreamSynchronize(self, stream):  # noqa: N802
+        assert stream not in self.destroyed
+        self.events.append(("sync",))
+        return (0,)
+
+    def cudaMemcpyAsync(self, dst, src, nbytes, kind, stream):  # noqa: N802
+        assert stream in self.streams and stream not in self.destroyed
+        device_end = src if kind == DEVICE_TO_HOST else dst
+        assert self.owner(device_end) is not None, "a copy touches memory that is not allocated"
+        ctypes.memmove(dst, src, nbytes)
+        self.events.append(("copy", kind))
+        return (0,)
+
+    def cudaGetErrorString(self, err):  # noqa: N802
+        return 0, b"fake CUDA error"
+
+    # -- for the tests -------------------------------------------------------------------------
+    def owner(self, ptr: int) -> np.ndarray | None:
+        for table in (self.device, self.pinned):
+            for start, block in table.items():
+                if start <= ptr < start + max(block.size, 1):
+                    return block
+        return None
+
+    def view(self, ptr: int, shape, dtype) -> np.ndarray:
+        block = self.device[ptr]
+        return block[:int(np.prod(shape)) * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
+
+    def copies(self, kind: int) -> int:
+        return sum(1 for e in self.events if e == ("copy", kind))
+
+
+@dataclass
+class Tensor:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    is_input: bool
+
+
+class FakeContext:
+    def __init__(self, engine: "FakeEngine") -> None:
+        self.engine = engine
+        self.addresses: dict[str, int] = {}
+        self.runs = 0
+
+    def set_tensor_address(self, name: str, ptr: int) -> bool:
+        self.addresses[name] = int(ptr)
+        return True
+
+    def execute_async_v3(self, stream: int) -> bool:
+        assert isinstance(stream, int)
+        self.runs += 1
+        def at(name):
+            t = self.engine.tensors[name]
+            nbytes = int(np.prod(t.shape)) * t.dtype.itemsize
+            buf = (ctypes.c_byte * nbytes).from_address(self.addresses[name])
+            return np.frombuffer(buf, t.dtype).reshape(t.shape)
+        outputs = self.engine.fn({n: at(n).copy() for n, t in self.engine.tensors.items() if t.is_input})
+        for name, value in outputs.items():
+            at(name)[...] = value
+        return True
+
+
+class FakeEngine:
+    """An engine whose I/O is `tensors` (in order) and whose work is `fn(inputs) -> outputs`."""
+
+    refittable = False
+
+    def __init__(self, tensors: dict[str, Tensor], fn: Callable[[dict], dict]) -> None:
+        self.tensors, self.fn = tensors, fn
+        self.contexts: list[FakeContext] = []
+
+    @property
+    def num_io_tensors(self) -> int:
+        return len(self.tensors)
+
+    def get_tensor_name(self, i: int) -> str:
+        return list(self.tensors)[i]
+
+    def get_tensor_shape(self, name: str):
+        return self.tensors[name].shape
+
+    def get_tensor_dtype(self, name: str):
+        return self.tensors[name].dtype
+
+    def get_tensor_mode(self, name: str):
+        return FAKE_TRT.TensorIOMode.INPUT if self.tensors[name].is_input else FAKE_TRT.TensorIOMode.OUTPUT
+
+    def create_execution_context(self) -> FakeContext:
+        self.contexts.append(FakeContext(self))
+        return self.contexts[-1]
+
+
+FAKE_TRT = SimpleNamespace(__name__="tensorrt_rtx", __version__="1.7.1.116",
+                           TensorIOMode=SimpleNamespace(INPUT="input", OUTPUT="output"),
+                           nptype=lambda dtype: np.dtype(dtype))
+
+
+def loaded(name: str, engine: FakeEngine, runs: str, graphs: list[str]) -> LoadedEngine:
+    meta = {"name": name, "runs": runs, "graphs": graphs, "precision": "fp32", "refit": None,
+            "tensorrt": {"module": "tensorrt_rtx", "version": "1.7.1.116"}}
+    return LoadedEngine(engine, None, None, meta, FAKE_TRT)
+
+
+def toy_engines(search_dtype=np.float32) -> dict[str, LoadedEngine]:
+    """A per-target graph `template` (z -> k = 2z) and a per-frame graph `search`
+    (x, k -> y = x + k, f = x * k), the shape of a Siamese tracker at toy size."""
+    f32, graphs = np.dtype(np.float32), ["template", "search"]
+    template = FakeEngine({"z": Tensor((1, 4), f32, True), "k": Tensor((1, 4), f32, False)},
+                          lambda t: {"k": 2 * t["z"]})
+    search = FakeEngine({"x": Tensor((1, 4), np.dtype(search_dtype), True), "k": Tensor((1, 4), f32, True),
+                         "y": Tensor((1, 4), f32, False), "f": Tensor((1, 4), f32, False)},
+                        lambda t: {"y": t["x"] + t["k"], "f": t["x"] * t["k"]})
+    return {"template": loaded("template", template, "target", graphs),
+            "search": loaded("search", search, "frame", graphs)}
