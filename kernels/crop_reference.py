@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from masktrt.runtime.crop import crop_window, pad_colour
+from masktrt.geometry import crop_window, pad_colour
 
 COEF_BITS = 11
 COEF_SCALE = 1 << COEF_BITS

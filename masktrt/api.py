@@ -50,6 +50,10 @@ class Tracker:
         return result
 
     def close(self) -> None:
+        """Close the tracker's pixel ops, then the runner (this handle owns both)."""
+        close = getattr(self.core, "close", None)
+        if callable(close):
+            close()
         self.runner.close()
 
     def __enter__(self) -> "Tracker":

@@ -6,44 +6,10 @@ instead of padding the whole frame first: same pixels, without copying a 4K fram
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-
-@dataclass(frozen=True)
-class CropWindow:
-    """Inclusive source window [xmin, xmax] x [ymin, ymax] in frame pixels (may leave the frame)."""
-
-    xmin: int
-    ymin: int
-    size: int
-
-    @property
-    def xmax(self) -> int:
-        return self.xmin + self.size - 1
-
-    @property
-    def ymax(self) -> int:
-        return self.ymin + self.size - 1
-
-    def pads(self, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) padding the official code adds around the frame."""
-        h, w = frame_hw
-        return (max(0, -self.xmin), max(0, -self.ymin),
-                max(0, self.xmax - w + 1), max(0, self.ymax - h + 1))
-
-
-def crop_window(center: tuple[float, float], source_size: int) -> CropWindow:
-    """Where the crop of side `source_size` centred on `center` starts (half-to-even rounding)."""
-    c = (source_size + 1) / 2
-    return CropWindow(round(float(center[0]) - c), round(float(center[1]) - c), int(source_size))
-
-
-def pad_colour(avg_chans: np.ndarray) -> np.ndarray:
-    """The first-frame mean as the official code writes it into a uint8 canvas: truncated."""
-    return np.asarray(avg_chans, dtype=np.float64).astype(np.uint8)
+from masktrt.geometry import CropWindow, crop_window, pad_colour
 
 
 def crop_patch(frame: np.ndarray, win: CropWindow, avg_chans: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class LoopSummary:
     frames: int = 0
     skipped: int = 0
     lost: int = 0
-    scores: list[float] = field(default_factory=list)  # of tracked frames (not init, not skipped)
+    scores: list[float] = field(default_factory=list)  # of tracked frames with a `score`
     tracker_s: float = 0.0
     wall_s: float = 0.0
 
@@ -75,8 +75,14 @@ class LoopSummary:
         if step.skipped:
             self.skipped += 1
         elif step.number > 0:
-            self.scores.append(float(step.result.score))
-            self.lost += int(bool(getattr(step.result, "lost", False)))
+            self._count(step.result)
+
+    def _count(self, result: Any) -> None:
+        """Score and lost flag of a tracked frame, where its result has them (duck-typed)."""
+        score = getattr(result, "score", None)
+        if score is not None:
+            self.scores.append(float(score))
+        self.lost += int(bool(getattr(result, "lost", False)))
 
 
 def numbered(frames: Iterable[Any]) -> Iterator[Pair]:

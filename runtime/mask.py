@@ -11,47 +11,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masktrt.specs.siammask import (BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE,
-                                    MIN_CONTOUR_AREA, TOTAL_STRIDE)
+from masktrt.geometry import mask_subwindow, paste_back_matrix, sigmoid  # noqa: F401 (host pipeline API)
+from masktrt.specs.siammask import MASK_OUT_SIZE, MIN_CONTOUR_AREA
 
 OUTSIDE_VALUE = -1.0  # paste-back border value: "no prediction" stays below any seg_thr
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """float32 logistic function; exp overflow for very negative logits correctly gives 0."""
-    x = np.asarray(logits, dtype=np.float32)
-    with np.errstate(over="ignore"):
-        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
-
-
-def mask_subwindow(crop_box: tuple[float, float, float, float],
-                   pos: tuple[int, int]) -> tuple[float, float, float]:
-    """(sub_x, sub_y, sub_side): the image region the 127x127 mask of cell pos covers (§3.8.2).
-
-    The mask of cell (row, col) spans crop pixels 8*(col-4) ... +127 (cell 12 -> the centred
-    127 window of the 255 crop); s converts crop pixels to image pixels with the rounded crop side.
-    """
-    row, col = pos
-    s = crop_box[2] / INSTANCE_SIZE
-    sub_x = crop_box[0] + (col - BASE_SIZE / 2) * TOTAL_STRIDE * s
-    sub_y = crop_box[1] + (row - BASE_SIZE / 2) * TOTAL_STRIDE * s
-    return sub_x, sub_y, EXEMPLAR_SIZE * s
-
-
-def paste_back_matrix(crop_box: tuple[float, float, float, float], pos: tuple[int, int],
-                      frame_hw: tuple[int, int], out_size: int = MASK_OUT_SIZE) -> np.ndarray:
-    """The 2x3 float64 forward affine (mask pixel -> image pixel) of the official code (§3.8.3-4).
-
-    Built from back_box = (-sub_x k, -sub_y k, W k, H k) with k = out_size / sub_side; its
-    (W-1)/W and (H-1)/H factors are the official code's, kept for parity.
-    """
-    height, width = frame_hw
-    sub_x, sub_y, sub_side = mask_subwindow(crop_box, pos)
-    k = out_size / sub_side
-    bx, by, bw, bh = -sub_x * k, -sub_y * k, width * k, height * k
-    a = (width - 1) / bw
-    b = (height - 1) / bh
-    return np.array([[a, 0.0, -a * bx], [0.0, b, -b * by]], dtype=np.float64)
 
 
 def paste_back(prob: np.ndarray, crop_box: tuple[float, float, float, float],

@@ -14,8 +14,9 @@ import numpy as np
 
 from masktrt.benchmarks.metrics import boundary_f, region_similarity
 from masktrt.export.models import SiamMask
-from masktrt.specs.siammask import preset
-from masktrt.runtime.trackers.siammask import SiamMaskTracker
+from masktrt.runtime import loop
+from masktrt.runtime.trackers import make_tracker
+from masktrt.specs.siammask import NAME as SIAMMASK
 from masktrt.training.pairs import HELD_OUT_FROM
 
 EVAL_FRAMES = 40
@@ -37,15 +38,21 @@ def track_scores(model: SiamMask, frames: Iterable[np.ndarray], masks: Iterable[
     """Mean J and F over frames 1.. of one sequence, tracked from the first-frame box."""
     from masktrt.export.torch_backend import TorchRunner
 
-    tracker = SiamMaskTracker(TorchRunner(model), preset(preset_name))
-    frames, masks = iter(frames), iter(masks)
-    state = tracker.init(next(frames), box_xywh)
-    next(masks)
+    truth: list[np.ndarray] = []  # the ground truth of the frame being tracked
     j, f = [], []
-    for frame, gt in zip(frames, masks):
-        state, result = tracker.track(frame, state)
-        j.append(region_similarity(result.mask, gt))
-        f.append(boundary_f(result.mask, gt))
+
+    def with_truth() -> Iterator[np.ndarray]:
+        for frame, gt in zip(frames, masks):
+            truth[:] = [gt]
+            yield frame
+
+    def score(step: loop.Step, _: loop.LoopSummary) -> None:
+        if step.number > 0:
+            j.append(region_similarity(step.result.mask, truth[0]))
+            f.append(boundary_f(step.result.mask, truth[0]))
+
+    with TorchRunner(model, tracker=SIAMMASK) as runner:
+        loop.run(make_tracker(SIAMMASK, runner, preset_name), with_truth(), box_xywh, on_step=score)
     return float(np.mean(j)), float(np.mean(f))
 
 

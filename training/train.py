@@ -12,7 +12,6 @@ Pairs are a pure function of (seed, step), so resuming reproduces the same data 
 from __future__ import annotations
 
 import csv
-import math
 import os
 import time
 from dataclasses import asdict, dataclass

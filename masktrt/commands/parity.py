@@ -96,7 +96,7 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
 
     deploy, model = _deployed_model(args, onnx_dir)
     with ExitStack() as owned:
-        reference = owned.enter_context(TorchRunner(model, deploy.tracker))
+        reference = owned.enter_context(TorchRunner(model, tracker=deploy.tracker))
         backends = [(f"onnxruntime-{deploy.precision}", deploy.precision, owned.enter_context(
             get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
                         threads=args.threads)))]

@@ -153,9 +153,16 @@ class SiamMaskTracker:
         self.runner = runner
         self.config = config
         self.timer = timer or untimed
+        self._owns_ops = ops is None  # ops it chose itself (GPU scratch memory) it closes
         self.ops = ops if ops is not None else choose_ops(runner)
         self.anchors = generate_anchors()
         self.window = cosine_window()
+
+    def close(self) -> None:
+        """Free the pixel ops' device memory if this tracker created them; the runner belongs
+        to whoever made it and is not closed here."""
+        if self._owns_ops and callable(getattr(self.ops, "close", None)):
+            self.ops.close()
 
     def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float]) -> TargetState:
         """Start tracking the target in box (x, y, w, h) of the first frame (§3.6)."""

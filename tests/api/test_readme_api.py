@@ -52,3 +52,31 @@ def test_readme_api_example_runs_without_torch(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == "api ok" and len(lines) >= len(frames)  # one line per tracked frame
+
+
+class Counting:
+    """A runner or ops stand-in that counts close() calls."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_handle_closes_ops_and_runner_exactly_once() -> None:
+    from masktrt.api import Tracker
+    from masktrt.runtime.gpu_ops import HostOps
+    from masktrt.runtime.trackers.siammask import SiamMaskTracker
+    from masktrt.specs.siammask import preset
+
+    runner, ops = Counting(), Counting()
+    core = SiamMaskTracker(runner, preset("davis"))
+    core.ops = ops  # as if choose_ops had picked GPU ops with scratch memory
+    with Tracker(runner, core):
+        pass
+    assert (runner.closed, ops.closed) == (1, 1)
+    given = Counting()
+    SiamMaskTracker(runner, preset("davis"), ops=given).close()
+    assert given.closed == 0  # ops passed in belong to the caller
+    assert isinstance(SiamMaskTracker(runner, preset("davis")).ops, HostOps)

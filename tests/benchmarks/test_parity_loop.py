@@ -6,9 +6,8 @@ import pytest
 
 from masktrt.benchmarks.parity import (closed_loop, format_table, frame_level, rows_to_json,
                                        run_trajectory)
-from masktrt.budgets import budgets_for
-from masktrt.runtime.backends.base import SearchOutput
-from masktrt.specs.siammask import preset
+from masktrt.runtime.backends.base import RunnerBase
+from masktrt.specs.siammask import SEARCH, SPEC, preset
 from masktrt.runtime.sequences import load_sequence
 from masktrt.training.synthetic import generate_sequence, write_davis
 
@@ -28,7 +27,7 @@ def setup(tmp_path_factory):
     return load_sequence(root / "seq"), TorchRunner(model), root / "onnx"
 
 
-class ShiftedBackend:
+class ShiftedBackend(RunnerBase):
     """Moves every decoded box by a quarter of its anchor: a deliberately wrong backend."""
 
     name = "shifted"
@@ -36,17 +35,12 @@ class ShiftedBackend:
     def __init__(self, inner):
         self.inner = inner
 
-    def template(self, z):
-        return self.inner.template(z)
-
-    def search(self, x, kernels):
-        out = self.inner.search(x, kernels)
-        loc = out.loc.copy()
-        loc[:, :10] += 0.25  # dx and dy of every anchor
-        return SearchOutput(out.cls, loc, out.features)
-
-    def refine(self, features, pos):
-        return self.inner.refine(features, pos)
+    def run(self, graph, feeds, keep_on_device=()):
+        out = self.inner.run(graph, feeds, keep_on_device)
+        if graph == SEARCH:
+            out = {**out, "loc": out["loc"].copy()}
+            out["loc"][:, :10] += 0.25  # dx and dy of every anchor
+        return out
 
 
 def test_onnxruntime_fp32_agrees_with_torch_in_closed_loop(setup):
@@ -58,7 +52,7 @@ def test_onnxruntime_fp32_agrees_with_torch_in_closed_loop(setup):
     assert len(ref) == FRAMES
     row = closed_loop(ref, get_backend("onnxruntime", onnx_dir=onnx_dir), "ort", seq, config)
     assert row.per_frame["box_iou"].shape == (FRAMES - 1,)
-    assert row.budgets == budgets_for("closed-loop", "fp32") and row.budgets
+    assert row.budgets == SPEC.budgets_for("closed-loop", "fp32") and row.budgets
     assert row.passed, format_table([row])
     assert row.summary("box_iou")[0] > 0.99
 

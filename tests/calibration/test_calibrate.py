@@ -234,7 +234,7 @@ def test_quantised_folder_is_not_calibrated_again(calibrated, tmp_path) -> None:
 def test_tensorrt_rtx_builds_the_trt_flavour_as_int8(calibrated, tmp_path, policy) -> None:
     """CI's check that the builder accepts the S8S8 graphs (TensorRT-RTX builds without a GPU)."""
     pytest.importorskip("tensorrt_rtx")
-    from masktrt.runtime.engines import BuildRequest, build_engines
+    from masktrt.engines import BuildRequest, build_engines
 
     opts, report = calibrated
     variant = next(v for v in report.variants if v.policy == policy)

@@ -153,6 +153,7 @@ def write_export(folder: Path, xcorr: str = "dynamic", precision: str = "fp32", 
     in float; its deploy.json says fp32 (the QDQ nodes, not deploy.json, make it INT8).
     """
     from masktrt.export.deploy import deploy_document, graph_entry, random_source, write_deploy
+    from masktrt.specs.siammask import SPEC
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -168,6 +169,7 @@ def write_export(folder: Path, xcorr: str = "dynamic", precision: str = "fp32", 
         entries[name] = graph_entry(model, folder / f"{name}.onnx",
                                     "float16" if precision == "fp16" else "float32")
     write_deploy(folder, deploy_document(
-        graphs=entries, model_channels={"width": 0.0}, source=random_source(seed), correlation=xcorr,
-        precision="fp16" if precision == "fp16" else "fp32", opset=OPSET, preset="davis"))
+        spec=SPEC, graphs=entries, model={"name": "toy", "width": 0.0}, source=random_source(seed),
+        options={"correlation": xcorr}, precision="fp16" if precision == "fp16" else "fp32",
+        opset=OPSET, preset="davis"))
     return folder

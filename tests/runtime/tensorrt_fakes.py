@@ -46,6 +46,7 @@ class FakeCudart:
         self.destroyed: list[object] = []
         self.events: list[tuple] = []  # ("copy", kind) / ("sync",) / ("free", ptr) / ...
         self.allocations = 0
+        self.pending_reads: list = []  # weakrefs to host memory an enqueued operation reads
 
     def _alloc(self, table: dict, nbytes: int) -> tuple[int, int]:
         block = np.zeros(nbytes, np.uint8)
@@ -81,6 +82,8 @@ class FakeCudart:
 
     def cudaStreamSynchronize(self, stream):  # noqa: N802
         assert stream not in self.destroyed
+        assert all(ref() is not None for ref in self.pending_reads), "host memory freed before its read"
+        self.pending_reads.clear()
         self.events.append(("sync",))
         return (0,)
 
@@ -194,3 +197,68 @@ def toy_engines(search_dtype=np.float32) -> dict[str, LoadedEngine]:
                         lambda t: {"y": t["x"] + t["k"], "f": t["x"] * t["k"]})
     return {"template": loaded("template", template, "target", graphs),
             "search": loaded("search", search, "frame", graphs)}
+
+
+def siammask_io_engines() -> dict[str, LoadedEngine]:
+    """Engines with SiamMask's crop inputs and mask output (z 127, x 255 in FP16, mask 127), for
+    the buffers the pixel kernels use; they compute nothing."""
+    f32, f16, graphs = np.dtype(np.float32), np.dtype(np.float16), ["template", "search", "refine"]
+    nothing = lambda t: {}  # noqa: E731
+    io = {"template": {"z": Tensor((1, 3, 127, 127), f32, True), "k_cls": Tensor((1, 4, 5, 5), f32, False)},
+          "search": {"x": Tensor((1, 3, 255, 255), f16, True), "cls": Tensor((1, 10, 25, 25), f32, False)},
+          "refine": {"pos": Tensor((2,), np.dtype(np.int64), True), "mask": Tensor((1, 1, 127, 127), f32, False)}}
+    runs = {"template": "target", "search": "frame", "refine": "frame"}
+    return {g: loaded(g, FakeEngine(t, nothing), runs[g], graphs) for g, t in io.items()}
+
+
+class FakeRefitter:
+    """Holds the weights set on it; an async refit checks they are still alive when the stream is
+    next synchronised (the IRefitter contract: host weights are read until the refit completes)."""
+
+    def __init__(self, engine: "FakeEngine", logger, cudart: FakeCudart) -> None:
+        import weakref
+
+        self.engine, self.cudart, self.weakref = engine, cudart, weakref
+        self.weights: dict = {}
+        self.refits = 0
+
+    def get_all_weights(self):
+        return ["k"]
+
+    def get_weights_prototype(self, name):
+        return SimpleNamespace(size=4, dtype=np.dtype(np.float16))  # FP16 weights: the host path
+
+    def set_named_weights(self, name, weights, location=None):
+        self.weights[name] = self.weakref.ref(weights.array)  # like TensorRT: no reference kept
+        return True
+
+    def get_missing_weights(self):
+        return []
+
+    def refit_cuda_engine_async(self, stream):
+        host = self.weights["k"]()
+        self.engine.k = host.astype(np.float32).reshape(1, 4)
+        self.refits += 1
+        self.cudart.pending_reads.append(self.weakref.ref(host))
+        return True
+
+
+def refit_engines(cudart: FakeCudart) -> dict[str, LoadedEngine]:
+    """`template` (z -> k = 2z, per target) and a refittable `search` (x -> y = x + k, k its
+    refit weight fed from template's output), TensorRT-RTX style (device refit API present)."""
+    f32, graphs = np.dtype(np.float32), ["template", "search"]
+    template = FakeEngine({"z": Tensor((1, 4), f32, True), "k": Tensor((1, 4), f32, False)},
+                          lambda t: {"k": 2 * t["z"]})
+    search = FakeEngine({"x": Tensor((1, 4), f32, True), "y": Tensor((1, 4), f32, False)},
+                        lambda t: {"y": t["x"] + search.k})
+    search.refittable, search.k = True, np.zeros((1, 4), np.float32)
+    trt = SimpleNamespace(**vars(FAKE_TRT), DataType=SimpleNamespace(FLOAT=np.dtype(np.float32)),
+                          TensorLocation=SimpleNamespace(DEVICE="device"),
+                          Weights=lambda *args: SimpleNamespace(array=args[0]) if len(args) == 1 else args,
+                          Refitter=lambda engine, logger: FakeRefitter(engine, logger, cudart))
+    engines = {"template": loaded("template", template, "target", graphs),
+               "search": loaded("search", search, "frame", graphs)}
+    engines["search"].meta["refit"] = {"weights": [{"name": "k", "shape": [1, 4], "dtype": "float16"}]}
+    for e in engines.values():
+        e.trt = trt
+    return engines

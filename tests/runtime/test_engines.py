@@ -16,9 +16,9 @@ from engine_graphs import write_export  # noqa: E402  (tests/runtime, beside thi
 from masktrt.cli import main  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.provenance import sha256_file  # noqa: E402
-from masktrt.runtime.engines import (SCHEMA, BuildRequest, build_engines, load_engine,  # noqa: E402
-                                     probe_gpu)
-from masktrt.runtime.trt_network import parse_onnx, shape_tensor_inputs  # noqa: E402
+from masktrt.engines import BuildRequest, build_engines  # noqa: E402
+from masktrt.engines.network import parse_onnx, shape_tensor_inputs  # noqa: E402
+from masktrt.runtime.engine_loader import SCHEMA, load_engine, probe_gpu  # noqa: E402
 from masktrt.runtime.trt_module import import_trt  # noqa: E402
 
 TRT = import_trt("tensorrt-rtx")
@@ -64,6 +64,10 @@ def test_cli_builds_three_engines_with_metadata(built, exports) -> None:
         assert meta["inputs"] == deploy["graphs"][name]["inputs"]
         assert meta["outputs"] == deploy["graphs"][name]["outputs"]
         assert meta["rebuild"].startswith("masktrt build --onnx ")
+        # the contract, as the runner reads it from the engine folder alone
+        assert meta["tracker"] == "siammask" and meta["graphs"] == ["template", "search", "refine"]
+        assert meta["runs"] == ("target" if name == "template" else "frame")
+        assert meta["options"] == {"correlation": "dynamic"} and meta["refit"] is None
         assert f"\n{name} " in printed
     assert "auto picked 'dynamic' for tensorrt_rtx" in printed
     assert "precision" in printed.splitlines()[1]  # the summary table's header

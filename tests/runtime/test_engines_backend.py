@@ -10,7 +10,9 @@ pytest.importorskip("tensorrt_rtx")
 
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
-from masktrt.runtime.engines import BuildRequest, build_engines, probe_gpu  # noqa: E402
+from masktrt.engines import BuildRequest, build_engines  # noqa: E402
+from masktrt.runtime.engine_loader import probe_gpu  # noqa: E402
+from masktrt.specs.siammask import FEATURES, KERNELS, MASK, POS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +48,20 @@ def test_tensorrt_backend_matches_onnxruntime(real_export, tmp_path) -> None:
     rng = np.random.default_rng(0)
     z = rng.uniform(0, 255, (1, 3, 127, 127)).astype(np.float32)
     x = rng.uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)
-    ort = get_backend("onnxruntime", onnx_dir=real_export, provider="cpu")
-    with get_backend("tensorrt", engine_dir=tmp_path / "engines") as trt:
-        want, got = ort.search(x, ort.template(z)), trt.search(x, trt.template(z))
+    def search(runner, keep=FEATURES):
+        kernels = runner.run("template", {"z": z}, keep_on_device=KERNELS)
+        return runner.run("search", {"x": x, **kernels}, keep_on_device=keep)
+
+    def refine(runner, out, pos):
+        feeds = {**{n: out[n] for n in FEATURES}, POS: np.asarray(pos, np.int64)}
+        return runner.run("refine", feeds)[MASK]
+
+    with get_backend("onnxruntime", onnx_dir=real_export, provider="cpu") as ort, \
+            get_backend("tensorrt", engine_dir=tmp_path / "engines") as trt:
+        want, got = search(ort), search(trt)
         for key in ("cls", "loc"):
-            scale = float(np.abs(getattr(want, key)).max()) or 1.0
-            assert np.abs(getattr(got, key) - getattr(want, key)).max() / scale < 1e-3
+            scale = float(np.abs(want[key]).max()) or 1.0
+            assert np.abs(got[key] - want[key]).max() / scale < 1e-3
         for pos in ((0, 0), (12, 7), (24, 24)):  # the mask must follow pos, not a baked value
-            a, b = ort.refine(want.features, pos), trt.refine(got.features, pos)
+            a, b = refine(ort, want, pos), refine(trt, got, pos)
             assert np.abs(a - b).max() / (np.abs(a).max() or 1.0) < 1e-3

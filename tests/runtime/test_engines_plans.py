@@ -11,9 +11,10 @@ import importlib.util
 import pytest
 
 from masktrt.errors import MasktrtError
-from masktrt.runtime.engines import Gpu, check_compatible
-from masktrt.runtime.trt_module import (Flavour, choose_xcorr, import_trt, parse_version,
-                                        precision_plan)
+from masktrt.engines.correlation import choose_xcorr
+from masktrt.engines.precision import precision_plan
+from masktrt.runtime.engine_loader import Gpu, check_compatible
+from masktrt.runtime.trt_module import Flavour, import_trt, parse_version
 
 RTX = Flavour("tensorrt_rtx", "1.7.1.116")
 TRT10 = Flavour("tensorrt", "10.3.0.26")

@@ -10,10 +10,10 @@ from gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
 import masktrt.kernels as kernels_pkg
 from masktrt.errors import MasktrtError
 from masktrt.kernels.paste_reference import PROB_TIE
-from masktrt.specs.siammask import preset
+from masktrt.specs.siammask import MASK, REFINE, preset
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceOps, DeviceTensorSpec, HostOps, ReferenceOps,
-                                     choose_ops, io_problem)
+                                     choose_ops, device_io, io_problem)
 from masktrt.runtime.mask import binarize, mask_polygon, paste_back, sigmoid
 from masktrt.runtime.trackers.siammask import SiamMaskTracker
 
@@ -102,9 +102,10 @@ def test_forced_choices_and_unknown_name():
 def test_unsupported_buffers_fall_back_to_host_ops(monkeypatch):
     monkeypatch.setattr(kernels_pkg, "gpu_available", lambda: True)
     backend = DeviceOracle(HostMemory())
-    io = backend.device_io()
+    io = device_io(backend)
     half_logits = DeviceIO(io.stream, io.inputs, DeviceTensorSpec(io.logits.ptr, np.dtype(np.float16), io.logits.shape))
-    backend.device_io = lambda: half_logits
+    backend.buffers[(REFINE, MASK)] = half_logits.logits
+    assert device_io(backend) == half_logits
     assert "paste kernel reads 127x127 float32" in io_problem(half_logits)
     assert isinstance(choose_ops(backend), HostOps)
     int_input = DeviceIO(io.stream, {**io.inputs, "search": DeviceTensorSpec(1, np.dtype(np.uint8), (1, 3, 255, 255))},
@@ -159,7 +160,7 @@ def test_device_ops_plumbing_tracks_like_the_host_ops(sequence, host_results, se
     frames, boxes = sequence
     mem = HostMemory()
     backend = DeviceOracle(mem, search_dtype)
-    ops = DeviceOps(backend.device_io(), want_mask=True, kernels=reference_kernels(mem), memory=mem)
+    ops = DeviceOps(device_io(backend), want_mask=True, kernels=reference_kernels(mem), memory=mem)
     got = run(SiamMaskTracker(backend, DAVIS, ops=ops), frames, boxes[0])
     assert_same_tracking(host_results, got)
     assert mem.uploads == len(frames)  # the frame, once per frame; nothing else goes up
@@ -173,7 +174,7 @@ def test_device_ops_without_mask_fetch_only_the_corners(sequence, host_results):
     frames, boxes = sequence
     mem = HostMemory()
     backend = DeviceOracle(mem)
-    ops = DeviceOps(backend.device_io(), want_mask=False, kernels=reference_kernels(mem), memory=mem)
+    ops = DeviceOps(device_io(backend), want_mask=False, kernels=reference_kernels(mem), memory=mem)
     got = run(SiamMaskTracker(backend, DAVIS, ops=ops), frames, boxes[0])
     assert mem.downloads == 0 and all(r.mask is None for r in got)
     assert_same_tracking(host_results, got, check_masks=False)
@@ -182,7 +183,7 @@ def test_device_ops_without_mask_fetch_only_the_corners(sequence, host_results):
 def test_device_ops_refuse_host_logits_and_wrong_crop_size():
     mem = HostMemory()
     backend = DeviceOracle(mem)
-    ops = DeviceOps(backend.device_io(), kernels=reference_kernels(mem), memory=mem)
+    ops = DeviceOps(device_io(backend), kernels=reference_kernels(mem), memory=mem)
     with pytest.raises(MasktrtError, match="logits left on the device"):
         ops.postprocess(np.zeros((127, 127), np.float32), (0, 0, 255, 255), (12, 12), (100, 100), 0.35, (50, 50, 9, 9))
     frame = np.zeros((100, 100, 3), np.uint8)
@@ -192,30 +193,7 @@ def test_device_ops_refuse_host_logits_and_wrong_crop_size():
 
 def test_device_ops_refuse_unusable_buffers():
     mem = HostMemory()
-    io = DeviceOracle(mem).device_io()
+    io = device_io(DeviceOracle(mem))
     bad = DeviceIO(STREAM, {"search": io.inputs["search"]}, io.logits)
     with pytest.raises(MasktrtError, match="no device buffer for the template input"):
         DeviceOps(bad, kernels=reference_kernels(mem), memory=mem)
-
-
-# ---------------------------------------------------------------- TensorRT backend's device seams
-def test_tensorrt_backend_exposes_the_stream_handle_not_the_wrappers_address():
-    """execute_async_v3 and the kernels need int(cudaStream_t); getPtr() is a host address."""
-    cudart = pytest.importorskip("cuda.bindings.runtime")
-    from masktrt.runtime.backends.tensorrt import DeviceTensor, TensorRTBackend
-
-    trt = object.__new__(TensorRTBackend)  # no GPU here: only the host-side bookkeeping is exercised
-    trt.stream = cudart.cudaStream_t(0x5000)
-    f32 = np.dtype(np.float32)
-    trt.tensors = {"template": {"z": DeviceTensor("z", (1, 3, 127, 127), f32, 0x100)},
-                   "search": {"x": DeviceTensor("x", (1, 3, 255, 255), np.dtype(np.float16), 0x200)},
-                   "refine": {"mask": DeviceTensor("mask", (1, 1, 127, 127), f32, 0x300)}}
-    io = trt.device_io()
-    assert io.stream == 0x5000 and trt.stream.getPtr() != 0x5000
-    assert (io.inputs["template"].ptr, io.inputs["search"].ptr, io.logits.ptr) == (0x100, 0x200, 0x300)
-    assert io.inputs["search"].dtype == np.float16 and io_problem(io) is None
-    from masktrt.runtime.gpu_ops import DeviceInput
-
-    with pytest.raises(MasktrtError, match="cropped into another buffer"):
-        trt._input("search", None, trt.tensors["search"]["x"], DeviceInput("search", 0x100))
-    trt._input("search", None, trt.tensors["search"]["x"], DeviceInput("search", 0x200))  # no upload

@@ -76,7 +76,7 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
     onnx_export = pytest.importorskip("masktrt.export.onnx_export")
     from masktrt.export.deploy import random_source
     from masktrt.export.models.siammask import SiamMask
-    from masktrt.runtime.engines import BuildRequest, build_engines
+    from masktrt.engines import BuildRequest, build_engines
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -21,11 +21,14 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.models.siammask import SiamMask  # noqa: E402
-from masktrt.runtime.contract import REFIT_WEIGHTS, load_contract  # noqa: E402
-from masktrt.runtime.engines import (BuildRequest, build_engines, mark_refittable,  # noqa: E402
-                                     probe_gpu)
-from masktrt.runtime.trt_network import parse_onnx  # noqa: E402
-from masktrt.runtime.trt_module import Flavour, choose_xcorr, flavour_of, import_trt  # noqa: E402
+from masktrt.engines import BuildRequest, build_engines  # noqa: E402
+from masktrt.engines.correlation import choose_xcorr  # noqa: E402
+from masktrt.engines.network import parse_onnx  # noqa: E402
+from masktrt.engines.refit import mark_refittable  # noqa: E402
+from masktrt.runtime.contract import load_contract  # noqa: E402
+from masktrt.runtime.engine_loader import probe_gpu  # noqa: E402
+from masktrt.runtime.trt_module import Flavour, flavour_of, import_trt  # noqa: E402
+from masktrt.specs.siammask import REFIT_WEIGHTS  # noqa: E402
 
 TRT = import_trt("tensorrt-rtx")
 RTX = Flavour("tensorrt_rtx", "1.7.1.116")
@@ -76,18 +79,18 @@ def test_refit_build_of_a_dynamic_export_is_one_line(folders, tmp_path) -> None:
 # --- the parsed network ----------------------------------------------------------------------
 @pytest.mark.parametrize("which", ["refit-fp32", "refit-fp16"])
 def test_parsed_refit_network_has_the_named_kernels(folders, which) -> None:
-    deploy = load_contract(folders[which])
-    assert [w.name for w in deploy.refit_weights] == list(REFIT_WEIGHTS)
-    assert {w.dtype for w in deploy.refit_weights} == {"float32" if which.endswith("32") else "float16"}
-    network = parse_onnx(TRT, deploy.graph("search").path).network
+    search = load_contract(folders[which]).graph("search")
+    assert [w.name for w in search.refit] == list(REFIT_WEIGHTS)
+    assert {w.dtype for w in search.refit} == {"float32" if which.endswith("32") else "float16"}
+    network = parse_onnx(TRT, search.path).network
     assert [network.get_input(i).name for i in range(network.num_inputs)] == ["x"]
-    mark_refittable(network, flavour_of(TRT), deploy.refit_weights, deploy.graph("search").path)
+    mark_refittable(network, flavour_of(TRT), search.refit, search.path)
     assert all(network.are_weights_marked_refittable(n) for n in REFIT_WEIGHTS)
     assert not network.are_weights_marked_refittable("not_a_weight")
 
 
 def test_dynamic_search_has_no_weights_to_refit(folders) -> None:
-    refit = load_contract(folders["refit-fp32"]).refit_weights
+    refit = load_contract(folders["refit-fp32"]).graph("search").refit
     path = folders["dynamic-fp32"] / "search.onnx"
     network = parse_onnx(TRT, path).network  # the kernels are inputs here, not weights
     with pytest.raises(MasktrtError) as exc:
@@ -125,6 +128,6 @@ def test_refit_search_engine_builds(folders, tmp_path, which, precision) -> None
     meta = json.loads((out / "search.json").read_text())
     assert meta == record.meta and meta["xcorr"] == "refit"
     assert "REFIT_INDIVIDUAL" in meta["builder_flags"] and meta["refit"]["flag"] == "REFIT_INDIVIDUAL"
-    deploy = load_contract(folders[which])
-    assert meta["refit"]["weights"] == [w.to_dict() for w in deploy.refit_weights]
+    search = load_contract(folders[which]).graph("search")
+    assert meta["refit"]["weights"] == [w.to_dict() for w in search.refit]
     assert [t["name"] for t in meta["inputs"]] == ["x"]

@@ -20,9 +20,10 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.models.siammask import SiamMask  # noqa: E402
+from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
-from masktrt.specs.siammask import preset  # noqa: E402
-from masktrt.runtime.engines import BuildRequest, build_engines  # noqa: E402
+from masktrt.specs.siammask import FEATURES, KERNELS, preset  # noqa: E402
+from masktrt.runtime.backends.tensorrt_refit import value_key  # noqa: E402
 from masktrt.runtime.gpu_ops import HostOps  # noqa: E402
 from masktrt.runtime.trackers.siammask import SiamMaskTracker  # noqa: E402
 
@@ -57,19 +58,27 @@ def test_refit_engine_follows_the_target_it_is_given(setup) -> None:
     rng = np.random.default_rng(3)
     za, zb = (rng.uniform(0, 255, (1, 3, 127, 127)).astype(np.float32) for _ in range(2))
     x = rng.uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)
-    ort = get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu")
-    want_a, want_b = ort.search(x, ort.template(za)), ort.search(x, ort.template(zb))
+    def template(runner, z):
+        return runner.run("template", {"z": z}, keep_on_device=KERNELS)
+
+    def search(runner, kernels):
+        return runner.run("search", {"x": x, **kernels}, keep_on_device=FEATURES)
+
+    with get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu") as ort:
+        want_a, want_b = search(ort, template(ort, za)), search(ort, template(ort, zb))
     with get_backend("tensorrt", engine_dir=engines) as trt:
-        ka = trt.template(za)
-        kb = trt.template(zb)  # refits B in
-        got_b = trt.search(x, kb)
-        assert trt.refit.refitted == kb.target != ka.target
-        got_a = trt.search(x, ka)  # A's kernels: refitted back before searching
-        assert trt.refit.refitted == ka.target
+        refitter = trt.graphs["search"].refit
+        ka = template(trt, za)
+        kb = template(trt, zb)
+        got_b = search(trt, kb)  # refits B in
+        assert refitter.holds == tuple(value_key(kb[n]) for n in refitter.names) != \
+            tuple(value_key(ka[n]) for n in refitter.names)
+        got_a = search(trt, ka)  # A's kernels: refitted back before searching
+        assert refitter.holds == tuple(value_key(ka[n]) for n in refitter.names)
         for key in ("cls", "loc"):
-            assert rel(getattr(got_a, key), getattr(want_a, key)) < NET, key
-            assert rel(getattr(got_b, key), getattr(want_b, key)) < NET, key
-        assert rel(want_a.cls, want_b.cls) > 10 * NET  # the two targets are really different
+            assert rel(got_a[key], want_a[key]) < NET, key
+            assert rel(got_b[key], want_b[key]) < NET, key
+        assert rel(want_a["cls"], want_b["cls"]) > 10 * NET  # the two targets are really different
 
 
 def test_refit_engine_tracks_like_onnxruntime_dynamic(setup) -> None:
