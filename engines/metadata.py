@@ -22,7 +22,8 @@ from .request import BuildRequest
 def contract_entry(contract: Any, graph: str) -> dict[str, Any]:
     """What the runner needs from the contract, recorded with the engine (no export folder needed)."""
     return {"tracker": contract.tracker, "graphs": list(contract.graph_names),
-            "runs": contract.graph(graph).runs, "options": dict(contract.options)}
+            "runs": contract.graph(graph).runs, "options": dict(contract.options),
+            "preset": contract.preset.to_dict()}
 
 
 def engine_entry(name: str, engine: bytes) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import torch
 
 from masktrt.errors import MasktrtError
 from masktrt.export.models import SiamMask
-from masktrt.export.models.spec import SiamMaskSpec
+from masktrt.export.models.siammask.channels import SiamMaskSpec
 from masktrt.provenance import sha256_file
 
 # pysot prefix -> official prefix (spec §9); a bijective renaming, all shapes equal.

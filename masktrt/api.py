@@ -71,10 +71,9 @@ def open_tracker(source: str | Path, backend: str = "onnxruntime", *, preset: st
     if backend == "torch":
         runner = get_backend("torch", checkpoint=checkpoint, tracker=str(source), **backend_options)
         name = str(source)
-    elif backend in FOLDER_OPTION:
+    elif backend in FOLDER_OPTION:  # the runner read the tracker and preset its folder records
         runner = get_backend(backend, **{FOLDER_OPTION[backend]: source}, **backend_options)
-        name = runner.contract.tracker
-        preset = preset or runner.contract.preset
+        name, preset = runner.tracker, preset or runner.preset
     else:
         raise MasktrtError(f"unknown backend '{backend}'", "choose onnxruntime, tensorrt or torch")
     return Tracker(runner, make_tracker(name, runner, preset))

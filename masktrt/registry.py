@@ -79,4 +79,4 @@ def spec(name: str) -> Any:
 
 register(TrackerEntry("siammask", spec="masktrt.specs.siammask:SPEC",
                       runtime="masktrt.runtime.trackers.siammask:SiamMaskTracker",
-                      export="masktrt.export.models.siammask_export:EXPORT"))
+                      export="masktrt.export.models.siammask.export_side:EXPORT"))

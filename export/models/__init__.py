@@ -1,6 +1,6 @@
-"""PyTorch reference models (SiamMask sharp) with export-friendly entry points."""
-from masktrt.export.models.depthcorr import xcorr_depthwise, xcorr_unrolled
-from masktrt.export.models.siammask import SiamMask
-from masktrt.export.models.spec import SiamMaskSpec
+"""PyTorch reference models with export-friendly entry points, one package per tracker."""
+from masktrt.export.models.siammask.channels import SiamMaskSpec
+from masktrt.export.models.siammask.depthcorr import xcorr_depthwise, xcorr_unrolled
+from masktrt.export.models.siammask.network import SiamMask
 
 __all__ = ["SiamMask", "SiamMaskSpec", "xcorr_depthwise", "xcorr_unrolled"]

@@ -57,6 +57,7 @@ class OnnxRuntimeBackend(RunnerBase):
             raise MasktrtError(f"{self.dir} holds graphs with refittable placeholder weights, "
                                "meant for TensorRT refitting",
                                "export for ONNX Runtime without refit (e.g. --xcorr dynamic)")
+        self.tracker, self.preset = self.contract.tracker, self.contract.preset
         self.providers = choose_providers(ort, provider)
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         self.name = f"onnxruntime-{self.device}"

@@ -80,6 +80,7 @@ class TensorRTBackend(RunnerBase):
         self.engines = load_folder(self.dir)  # checks metadata, TensorRT and GPU first
         first = next(iter(self.engines.values())).meta
         self.name = f"{first['tensorrt']['module']}-{first['precision']}"
+        self.tracker, self.preset = first.get("tracker", "siammask"), first.get("preset")
         self.memory = StreamMemory(_cudart())
         self._serial = 0
         try:

@@ -24,8 +24,8 @@ from masktrt.calibration.pipeline import CalibrateOptions, calibrate  # noqa: E4
 from masktrt.calibration.sensitivity import BlockError, auto_keep, noise_to_signal  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
-from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
+from masktrt.specs.siammask import GRAPHS, KERNELS, TEMPLATE  # noqa: E402
 from tests.conftest import real_sequence  # noqa: E402
 from tests.export.export_helpers import export_small, small_model  # noqa: E402
 
@@ -49,13 +49,14 @@ def calibrated(fp32_dir, tmp_path_factory):
 
 def test_recorded_search_inputs_are_paired_with_their_targets_kernels(fp32_dir) -> None:
     deploy = load_contract(fp32_dir)
-    backend = OnnxRuntimeBackend(fp32_dir, provider="cpu", threads=1)
-    data = record(backend, deploy.preset, [real_sequence("davis-dog")], FRAMES)
+    backend = get_backend("onnxruntime", onnx_dir=fp32_dir, provider="cpu", threads=1)
+    data = record(backend, deploy, [real_sequence("davis-dog")], FRAMES)
     check_feeds(data, deploy)
     assert data.frames == [("davis-dog", 1), ("davis-dog", 2)]
     assert data.count("search") == data.count("refine") == FRAMES - 1
     assert data.count("template") == FRAMES  # init crop + one exemplar per tracked frame
-    init_kernels = {k: v.numpy() for k, v in backend.template(data.feeds["template"][0]["z"]).items()}
+    init_kernels = backend.run(TEMPLATE, {"z": data.feeds["template"][0]["z"]})
+    assert set(init_kernels) == set(KERNELS)
     for sample in data.feeds["search"]:
         for name, kernel in init_kernels.items():
             np.testing.assert_array_equal(sample[name], kernel)
@@ -64,7 +65,7 @@ def test_recorded_search_inputs_are_paired_with_their_targets_kernels(fp32_dir) 
 
 
 def test_every_node_belongs_to_a_named_block(fp32_dir) -> None:
-    for graph in ("template", "search", "refine"):
+    for graph in GRAPHS:
         blocks = graph_blocks(graph, onnx.load(str(fp32_dir / f"{graph}.onnx")))
         assert not [b for b in blocks if b.endswith(":other")]
     assert block_of("/cls/conv_search/conv_search.0/Conv") == "cls.conv_search"

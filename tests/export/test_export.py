@@ -14,7 +14,7 @@ import pytest
 from export_helpers import WIDTH, export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask_graphs import refine_feeds, run_torch
+from masktrt.export.models.siammask.graphs import refine_feeds, run_torch
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation

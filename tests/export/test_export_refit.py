@@ -16,7 +16,7 @@ from onnx import numpy_helper
 
 from export_helpers import export_small, small_model
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask_graphs import noise_crops
+from masktrt.export.models.siammask.graphs import noise_crops
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation, xcorr_depthwise
 from masktrt.runtime.contract import DEPLOY_FILE, load_contract

@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 from export_helpers import export_small, real_crops, small_model
-from masktrt.export.models.siammask_graphs import run_torch
+from masktrt.export.models.siammask.graphs import run_torch
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation
 from masktrt.errors import MasktrtError

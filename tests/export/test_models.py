@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from masktrt.export.models import SiamMask, xcorr_depthwise, xcorr_unrolled
-from masktrt.export.models.refine import upsample
+from masktrt.export.models.siammask.refine import upsample
 from masktrt.paths import REPO_ROOT
 from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, SCORE_SIZE
 

@@ -20,7 +20,7 @@ def real_export(tmp_path_factory) -> Path:
     torch = pytest.importorskip("torch")
     onnx_export = pytest.importorskip("masktrt.export.onnx_export")
     from masktrt.export.deploy import random_source
-    from masktrt.export.models.siammask import SiamMask
+    from masktrt.export.models.siammask.network import SiamMask
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

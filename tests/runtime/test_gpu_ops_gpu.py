@@ -75,7 +75,7 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("tensorrt_rtx")
     onnx_export = pytest.importorskip("masktrt.export.onnx_export")
     from masktrt.export.deploy import random_source
-    from masktrt.export.models.siammask import SiamMask
+    from masktrt.export.models.siammask.network import SiamMask
     from masktrt.engines import BuildRequest, build_engines
 
     torch.set_num_threads(1)

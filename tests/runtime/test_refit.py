@@ -20,7 +20,7 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.siammask import SiamMask  # noqa: E402
+from masktrt.export.models.siammask.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.engines.correlation import choose_xcorr  # noqa: E402
 from masktrt.engines.network import parse_onnx  # noqa: E402

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.siammask import SiamMask  # noqa: E402
+from masktrt.export.models.siammask.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.specs.siammask import FEATURES, KERNELS, preset  # noqa: E402

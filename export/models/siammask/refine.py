@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from masktrt.export.models.spec import SiamMaskSpec
+from masktrt.export.models.siammask.channels import SiamMaskSpec
 from masktrt.specs.siammask import MASK_OUT_SIZE
 
 # (zero padding, stride in the feature map per score cell, window side) for p0, p1, p2:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask_graphs import (RefitSearchGraph, center_pos, graph_modules,
+from masktrt.export.models.siammask.graphs import (RefitSearchGraph, center_pos, graph_modules,
                                                    noise_crops, reference_feeds, refine_feeds,
                                                    run_torch)
 from masktrt.export.xcorr import correlation

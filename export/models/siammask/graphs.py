@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from masktrt.export.models.depthcorr import XCorr
+from masktrt.export.models.siammask.depthcorr import XCorr
 from masktrt.export.xcorr import as_conv_weight, weight_correlation
 from masktrt.specs.siammask import (EXEMPLAR_SIZE, INSTANCE_SIZE, IO_NAMES, REFIT_WEIGHTS,
                                     SCORE_SIZE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from masktrt.export.models.spec import BOTTLENECK_EXPANSION, SiamMaskSpec
+from masktrt.export.models.siammask.channels import BOTTLENECK_EXPANSION, SiamMaskSpec
 
 
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from masktrt.export.models.depthcorr import DepthCorr, XCorr, xcorr_depthwise
-from masktrt.export.models.refine import Refine
-from masktrt.export.models.resnet import ResNetTrunk, conv_bn
-from masktrt.export.models.spec import SiamMaskSpec
+from masktrt.export.models.siammask.depthcorr import DepthCorr, XCorr, xcorr_depthwise
+from masktrt.export.models.siammask.refine import Refine
+from masktrt.export.models.backbones.resnet import ResNetTrunk, conv_bn
+from masktrt.export.models.siammask.channels import SiamMaskSpec
 
 CROP_BELOW = 20  # adjust layer: maps narrower than this are template maps and get cropped
 CROP_BORDER = 4  # ... by this many cells on each side (15x15 -> 7x7)
