@@ -30,52 +30,15 @@ from masktrt.benchmarks.machine import (load_average, machine_info, peak_rss_mib
                                         rss_mib)
 from masktrt.benchmarks.bench_variants import (BASELINE, Variant, build_variants, gpu_present,
                                                load_weights)
+from masktrt.benchmarks.bench_options import BenchOptions
 from masktrt.errors import MasktrtError
 from masktrt.runtime import loop
-from masktrt.specs.siammask import NAME as SIAMMASK
 
 SCHEMA = "masktrt.bench"
 SCHEMA_VERSION = 1
 TRACK_STAGES = ("crop", "search", "select", "refine", "post", "total")
 INIT_STAGES = ("crop", "template", "total")
-BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
 INIT_REPEATS = 5  # init runs once per target in use; repeat it so its figure is not one sample
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    sequence: Path
-    backends: tuple[str, ...] = ("torch", "onnxruntime")
-    onnx_dir: Path | None = None
-    engines_dir: Path | None = None
-    extra_onnx: tuple[Path, ...] = ()  # more graph folders of the same weights, e.g. INT8
-    precision: str = "fp32"
-    correlation: str = "dynamic"
-    frames: int = 20
-    warmup: int = 2
-    targets: tuple[int, ...] = (1, 2, 4, 8)
-    scaling_frames: int | None = None  # None: the same frames as the main run
-    checkpoint: Path | None = None
-    seed: int = 0
-    width: float = 1.0
-    preset: str = "davis"
-    provider: str = "auto"
-    tracker: str = SIAMMASK
-    progress: bool = True
-
-    def validate(self) -> None:
-        unknown = [b for b in self.backends if b not in BACKEND_NAMES]
-        if unknown or not self.backends:
-            raise MasktrtError(f"unknown backend(s) {unknown or '(none given)'}",
-                               f"choose from: {', '.join(BACKEND_NAMES)}")
-        if self.frames < 1 or self.warmup < 0:
-            raise MasktrtError(f"--frames {self.frames} / --warmup {self.warmup} out of range",
-                               "give --frames >= 1 and --warmup >= 0")
-        if not self.targets or min(self.targets) < 1:
-            raise MasktrtError(f"--targets {self.targets} must be positive counts",
-                               "give e.g. --targets 1,2,4,8")
-        if self.precision not in ("fp32", "fp16"):
-            raise MasktrtError(f"unknown precision '{self.precision}'", "choose fp32 or fp16")
 
 
 @dataclass

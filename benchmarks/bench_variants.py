@@ -10,13 +10,11 @@ import copy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from masktrt.benchmarks.bench_options import BenchOptions
 from masktrt.benchmarks.clock import CudaRuntimeEvents, DeviceEvents, TorchCudaEvents
 from masktrt.errors import MasktrtError
-
-if TYPE_CHECKING:
-    from masktrt.benchmarks.bench import BenchOptions
 
 BASELINE = "torch-fp32"
 NO_GPU = "not measured (no GPU)"

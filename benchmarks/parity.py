@@ -9,7 +9,7 @@ network's, not accumulated drift.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -124,12 +124,14 @@ def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, s
 
 
 def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
-    """The reference's state carrying the tested tracker's own per-target values: a tracker may
-    say how (`frame_state(reference_state, own_state)`); otherwise its `kernels` are swapped in."""
+    """The reference's state carrying the tested tracker's own per-target values: the tracker
+    says how (`frame_state(reference_state, own_state)`)."""
     method = getattr(tracker, "frame_state", None)
-    if method is not None:
-        return method(reference_state, own_state)
-    return replace(reference_state, kernels=own_state.kernels)
+    if method is None:
+        raise MasktrtError(f"{type(tracker).__name__} cannot run frame-level parity",
+                           "give the tracker a frame_state(reference_state, own_state) method, "
+                           "or check the closed loop (--level closed-loop)")
+    return method(reference_state, own_state)
 
 
 class FrameLevelPair:

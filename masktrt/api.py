@@ -36,10 +36,10 @@ class Tracker:
 
     def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float]) -> FrameResult:
         """Start on `box_xywh` (top-left x, y, width, height in pixels) of `frame` (HxWx3 BGR)."""
-        from masktrt.runtime.trackers.siammask import initial_result
+        from masktrt.runtime.loop import initial_result
 
         self.state = self.core.init(frame, box_xywh)
-        return initial_result(self.state)
+        return initial_result(self.core, self.state)
 
     def track(self, frame: np.ndarray) -> FrameResult:
         """The target in the next frame."""

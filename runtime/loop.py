@@ -14,7 +14,6 @@ benchmark clock between warm-up and timed frames.
 """
 from __future__ import annotations
 
-import inspect
 import time
 from itertools import islice
 from contextlib import AbstractContextManager, nullcontext
@@ -92,12 +91,9 @@ def numbered(frames: Iterable[Any]) -> Iterator[Pair]:
 
 
 def initial_result(tracker: Any, state: Any) -> Any:
-    """The init frame's result: `tracker.initial_result(state)`, else the tracker module's
-    `initial_result(state)` function, else None (a tracker with no output for its init frame)."""
+    """The init frame's result: `tracker.initial_result(state)`, or None for a tracker that has
+    no output for its init frame."""
     method = getattr(tracker, "initial_result", None)
-    if method is None:
-        module = inspect.getmodule(type(tracker))
-        method = getattr(module, "initial_result", None)
     return method(state) if callable(method) else None
 
 

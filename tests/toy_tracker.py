@@ -73,6 +73,11 @@ class ToyTracker:
         code = self.runner.run("embed", {"patch": patch}, keep_on_device=("code",))["code"]
         return ToyState(center, size, avg, code)
 
+    def initial_result(self, state: ToyState) -> FrameResult:
+        box = (state.center[0], state.center[1], state.size[0], state.size[1])
+        return FrameResult(center=state.center.copy(), size=state.size.copy(),
+                           polygon=box_polygon(box), score=1.0, lost=False)
+
     def track(self, frame: np.ndarray, state: ToyState) -> tuple[ToyState, FrameResult]:
         check_frame(frame)
         side = round(self.config.context * float(state.size.max()))

@@ -78,7 +78,7 @@ def default_sequence() -> Path:
 
 
 def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
-    from masktrt.benchmarks.bench import BenchOptions
+    from masktrt.benchmarks.bench_options import BenchOptions
 
     sequence = Path(args.sequence) if args.sequence else default_sequence()
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())

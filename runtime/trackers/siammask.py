@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -180,6 +180,15 @@ class SiamMaskTracker:
             kernels = self.runner.run(TEMPLATE, {TEMPLATE_INPUT: z}, keep_on_device=KERNELS)
         return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
                            kernels=kernels, score=1.0)
+
+    def initial_result(self, state: TargetState) -> FrameResult:
+        """The init frame's output (the given box itself)."""
+        return initial_result(state)
+
+    def frame_state(self, reference: TargetState, own: TargetState) -> TargetState:
+        """For frame-level parity: the reference's geometry with this tracker's own kernels, so
+        one step compares networks, not accumulated drift."""
+        return replace(reference, kernels=own.kernels)
 
     def track(self, frame: np.ndarray, state: TargetState) -> tuple[TargetState, FrameResult]:
         """One frame of §3.7: search, select, update, mask, polygon, then clip."""

@@ -220,7 +220,7 @@ def test_report_json_is_strict(smoke_report):
 def test_cached_export_is_made_once_and_reused(tmp_path, monkeypatch):
     import torch
 
-    from masktrt.benchmarks.bench import BenchOptions
+    from masktrt.benchmarks.bench_options import BenchOptions
     from masktrt.benchmarks.bench_variants import cached_export
     from masktrt.export.deploy import random_source
     from masktrt.export.random_weights import random_model

@@ -1,7 +1,6 @@
 """The evaluation tracks real sequences of frames and refuses training seeds."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
