@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
 from .dataset import Feeds
 
@@ -150,7 +149,3 @@ def count_qdq(path: Path) -> int:
 
     model = onnx.load(str(path), load_external_data=False)
     return sum(node.op_type == "QuantizeLinear" for node in model.graph.node)
-
-
-def as_float32(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=np.float32) for k, v in outputs.items()}
