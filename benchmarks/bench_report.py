@@ -112,10 +112,11 @@ def text_summary(report: dict[str, Any]) -> str:
 def write_reports(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """bench.json, bench.md and bench.png in `out`; returns their paths."""
     from masktrt.benchmarks.plot import plot_report
+    from masktrt.files import write_text
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": write_json(out / "bench.json", report), "markdown": out / "bench.md"}
-    paths["markdown"].write_text(markdown_report(report))
+    write_text(paths["markdown"], markdown_report(report))
     paths["png"] = plot_report(report, out / "bench.png")
     return paths

@@ -53,6 +53,8 @@ def evaluate(sequence, predictions: Predictions) -> dict:
         per_frame["lost"], per_frame["skipped"] = predictions.flags[scored].T
         summary["lost_frames"] = int(predictions.flags[scored, 0].sum())
         summary["undecoded_frames"] = int(predictions.flags[scored, 1].sum())
+    if predictions.invalid is not None:
+        summary["invalid_frames"] = int(predictions.invalid[scored].sum())
     return {"sequence": sequence.name, "kind": sequence.kind, "frames": len(sequence),
             "evaluated_frames": len(scored), "unscored_frames": [0], "metrics": summary,
             "per_frame": _frame_records(per_frame)}
@@ -111,9 +113,11 @@ def summary_rows(result: dict) -> list[list[Any]]:
 def write_reports(result: dict, out: str | Path) -> tuple[Path, Path]:
     """eval.json (everything) and eval.md (summary and per-frame tables) in `out`."""
     from masktrt.benchmarks.report import markdown_table, write_json
+    from masktrt.files import write_text
+    from masktrt.runtime.outputs import EVAL_JSON, EVAL_MD
 
     out = Path(out)
-    json_path = write_json(out / "eval.json", result)
+    json_path = write_json(out / EVAL_JSON, result)
     columns = list(result["per_frame"][0]) if result["per_frame"] else ["frame"]
     lines = [f"# Evaluation: {result['sequence']} ({result['kind']})", "",
              f"{result['evaluated_frames']} of {result['frames']} frames scored; frame 0 "
@@ -121,6 +125,6 @@ def write_reports(result: dict, out: str | Path) -> tuple[Path, Path]:
              "", markdown_table(["metric", "value"], summary_rows(result)),
              "## Per frame", "",
              markdown_table(columns, [[r[c] for c in columns] for r in result["per_frame"]])]
-    md_path = out / "eval.md"
-    md_path.write_text("\n".join(lines))
+    md_path = out / EVAL_MD
+    write_text(md_path, "\n".join(lines))
     return json_path, md_path

@@ -5,7 +5,6 @@ here always parses as strict JSON.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,10 +31,9 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json(path: str | Path, data: Any) -> Path:
     """Write `data` as indented strict JSON, creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
-    return path
+    from masktrt import files
+
+    return files.write_json(path, to_jsonable(data), allow_nan=False)
 
 
 def format_cell(value: Any, digits: int = 3) -> str:

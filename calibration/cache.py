@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from masktrt.files import write_json
 from masktrt.provenance import package_versions, sha256_file
 from masktrt.runtime.contract import Contract
 from masktrt.runtime.sequences import load_sequence
@@ -71,7 +72,7 @@ def complete(folder: Path, graphs: tuple[str, ...]) -> bool:
 
 def write_provenance(folder: Path, record: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PROVENANCE).write_text(json.dumps(record, indent=2) + "\n")
+    write_json(folder / PROVENANCE, record)
 
 
 def invalidate(folder: Path, graphs: tuple[str, ...]) -> None:

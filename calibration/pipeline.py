@@ -18,6 +18,7 @@ from typing import Any, Callable
 import onnx
 
 from masktrt.errors import MasktrtError
+from masktrt.files import write_json
 from masktrt.provenance import writable_folder
 from masktrt.runtime.contract import Contract, load_contract
 
@@ -142,7 +143,7 @@ def calibrate_method(deploy: Contract, opts: CalibrateOptions, method: str, bloc
         results += analyse_graph(deploy.graph(graph).path, blocks[graph], method, ranges[graph],
                                  data.feeds[graph], work)
     shutil.rmtree(work, ignore_errors=True)
-    cache.sensitivity_path(folder).write_text(json.dumps(to_json(results), indent=1) + "\n")
+    write_json(cache.sensitivity_path(folder), to_json(results), indent=1)
     cache.write_provenance(folder, record_)
     return ranges, results, False
 
@@ -227,5 +228,4 @@ def write_report(report: CalibrationReport) -> Path:
         "cache_reused": report.reused,
     }
     path = report.out / "calibration-report.json"
-    path.write_text(json.dumps(doc, indent=1) + "\n")
-    return path
+    return write_json(path, doc, indent=1)

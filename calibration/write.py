@@ -10,10 +10,10 @@ then "fp32" with the `quantization` record (graph precision is read from the gra
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
+from masktrt.files import write_json
 from masktrt.runtime.contract import DEPLOY_FILE, Contract, load_contract
 
 from .cache import sha256_file
@@ -37,5 +37,5 @@ def write_flavour(source: Contract, folder: Path, flavour: Flavour, method: str,
     doc["quantization"] = {**flavour.describe(), "method": method, **record,
                            "source_precision": source.precision,
                            "library": "onnxruntime.quantization (quantize_static, QDQ)"}
-    (folder / DEPLOY_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+    write_json(folder / DEPLOY_FILE, doc)
     return load_contract(folder)

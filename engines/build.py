@@ -26,7 +26,7 @@ from .precision import precision_plan
 from .refit import mark_refittable, refit_entry
 from .request import BuildRequest, EngineRecord
 from .sources import any_quantized, checked_onnx, graph_io
-from .targets import targets
+from .targets import check_targets, targets
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,7 @@ def _prepare(request: BuildRequest, trt: ModuleType, graphs: Iterable[str] | Non
     if not flavour.builds_without_gpu and gpu is None:
         raise MasktrtError(f"{flavour.module} builds engines for the GPU it runs on, and no NVIDIA GPU "
                            "was found", "build on the target machine, or use --backend tensorrt-rtx (ahead of time)")
+    check_targets(flavour, request, gpu)
     if request.timing_cache and not flavour.uses_timing_cache:
         notes.append("TensorRT-RTX ignores timing caches (it tunes on the target GPU at run time)")
     sources = {g: checked_onnx(contract, g) for g in (contract.graph_names if graphs is None else graphs)}

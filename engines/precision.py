@@ -1,8 +1,9 @@
 """How to get an engine of a precision from a graph of another on one TensorRT flavour.
 
-TensorRT-RTX (and strongly typed networks) take their types from the graph, so an FP16 engine
-needs an FP16 graph; full TensorRT takes an FP32 graph plus the FP16 flag. INT8 is explicit
-quantization only: QDQ graphs written by `masktrt calibrate`. Decided from (flavour, precision,
+TensorRT-RTX, TensorRT 11+ (which removed BuilderFlag.FP16/INT8 with weak typing) and strongly
+typed networks take their types from the graph, so an FP16 engine needs an FP16 graph; TensorRT
+8.5-10 takes an FP32 graph plus the FP16 flag. INT8 is explicit quantization only: QDQ graphs
+written by `masktrt calibrate`. Decided from (flavour, precision,
 graph precision) alone, so it is tested without either TensorRT or a GPU.
 """
 from __future__ import annotations
@@ -57,10 +58,10 @@ def precision_plan(flavour: Flavour, precision: str, graph_precision: str,
         # FP32 on full TensorRT: no TF32, so FP32 engines keep float32 parity budgets.
         clear = ("TF32",) if (precision == "fp32" and not flavour.rtx) else ()
         return PrecisionPlan(precision == "fp16" or flavour.always_strongly_typed, (), clear)
-    if flavour.rtx:
+    if flavour.always_strongly_typed:
         raise MasktrtError(
-            f"TensorRT-RTX is strongly typed: an {precision.upper()} engine needs {precision.upper()} "
-            f"graphs, but the graphs in {onnx_dir} are {graph_precision.upper()}",
+            f"{flavour.module} {flavour.version} is strongly typed: an {precision.upper()} engine needs "
+            f"{precision.upper()} graphs, but the graphs in {onnx_dir} are {graph_precision.upper()}",
             f"export them with: masktrt export --precision {precision} --out {onnx_dir}")
     if precision == "fp16" and graph_precision == "fp32":
         return PrecisionPlan(False, ("FP16",), ())

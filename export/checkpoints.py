@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import pickle
 import re
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 
 from masktrt.errors import MasktrtError
 from masktrt.export.models import SiamMask
+from masktrt.export.models.backbones import EFFICIENTNET_LITE0, RESNET50
 from masktrt.export.models.siammask.channels import SiamMaskSpec
 from masktrt.provenance import sha256_file
 
@@ -29,6 +31,7 @@ OFFICIAL_PREFIXES = ("features.features.", "features.downsample.", "rpn_model.",
                      "refine_model.")
 WRAPPER_KEYS = ("state_dict", "model")
 WIDTH_KEY = "features.features.conv1.weight"  # its output channels = 64 * width
+LITE0_KEY = "features.features._conv_stem.weight"  # only an EfficientNet-Lite0 trunk has it
 SHOWN = 3  # how many names of each kind an error lists
 SAFETENSORS_FIX = "re-export it with masktrt (save_checkpoint) or re-download it"
 PICKLE_FIX = "check the path, or re-download the checkpoint"
@@ -48,33 +51,104 @@ def is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{"
 
 
-def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
+CHECKSUM_KEY = "masktrt_data_sha256"  # safetensors metadata: sha256 of the tensor bytes
+
+
+def safetensors_data(blob: bytes) -> tuple[dict, bytes]:
+    """(header, tensor bytes) of a safetensors file; ValueError when its framing is broken."""
+    import json
+
+    if len(blob) < 8:
+        raise ValueError("shorter than its 8-byte header length")
+    size = int.from_bytes(blob[:8], "little")
+    if size > len(blob) - 8:
+        raise ValueError(f"header of {size} bytes in a file of {len(blob)}")
+    header = json.loads(blob[8:8 + size])
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header, blob[8 + size:]
+
+
+def check_safetensors(path: Path, blob: bytes) -> None:
+    """Framing (header within the file, the tensors' bytes exactly fill the rest) and, for files
+    masktrt wrote, the tensor bytes' sha256 recorded in the header: flipped bytes in the weights
+    change no size and would otherwise load silently."""
+    import hashlib
 
     try:
-        return load_file(str(path), device="cpu")
+        header, data = safetensors_data(blob)
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+        recorded = (header.get("__metadata__") or {}).get(CHECKSUM_KEY)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError,
+            RecursionError) as exc:
+        raise MasktrtError(f"checkpoint '{path}' is not a readable safetensors file ({first_line(exc)})",
+                           SAFETENSORS_FIX) from exc
+    if max(ends, default=0) != len(data):
+        raise MasktrtError(f"checkpoint '{path}' is truncated or padded: its tensors take "
+                           f"{max(ends, default=0)} bytes, the file holds {len(data)}", SAFETENSORS_FIX)
+    if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+        raise MasktrtError(f"checkpoint '{path}' is corrupt: its tensor bytes do not match the "
+                           "sha256 recorded when it was saved", SAFETENSORS_FIX)
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    blob = path.read_bytes()
+    check_safetensors(path, blob)
+    try:
+        return load(blob)
     except Exception as exc:
         raise MasktrtError(f"checkpoint '{path}' is not a readable safetensors file ({first_line(exc)})",
                            SAFETENSORS_FIX) from exc
 
 
+def check_zip(path: Path) -> bool:
+    """True for a zip checkpoint (torch.save since PyTorch 1.6), after checking every member's
+    CRC-32: torch.load does not, so flipped bytes in the weights would load silently."""
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        raise MasktrtError(f"checkpoint '{path}' is a damaged zip archive ({first_line(exc)})",
+                           PICKLE_FIX) from exc
+    if bad is not None:
+        raise MasktrtError(f"checkpoint '{path}' is corrupt: '{bad}' fails its CRC-32 check",
+                           PICKLE_FIX)
+    return True
+
+
 def read_pickle(path: Path) -> object:
-    """torch.load with weights_only=True; refusals and corruption become one-line errors."""
+    """torch.load with weights_only=True; refusals and corruption become one-line errors.
+
+    A zip checkpoint whose CRCs pass and that torch still refuses with UnpicklingError holds
+    objects the weights-only unpickler will not build (code, classes): told apart by type, not
+    by torch's wording, which changes between versions. A file that is not a zip archive (a
+    legacy or plain pickle, or noise) cannot be checked, and its failures say so.
+    """
+    is_zip = check_zip(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        refused = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
-        if refused:
-            raise MasktrtError(
-                f"checkpoint '{path}' holds a Python object ({refused.group(1)}), not just tensors; "
-                "masktrt does not unpickle code (torch.load weights_only=True)",
-                "re-save just the weights: torch.save(model.state_dict(), path)") from exc
-        # torch's own text here is a paragraph about the weights_only default: not the problem
+        if is_zip:
+            raise refused(path, exc) from exc
         raise MasktrtError(f"checkpoint '{path}' is corrupt or not a PyTorch file "
                            f"({type(exc).__name__})", PICKLE_FIX) from exc
     except Exception as exc:
         raise MasktrtError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({first_line(exc)})",
                            PICKLE_FIX) from exc
+
+
+def refused(path: Path, exc: BaseException) -> MasktrtError:
+    """The one-line refusal of a pickle that holds objects; names the object when torch does."""
+    named = re.search(r"GLOBAL (\S+)", f"{exc} {exc.__context__ or ''}")
+    what = f" ({named.group(1)})" if named else ""
+    return MasktrtError(f"checkpoint '{path}' holds a Python object{what}, not just tensors; "
+                        "masktrt does not unpickle code (torch.load weights_only=True)",
+                        "re-save just the weights: torch.save(model.state_dict(), path)")
 
 
 def unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -115,14 +189,18 @@ def normalise(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.
     return renamed
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Any accepted checkpoint file -> a state dict with the official key names."""
+def read_raw_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Any accepted checkpoint file -> its tensors under the file's own names (any tracker)."""
     path = Path(path)
     if not path.is_file():
         raise MasktrtError(f"checkpoint '{path}' does not exist",
                            "pass the path of a .pth/.pt/.safetensors file")
-    raw = read_safetensors(path) if is_safetensors(path) else unwrap(read_pickle(path), path)
-    return normalise(raw, path)
+    return read_safetensors(path) if is_safetensors(path) else unwrap(read_pickle(path), path)
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Any accepted checkpoint file -> a state dict with the official key names."""
+    return normalise(read_raw_state_dict(path), Path(path))
 
 
 # spec field -> the keys whose output channels carry it (the width's fingerprint)
@@ -145,13 +223,19 @@ def fingerprint(spec: SiamMaskSpec) -> dict[str, int]:
     return counts
 
 
+def checkpoint_backbone(state: Mapping[str, torch.Tensor]) -> str:
+    """The backbone a state dict was built on, told by its trunk's first conv's name."""
+    return EFFICIENTNET_LITE0 if LITE0_KEY in state else RESNET50
+
+
 def checkpoint_width(state: Mapping[str, torch.Tensor]) -> float | None:
     """The width multiplier a state dict was built with, None without a stem conv.
 
     Channel counts are rounded, so stem/64 alone can miss (width 0.3: 19/64 builds 76 adjust
     channels, not 77); candidates from several layers are tried until one rebuilds them all.
+    A Lite0 trunk does not scale, so there only the head and Refine layers vote.
     """
-    if WIDTH_KEY not in state:
+    if WIDTH_KEY not in state and LITE0_KEY not in state:
         return None
     official = fingerprint(SiamMaskSpec())
     found = {k: state[k].shape[0] for k in official if k in state and state[k].dim() > 0}
@@ -159,7 +243,7 @@ def checkpoint_width(state: Mapping[str, torch.Tensor]) -> float | None:
     for width in candidates:
         if all(fingerprint(SiamMaskSpec(width))[k] == c for k, c in found.items()):
             return width
-    return candidates[0]
+    return candidates[0] if candidates else None
 
 
 def names(keys: list[str]) -> str:
@@ -167,21 +251,30 @@ def names(keys: list[str]) -> str:
     return f"{len(keys)} ({shown}{', ...' if len(keys) > SHOWN else ''})"
 
 
-def mismatch_report(model: SiamMask, state: Mapping[str, torch.Tensor], strict: bool) -> str | None:
-    """One line listing missing, unexpected and mis-shaped keys, or None when they fit."""
-    expected = model.state_dict()
+def key_report(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor],
+               strict: bool) -> list[str]:
+    """'missing ...', 'unexpected ...', 'mis-shaped ...' parts, empty when `state` fits (any
+    tracker; `num_batches_tracked` may be missing: pre-0.4.1 files lack it, inference ignores it)."""
     missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     misshaped = [f"{k} {list(state[k].shape)} vs {list(expected[k].shape)}"
                  for k in expected if k in state and state[k].shape != expected[k].shape]
-    parts = [f"{label} {names(keys)}" for label, keys in
-             (("missing", missing if strict else []), ("unexpected", unexpected if strict else []),
-              ("mis-shaped", misshaped)) if keys]
+    return [f"{label} {names(keys)}" for label, keys in
+            (("missing", missing if strict else []), ("unexpected", unexpected if strict else []),
+             ("mis-shaped", misshaped)) if keys]
+
+
+def mismatch_report(model: SiamMask, state: Mapping[str, torch.Tensor], strict: bool) -> str | None:
+    """One line listing missing, unexpected and mis-shaped keys, or None when they fit."""
+    parts = key_report(model.state_dict(), state, strict)
     if not parts:
         return None
     width = checkpoint_width(state)
     if width is not None and width != model.spec.width:
         parts.insert(0, f"checkpoint width {width:g} but model width {model.spec.width:g}")
+    backbone = checkpoint_backbone(state)
+    if backbone != model.spec.backbone:
+        parts.insert(0, f"checkpoint backbone {backbone} but model backbone {model.spec.backbone}")
     return "; ".join(parts)
 
 
@@ -193,6 +286,11 @@ def apply_state_dict(model: SiamMask, state: Mapping[str, torch.Tensor], strict:
         raise MasktrtError(f"{source} does not fit SiamMask: {report}",
                            "pass a SiamMask sharp checkpoint of matching width "
                            "(strict=False ignores missing/unexpected keys)")
+    return copy_weights(model, state)
+
+
+def copy_weights(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """Load the keys of `state` the model has, cast to the model's dtypes (any tracker)."""
     expected = model.state_dict()
     cast = {k: v.to(expected[k].dtype) for k, v in state.items() if k in expected}
     model.load_state_dict(cast, strict=False)
@@ -200,26 +298,47 @@ def apply_state_dict(model: SiamMask, state: Mapping[str, torch.Tensor], strict:
 
 
 def load_checkpoint(path: str | Path, model: SiamMask | None = None, strict: bool = True) -> SiamMask:
-    """Read `path` into `model` (built at the checkpoint's detected width if None), in eval()."""
+    """Read `path` into `model` (built at the checkpoint's detected width and backbone if None),
+    in eval()."""
     state = read_state_dict(path)
     if model is None:
-        model = SiamMask(width=checkpoint_width(state) or 1.0)
+        model = SiamMask(width=checkpoint_width(state) or 1.0, backbone=checkpoint_backbone(state))
     return apply_state_dict(model, state, strict, source=f"checkpoint '{path}'").eval()
 
 
 def save_checkpoint(model: SiamMask, path: str | Path, fp16: bool = False) -> Path:
-    """Safetensors file of the official-named state dict (floats optionally FP16)."""
-    from safetensors.torch import save_file
+    """Safetensors file of the official-named state dict (floats optionally FP16), written
+    atomically, with the sha256 of its tensor bytes in the header (checked on loading)."""
+    import hashlib
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save
+
+    from masktrt.files import write_bytes
+
     state = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().contiguous().cpu()
              for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "pt", "architecture": "siammask_sharp",
-                                          "width": repr(model.spec.width)})
-    return path
+    metadata = {"format": "pt", "architecture": "siammask_sharp", "width": repr(model.spec.width),
+                "backbone": model.spec.backbone}
+    _, data = safetensors_data(save(state, metadata=metadata))  # tensor bytes: metadata-independent
+    metadata[CHECKSUM_KEY] = hashlib.sha256(data).hexdigest()
+    return write_bytes(path, save(state, metadata=metadata))
 
 
 def checkpoint_sha256(path: str | Path) -> str:
     """Hex SHA-256 of the file, recorded in deploy.json to tie engines to their weights."""
     return sha256_file(path)
+
+
+def width_from_fingerprint(state: Mapping[str, torch.Tensor],
+                           fingerprint_of: Callable[[float], dict[str, int]]) -> float:
+    """The width multiplier a state dict was built with, for any tracker's channel table.
+
+    `fingerprint_of(width)` maps keys to their output channels at that width. Channel counts
+    are rounded, so each found/official ratio is a candidate and the first that rebuilds every
+    found count wins (as `checkpoint_width` does for SiamMask); 1.0 without any found key.
+    """
+    official = fingerprint_of(1.0)
+    found = {k: state[k].shape[0] for k in official if k in state and state[k].dim() > 0}
+    candidates = [found[k] / official[k] for k in found] or [1.0]
+    fits = (w for w in candidates if all(fingerprint_of(w)[k] == c for k, c in found.items()))
+    return next(fits, candidates[0])

@@ -8,7 +8,6 @@ the same inputs give the same file, so exports can be compared and cached by con
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -83,5 +82,6 @@ def deploy_document(*, spec: TrackerSpec, graphs: dict[str, dict[str, Any]], mod
 
 def write_deploy(folder: Path, document: dict[str, Any]) -> Path:
     path = folder / DEPLOY_FILE
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+    from masktrt.files import write_json
+
+    return write_json(path, document)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from masktrt.errors import require
+from masktrt.errors import MasktrtError, require
 
 
 def cpu_session(model: Any, threads: int = 1) -> Any:
@@ -25,12 +25,24 @@ def cpu_session(model: Any, threads: int = 1) -> Any:
         model = model.SerializeToString()
     elif isinstance(model, Path):
         model = str(model)
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's pybind errors (InvalidProtobuf, ...) share no base
+        from masktrt.runtime.backends.onnxruntime import first_line
+
+        what = f"'{model}'" if isinstance(model, str) else "the graph"
+        raise MasktrtError(f"ONNX Runtime cannot load {what} ({first_line(exc)})",
+                           "re-export the folder: masktrt export --out DIR") from exc
 
 
 def run_session(session: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Outputs by name; feeds are restricted to the session's inputs."""
     names = [i.name for i in session.get_inputs()]
+    missing = [n for n in names if n not in feeds]
+    if missing:  # a graph file swapped with another graph of the export
+        raise MasktrtError(f"the graph takes inputs {missing} that were not given (given: "
+                           f"{sorted(feeds)}): the .onnx file is not the graph deploy.json names",
+                           "re-export the folder: masktrt export --out DIR")
     results = session.run(None, {n: feeds[n] for n in names})
     return {o.name: r for o, r in zip(session.get_outputs(), results)}
 

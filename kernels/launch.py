@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,14 +111,16 @@ class MbrWorkspace:
 
     max_h: int
     max_w: int
-    buffers: dict[str, DeviceBuffer]
+    buffers: dict[str, Any]  # DeviceBuffer, or host buffers for the CPU execution layer
 
     @classmethod
-    def allocate(cls, max_h: int, max_w: int) -> "MbrWorkspace":
+    def allocate(cls, max_h: int, max_w: int, buffer: Callable[[int], Any] | None = None) -> "MbrWorkspace":
+        """`buffer(nbytes)` makes each buffer: DeviceBuffer by default, host memory for the CPU layer."""
         n = max_h * max_w
         sizes = {"parent": 4 * (n + 1), "area2": 8 * n, "best": 8, "rowmin": 4 * max_h,
                  "rowmax": 4 * max_h, "pts": 8 * 2 * max_h, "hull": 8 * (2 * max_h + 1), "out": 4 * 12}
-        return cls(max_h, max_w, {k: DeviceBuffer(v) for k, v in sizes.items()})
+        make = buffer or DeviceBuffer
+        return cls(max_h, max_w, {k: make(v) for k, v in sizes.items()})
 
     def ptr(self, name: str) -> int:
         return self.buffers[name].ptr
@@ -140,16 +143,15 @@ class MbrKernel:
         if w > ws.max_w or h > ws.max_h:
             raise MasktrtError(f"MBR region {w}x{h} exceeds the workspace {ws.max_w}x{ws.max_h}",
                                "allocate the MbrWorkspace for the frame size")
-        drv = _driver()
-        stream_h = stream if not hasattr(drv, "CUstream") else drv.CUstream(stream)
-        _check(drv.cuMemsetD8Async(ws.ptr("best"), 0, 8, stream_h), "memset")
-        _check(drv.cuMemsetD8Async(ws.ptr("out"), 0, 48, stream_h), "memset")
+        mod = self.module
+        mod.memset_d8(ws.ptr("best"), 0, 8, stream)
+        mod.memset_d8(ws.ptr("out"), 0, 48, stream)
         if w == 0 or h == 0:
             return
         n = w * h
-        _check(drv.cuMemsetD8Async(ws.ptr("area2"), 0, 8 * n, stream_h), "memset")
-        _check(drv.cuMemsetD32Async(ws.ptr("rowmin"), 0x7FFFFFFF, h, stream_h), "memset")
-        _check(drv.cuMemsetD32Async(ws.ptr("rowmax"), 0xFFFFFFFF, h, stream_h), "memset")
+        mod.memset_d8(ws.ptr("area2"), 0, 8 * n, stream)
+        mod.memset_d32(ws.ptr("rowmin"), 0x7FFFFFFF, h, stream)
+        mod.memset_d32(ws.ptr("rowmax"), 0xFFFFFFFF, h, stream)
         grid2d, block2d = (_blocks(w, 32), _blocks(h, 8), 1), (32, 8, 1)
         grid1d = (_blocks(n + 1, 256), 1, 1)
         roi = [(mask_ptr, c_ptr), (mask_pitch, c_longlong), (x0, c_int), (y0, c_int), (w, c_int), (h, c_int)]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -110,10 +112,25 @@ def compile_kernel(name: str, arch: int, kind: str = "ptx", cache_root: Path | N
     if path.is_file():
         return CompiledKernel(name, arch, kind, path.read_bytes(), path, True)
     image = _compile(source, name, arch, kind, OPTIONS)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(image)
-    tmp.replace(path)  # atomic: a concurrent reader never sees half an image
+    store_atomically(path, image)
     return CompiledKernel(name, arch, kind, image, path, False)
+
+
+def store_atomically(path: Path, data: bytes) -> None:
+    """Write under a name unique to this process and thread, then rename over `path`.
+
+    Two processes compiling the same kernel at once each write their own temporary file, and
+    os.replace is atomic: a reader sees no file or a whole one, never half of one or a file
+    another writer is still truncating (a fixed temporary name allowed both).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --- device side ---------------------------------------------------------------------------------
@@ -157,6 +174,25 @@ def ensure_context(device: int = 0) -> None:
     _check(drv.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
 
 
+def image_target(arch: int, supported: Sequence[int], version: tuple[int, int]) -> tuple[str, int]:
+    """("cubin", arch) when NVRTC targets the device exactly, else ("ptx", the newest older target).
+
+    A device older than NVRTC's oldest target (Volta or Xavier with NVRTC 13, whose oldest is 7.5)
+    has no image at all: say so in one line instead of max() of an empty list.
+    """
+    if arch in supported:
+        return "cubin", arch
+    older = [a for a in supported if a <= arch]
+    if not older:
+        have = f"{min(supported) // 10}.{min(supported) % 10}" if supported else "none"
+        raise MasktrtError(
+            f"NVRTC {version[0]}.{version[1]} cannot compile the CUDA kernels for compute capability "
+            f"{arch // 10}.{arch % 10} (its oldest target is {have})",
+            "install an older NVRTC that still targets this GPU (pip install 'nvidia-cuda-nvrtc-cu12') "
+            "or use the host pre/post-processing (ops=HostOps())")
+    return "ptx", max(older)
+
+
 class KernelModule:
     """One source loaded into the current context: functions by name, launches on a stream.
 
@@ -166,9 +202,7 @@ class KernelModule:
 
     def __init__(self, name: str, device: int = 0, cache_root: Path | None = None) -> None:
         ensure_context(device)
-        arch = device_arch(device)
-        kind = "cubin" if arch in supported_archs() else "ptx"
-        target = arch if kind == "cubin" else max(a for a in supported_archs() if a <= arch)
+        kind, target = image_target(device_arch(device), supported_archs(), nvrtc_version())
         self.compiled = compile_kernel(name, target, kind, cache_root)
         drv = _driver()
         self._module = _check(drv.cuModuleLoadData(self.compiled.image + (b"\0" if kind == "ptx" else b"")),
@@ -189,6 +223,17 @@ class KernelModule:
         drv = _driver()
         _check(drv.cuLaunchKernel(self.function(name), *grid, *block, shared_bytes,
                                   drv.CUstream(stream), (values, types), 0), f"launch {name}")
+
+    def memset_d8(self, ptr: int, value: int, count: int, stream: int = 0) -> None:
+        """Asynchronous fill of `count` bytes (the launchers' workspace resets go through the module,
+        so the host execution layer can run the same launchers on host memory)."""
+        drv = _driver()
+        _check(drv.cuMemsetD8Async(ptr, value, count, drv.CUstream(stream)), "cuMemsetD8Async")
+
+    def memset_d32(self, ptr: int, value: int, count: int, stream: int = 0) -> None:
+        """Asynchronous fill of `count` 32-bit words."""
+        drv = _driver()
+        _check(drv.cuMemsetD32Async(ptr, value, count, drv.CUstream(stream)), "cuMemsetD32Async")
 
 
 c_ptr, c_int, c_longlong, c_float, c_double = (ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong,

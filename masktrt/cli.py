@@ -12,6 +12,7 @@ import sys
 
 from masktrt import __version__
 from masktrt.errors import MasktrtError
+from masktrt.files import is_user_os_error, os_error
 
 # In pipeline order: the order `masktrt --help` lists them.
 COMMANDS = [
@@ -28,8 +29,15 @@ def _load(name: str):
         raise
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, like every other masktrt error (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message}. run '{self.prog} --help' for the usage\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="masktrt",
         description="Deploy pixel-wise trackers (SiamMask and friends): export ONNX subgraphs, build TensorRT engines, track, "
         "check parity with the PyTorch reference and benchmark. "
@@ -48,20 +56,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options whose value may start with '-' (a box left of or above the frame: --box -5,10,40,30)
+NEGATIVE_VALUE_OPTIONS = ("--box",)
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """'--box -5,...' -> '--box=-5,...': argparse reads a value starting with '-' as an option."""
+    out: list[str] = []
+    for word in argv:
+        if out and out[-1] in NEGATIVE_VALUE_OPTIONS and word[:1] == "-" and word[1:2].isdigit():
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     if not hasattr(args, "_run"):
         parser.print_help()
         return 0
     try:
         return int(args._run(args) or 0)
     except MasktrtError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except OSError as exc:  # disk full, read-only or forbidden folder wherever it happens
+        if not is_user_os_error(exc):
+            raise
+        return _fail(os_error(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ class FrameResult:
     prob: np.ndarray | None = None  # HxW float32 pasted-back probability (-1 outside the window)
     best: tuple[int, int, int] = (0, 0, 0)  # (anchor, row, column) of the chosen candidate
     extra: dict = field(default_factory=dict)
+    # why this frame has no valid output (e.g. "nonfinite cls"): the network's outputs were NaN
+    # or Inf, so the box is the last good frame's, the score 0 and the frame lost; None: valid
+    invalid: str | None = None
 
     @property
     def box(self) -> np.ndarray:

@@ -31,6 +31,7 @@ written by masktrt 0.1) are read by converting them to version 2.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,9 +181,22 @@ def _graph(path: Path, root: Path, spec: TrackerSpec, name: str, entry: Any,
     if not file.is_file():
         raise MasktrtError(f"'{file}' named by {path} is missing",
                            "export again into this folder with 'masktrt export --out DIR'")
+    check_hash(file, entry.get("sha256"), root)
     return GraphSpec(name, file, str(entry.get("sha256", "")),
                      str(entry.get("compute_dtype", "float32")), inputs, outputs, refit,
                      spec.graph(name).runs)
+
+
+def check_hash(file: Path, sha256: Any, root: Path) -> None:
+    """Refuse a graph whose bytes differ from the hash the contract recorded: a truncated copy,
+    a swapped or edited file would otherwise load (or fail deep inside a backend)."""
+    from masktrt.provenance import sha256_file
+
+    if sha256 in (None, ""):
+        return  # written by hand or by an old masktrt: nothing to check against
+    if not isinstance(sha256, str) or sha256_file(file) != sha256:
+        raise MasktrtError(f"'{file}' changed since deploy.json was written (sha256 differs)",
+                           f"re-export the folder: masktrt export --out {root}")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -251,9 +265,25 @@ def _check_choices(path: Path, spec: TrackerSpec, doc: dict[str, Any]) -> None:
 
 def _preset(path: Path, spec: TrackerSpec, values: Any) -> Any:
     try:
-        return spec.preset_from_dict(values)
+        preset = spec.preset_from_dict(values)
     except (TypeError, ValueError) as exc:
         raise _bad(path, f"preset {values!r} is malformed ({exc})") from exc
+    problem = _preset_problem(preset, spec.preset(None))
+    if problem:
+        raise _bad(path, f"preset {problem}")
+    return preset
+
+
+def _preset_problem(preset: Any, default: Any) -> str | None:
+    """A value whose type differs from the default preset's (a number given as text, NaN)."""
+    for key, want in vars(default).items():
+        got = getattr(preset, key)
+        if isinstance(want, bool) or not isinstance(want, (int, float)):
+            if type(got) is not type(want):
+                return f"'{key}' is {got!r}, expected a {type(want).__name__}"
+        elif isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(got):
+            return f"'{key}' is {got!r}, expected a finite number"
+    return None
 
 
 def _check_refits(path: Path, graphs: dict[str, GraphSpec]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from masktrt.errors import MasktrtError
 
-from .trt_module import Flavour, error_logger, flavour_of, import_trt
+from .trt_module import Flavour, check_supported, error_logger, flavour_of, import_trt
 
 # 2: records tracker, graphs (the contract's names), runs and refit weights (engines of schema 1
 # predate them and are rebuilt)
@@ -69,22 +69,76 @@ def read_metadata(engine_path: Path) -> dict[str, Any]:
     if not meta_path.is_file():
         raise MasktrtError(f"'{engine_path}' has no metadata file '{meta_path.name}' beside it",
                            f"rebuild it with: {DEFAULT_REBUILD}")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("schema") != SCHEMA:
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise MasktrtError(f"'{meta_path}' is not readable JSON ({type(exc).__name__})",
+                           f"rebuild it with: {DEFAULT_REBUILD}") from exc
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
         raise MasktrtError(f"'{meta_path}' is not masktrt engine metadata ({SCHEMA})",
-                           f"rebuild with: {meta.get('rebuild', 'masktrt build --onnx DIR')}")
+                           f"rebuild with: {_rebuild(meta)}")
+    problem = metadata_problem(meta)
+    if problem:
+        raise MasktrtError(f"'{meta_path}' is damaged: {problem}", f"rebuild with: {_rebuild(meta)}")
+    check_engine_hash(Path(engine_path), meta)
     return meta
 
 
+# key -> the type every reader of engine metadata relies on (the rest is informative)
+METADATA_TYPES = {"name": str, "tensorrt": dict, "graphs": list, "engine_sha256": str}
+
+
+def metadata_problem(meta: dict[str, Any]) -> str | None:
+    """Why `meta` cannot be used (a missing key or a wrong type), else None."""
+    for key, kind in METADATA_TYPES.items():
+        if not isinstance(meta.get(key), kind):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    trt = meta["tensorrt"]
+    if not all(isinstance(trt.get(k), str) for k in ("module", "version")):
+        return "'tensorrt' needs module and version strings"
+    if not meta["graphs"] or not all(isinstance(g, str) for g in meta["graphs"]):
+        return "'graphs' must list the contract's graph names"
+    if not isinstance(meta.get("targets", {}), dict):
+        return "'targets' is not an object"
+    return None
+
+
+def _rebuild(meta: Any) -> str:
+    command = meta.get("rebuild") if isinstance(meta, dict) else None
+    return command if isinstance(command, str) else "masktrt build --onnx DIR"
+
+
+def check_engine_hash(engine_path: Path, meta: dict[str, Any]) -> None:
+    """Refuse an engine file whose bytes differ from those its metadata recorded at build time
+    (a truncated copy, a swapped engine): TensorRT may deserialise such a file and run it."""
+    from masktrt.provenance import sha256_file
+
+    if engine_path.is_file() and sha256_file(engine_path) != meta["engine_sha256"]:
+        raise MasktrtError(f"'{engine_path}' changed since it was built (sha256 differs from "
+                           f"'{engine_path.with_suffix('.json').name}')",
+                           f"rebuild with: {_rebuild(meta)} --force")
+
+
 def rebuild_hint(meta: dict[str, Any], backend: str | None) -> str:
-    """'rebuild with: <the command that built it>', for `backend` when given."""
+    """'rebuild with: <the command that built it>', for `backend` when given (full TensorRT
+    builds for its own GPU, so TensorRT-RTX's --compute-capability targets are dropped for it)."""
     command = meta.get("rebuild", "masktrt build --onnx DIR")
     if backend:
         words = command.split()
         if "--backend" in words:
             words[words.index("--backend") + 1] = backend
+        if backend == "tensorrt":
+            words = _without_targets(words)
         command = " ".join(words)
     return f"rebuild with: {command}"
+
+
+def _without_targets(words: list[str]) -> list[str]:
+    keep = [True] * len(words)
+    for i, word in enumerate(words[:-1]):
+        if word == "--compute-capability":
+            keep[i] = keep[i + 1] = False
+    return [w for w, k in zip(words, keep) if k]
 
 
 def check_compatible(meta: dict[str, Any], flavour: Flavour | None, gpu: Gpu | None) -> None:
@@ -99,6 +153,8 @@ def check_compatible(meta: dict[str, Any], flavour: Flavour | None, gpu: Gpu | N
         raise MasktrtError(f"no NVIDIA GPU found to run the {meta.get('name', 'engine')} engine ({here} "
                            "needs one to deserialise and execute)",
                            "run on a machine with a GPU, or use --backend onnxruntime")
+    check_supported(flavour, cc_text(gpu.compute_capability), f"this GPU ({gpu.name})",
+                    rebuild_hint(meta, "tensorrt") + " for full TensorRT, or use --backend onnxruntime")
     _check_targets(meta, flavour, gpu)
 
 
@@ -115,16 +171,21 @@ def _check_tensorrt(meta: dict[str, Any], flavour: Flavour | None) -> None:
 
 
 def _check_targets(meta: dict[str, Any], flavour: Flavour, gpu: Gpu) -> None:
+    """The GPU must be one the engine was built for (engines before the support-matrix check
+    recorded TensorRT-RTX's default targets as a minimum; they are still read)."""
     name, here = meta.get("name", "engine"), cc_text(gpu.compute_capability)
     targets = meta.get("targets", {})
     ccs, minimum = targets.get("compute_capabilities"), targets.get("min_compute_capability")
-    if ccs is not None and here not in ccs:
-        raise MasktrtError(f"the {name} engine was built for compute capability {', '.join(ccs)}, but "
-                           f"this GPU ({gpu.name}) is {here}", rebuild_hint(meta, flavour.backend))
-    if ccs is None and minimum and gpu.compute_capability < cc_tuple(minimum):
-        raise MasktrtError(f"the {name} engine targets compute capability {minimum}+, but this GPU "
-                           f"({gpu.name}) is {here}",
-                           rebuild_hint(meta, flavour.backend) + f" --compute-capability {here}")
+    if ccs is not None:
+        fits, built_for = here in ccs, ", ".join(ccs)
+    elif minimum:
+        fits, built_for = gpu.compute_capability >= cc_tuple(minimum), f"{minimum}+"
+    else:
+        return
+    if not fits:
+        extra = f" --compute-capability {here}" if flavour.rtx else ""
+        raise MasktrtError(f"the {name} engine was built for compute capability {built_for}, but this "
+                           f"GPU ({gpu.name}) is {here}", rebuild_hint(meta, flavour.backend) + extra)
 
 
 def _installed_flavour(module: str) -> Flavour | None:
@@ -144,6 +205,7 @@ class LoadedEngine:
     logger: Any
     meta: dict[str, Any]
     trt: ModuleType
+    gpu: Gpu | None = None  # the GPU it was checked against (keys TensorRT-RTX's runtime cache)
 
 
 def load_engine(engine_path: Path) -> LoadedEngine:
@@ -157,7 +219,8 @@ def load_engine(engine_path: Path) -> LoadedEngine:
     if flavour is None:  # maybe the other TensorRT is installed: suggest building for it
         other = "tensorrt" if meta["tensorrt"]["module"] == "tensorrt_rtx" else "tensorrt_rtx"
         flavour = _installed_flavour(other)
-    check_compatible(meta, flavour, probe_gpu())
+    gpu = probe_gpu()
+    check_compatible(meta, flavour, gpu)
     trt = import_trt(flavour.backend)
     logger = error_logger(trt)
     runtime = trt.Runtime(logger)
@@ -166,7 +229,7 @@ def load_engine(engine_path: Path) -> LoadedEngine:
         raise MasktrtError(f"{flavour.module} could not deserialise '{engine_path}': "
                            + "; ".join(logger.errors[-2:] or ["no reason given"]),
                            rebuild_hint(meta, flavour.backend))
-    return LoadedEngine(engine, runtime, logger, meta, trt)
+    return LoadedEngine(engine, runtime, logger, meta, trt, gpu)
 
 
 # ----------------------------------------------------------------------------- an engine folder

@@ -206,6 +206,15 @@ class DriverMemory:
         self._owned.append(buf)
         return buf.ptr
 
+    def free(self, ptr: int) -> None:
+        """Free one allocation now (the caller has synchronised: no queued work reads it)."""
+        for buf in [b for b in self._owned if b.ptr == ptr]:
+            buf.close()
+            self._owned.remove(buf)
+
+    def synchronize(self) -> None:
+        self._check(self._drv.cuStreamSynchronize(self._stream), "cuStreamSynchronize")
+
     def upload(self, ptr: int, array: np.ndarray) -> None:
         """Asynchronous on the stream; from pageable memory the driver has staged the bytes on return."""
         data = np.ascontiguousarray(array)
@@ -277,13 +286,25 @@ class DeviceOps:
         self._scratch: FrameScratch | None = None
 
     def _frame_scratch(self, hw: tuple[int, int]) -> FrameScratch:
-        """Allocated once per frame size (a sequence has one), not per frame."""
+        """Allocated once per frame size (a sequence has one), not per frame; a new size frees the
+        old size's buffers, so a long-lived ops object fed many sizes holds one set, not all."""
         if self._scratch is None or self._scratch.hw != hw:
+            self._release_scratch()
             h, w = hw
             mask = self.memory.alloc(h * w)
             self.memory.zero(mask, w, (0, 0, w, h))
             self._scratch = FrameScratch(hw, self.memory.alloc(h * w * 3), mask, self.kernels.workspace(h, w))
         return self._scratch
+
+    def _release_scratch(self) -> None:
+        """Free the frame, mask and MBR workspace once the stream's queued kernels are done with them."""
+        if self._scratch is None:
+            return
+        self.memory.synchronize()  # a crop or paste may still be reading them
+        self.memory.free(self._scratch.frame)
+        self.memory.free(self._scratch.mask)
+        self._scratch.workspace.close()
+        self._scratch = None
 
     def crop(self, frame: np.ndarray, center: np.ndarray, model_size: int, source_size: int,
              avg_chans: np.ndarray, role: str) -> DeviceInput:
@@ -329,9 +350,7 @@ class DeviceOps:
         return PostResult(polygon, from_mask, mask, None)
 
     def close(self) -> None:
-        if self._scratch is not None:
-            self._scratch.workspace.close()
-            self._scratch = None
+        self._release_scratch()
         self.memory.close()
 
 

@@ -51,6 +51,7 @@ class LoopSummary:
     frames: int = 0
     skipped: int = 0
     lost: int = 0
+    invalid: int = 0  # tracked frames whose network outputs were not finite (also lost)
     scores: list[float] = field(default_factory=list)  # of tracked frames with a `score`
     tracker_s: float = 0.0
     wall_s: float = 0.0
@@ -82,6 +83,7 @@ class LoopSummary:
         if score is not None:
             self.scores.append(float(score))
         self.lost += int(bool(getattr(result, "lost", False)))
+        self.invalid += int(bool(getattr(result, "invalid", None)))
 
 
 def numbered(frames: Iterable[Any]) -> Iterator[Pair]:

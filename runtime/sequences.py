@@ -20,6 +20,7 @@ Frames and masks are read lazily, one at a time: a long sequence never sits in m
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,18 +139,33 @@ def read_mask(path: str | Path) -> np.ndarray:
     return (image > 0).astype(np.uint8)
 
 
+def _text(path: Path) -> str:
+    """A text file's contents; unreadable or binary is one error line."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise MasktrtError(f"'{path}' is not a text file", "write one row of numbers per line") from None
+    except OSError as exc:
+        raise MasktrtError(f"cannot read '{path}' ({exc.strerror or exc})",
+                           "check the path and its permissions") from exc
+
+
 def read_rows(path: Path, widths: tuple[int, ...]) -> np.ndarray:
     """A text file of numbers, one row a line (commas, tabs or spaces), every row `width` long."""
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_text(path).splitlines(), start=1):
         fields = [f for f in _SEPARATORS.split(line.strip()) if f]
         if not fields:
             continue
         try:
-            rows.append([float(f) for f in fields])
+            values = [float(f) for f in fields]
         except ValueError:
-            raise MasktrtError(f"{path}:{number} is not a list of numbers: '{line.strip()}'",
-                               "write one comma-separated row of numbers per frame") from None
+            values = [math.nan]
+        if not all(math.isfinite(v) for v in values):  # 'nan' and 'inf' parse, but mean nothing
+            raise MasktrtError(f"{path}:{number} is not a list of finite numbers: "
+                               f"'{line.strip()[:80]}'",
+                               "write one comma-separated row of numbers per frame")
+        rows.append(values)
     if not rows:
         raise MasktrtError(f"'{path}' is empty", "write one row per frame")
     width = len(rows[0])

@@ -7,9 +7,10 @@ version), so they are tested without either module or a GPU. This module is the 
 loader and the runner need it); the build-only decisions built on it (precision plans, the
 correlation strategy) live in masktrt.engines:
 
-- Typing: TensorRT-RTX networks are always strongly typed and have no precision flags, so an FP16
-  engine must come from an FP16 graph. Full TensorRT takes an FP32 graph plus the FP16 flag (or a
-  strongly typed FP16 graph).
+- Typing: TensorRT-RTX and TensorRT 11+ networks are always strongly typed and have no precision
+  flags (TensorRT 11 removed BuilderFlag.FP16/INT8 with weak typing), so an FP16 engine must come
+  from an FP16 graph and an INT8 one from a QDQ graph. TensorRT 8.5-10 takes an FP32 graph plus
+  the FP16 flag (or a strongly typed FP16 graph).
 - Timing cache: a no-op in TensorRT-RTX (it tunes kernels on the target GPU at run time and has a
   runtime cache instead); full TensorRT reads and writes it.
 - Correlation with a runtime kernel (a Conv whose weights are a graph input): TensorRT 8.5+ and
@@ -18,8 +19,9 @@ correlation strategy) live in masktrt.engines:
   and TensorRT-RTX mark just those three weights refittable (REFIT_INDIVIDUAL), so the rest of
   the network keeps every constant-weight optimisation; older TensorRT makes all weights
   refittable (REFIT) and the refitter is handed only the three kernels.
-- Targets: TensorRT-RTX builds ahead of time with no GPU for a set of compute capabilities;
-  full TensorRT builds for the GPU it runs on.
+- Targets: TensorRT-RTX builds ahead of time with no GPU for a set of compute capabilities, and
+  runs only on those its support matrix lists (RTX_SUPPORT_MATRIX: not 8.0, 8.7 or 9.0); full
+  TensorRT builds for the GPU it runs on.
 
 Why not polygraphy's loaders: polygraphy picks `tensorrt_rtx` from `POLYGRAPHY_USE_TENSORRT_RTX`
 read once, when `polygraphy.config` is first imported, and binds the module into its loader
@@ -45,9 +47,21 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 MODULE_TO_BACKEND = {module: backend for backend, (module, _) in BACKENDS.items()}
 
-# TensorRT-RTX's default ahead-of-time targets (its documentation: Ampere and later; Turing 7.5
-# only when asked for explicitly). Used to reject a GPU before deserialising.
-RTX_DEFAULT_MIN_CC = (8, 0)
+# TensorRT-RTX's support matrix: the compute capabilities a release lists (Linux x86-64 and
+# Windows x64), keyed by the first release that lists them; later releases take the last row
+# until a newer matrix says otherwise. 1.0-1.4: Turing 7.5, Ampere 8.6, Ada 8.9, Blackwell 12.0;
+# 1.5 adds 12.1 (GB10). Not listed, so refused before TensorRT-RTX fails inside: 8.0 (A100),
+# 8.7 (Jetson Orin), 9.0 (H100/H200), 10.x (B200), although the 1.7 bindings' ComputeCapability
+# enum has an SM80 member. Every build and load check reads this table and nothing else.
+RTX_SUPPORT_MATRIX: tuple[tuple[tuple[int, int], tuple[str, ...]], ...] = (
+    ((1, 0), ("7.5", "8.6", "8.9", "12.0")),
+    ((1, 5), ("7.5", "8.6", "8.9", "12.0", "12.1")),
+)
+# What an engine built without --compute-capability runs on: "portable across 8.6, 8.9 and 12.0"
+# (support matrix note); Turing 7.5 only when asked for, as its own target.
+RTX_DEFAULT_TARGETS = ("8.6", "8.9", "12.0")
+# The first full TensorRT without weak typing (BuilderFlag.FP16/INT8 removed).
+TRT_STRONGLY_TYPED_FROM = (11,)
 
 
 def import_trt(backend: str) -> ModuleType:
@@ -85,7 +99,18 @@ class Flavour:
 
     @property
     def always_strongly_typed(self) -> bool:
-        return self.rtx
+        """TensorRT-RTX, and TensorRT 11+ (weak typing and its precision flags were removed)."""
+        return self.rtx or parse_version(self.version)[:1] >= TRT_STRONGLY_TYPED_FROM
+
+    @property
+    def supported_compute_capabilities(self) -> tuple[str, ...] | None:
+        """TensorRT-RTX: what its support matrix lists for this version; full TensorRT: None (it
+        builds on, and for, the GPU it runs on, and knows its own)."""
+        if not self.rtx:
+            return None
+        version = parse_version(self.version)[:2]
+        listed = [ccs for first, ccs in RTX_SUPPORT_MATRIX if version >= first]
+        return listed[-1] if listed else RTX_SUPPORT_MATRIX[0][1]
 
     @property
     def uses_timing_cache(self) -> bool:
@@ -112,6 +137,15 @@ class Flavour:
     @property
     def needs_explicit_batch_flag(self) -> bool:
         return not self.rtx and parse_version(self.version)[:1] < (10,)
+
+
+def check_supported(flavour: Flavour, cc: str, what: str, fix: str) -> None:
+    """Refuse a compute capability the flavour's support matrix does not list, in one line, before
+    TensorRT-RTX is asked to build for it or to run on it (it would fail inside, or worse)."""
+    supported = flavour.supported_compute_capabilities
+    if supported is not None and cc not in supported:
+        raise MasktrtError(f"{flavour.module} {flavour.version} supports compute capability "
+                           f"{', '.join(supported)} only (its support matrix), and {what} is {cc}", fix)
 
 
 def flavour_of(trt: ModuleType) -> Flavour:

@@ -7,8 +7,10 @@ what to do (the track command repeats the previous result and marks the frame sk
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -20,7 +22,9 @@ from masktrt.types import FrameResult
 
 Warn = Callable[[str], None]
 DEFAULT_FPS = 30.0  # for sources that do not know their rate (image folders, some cameras)
-MAX_CONSECUTIVE_FAILURES = 5  # a stream failing this often in a row has ended or died
+# A source of unknown length (camera, stream) failing this often in a row has ended or died:
+# about a second of video. A file of known length is read to its last frame whatever fails.
+MAX_CONSECUTIVE_FAILURES = 30
 
 
 def warn_stderr(message: str) -> None:
@@ -84,6 +88,10 @@ class CaptureSource(FrameSource):
 
     A failed read is only reported once a later read succeeds: failures at the end are the end
     of the stream (container frame counts are estimates), failures in between are lost frames.
+    `read()` returning False does not mean the end of a file: FFmpeg consumes the undecodable
+    packet and the next read returns the next frame. So a file is read until its frame count
+    (the container's, an estimate: reading stops early only after a run of failures reaching it),
+    a camera until MAX_CONSECUTIVE_FAILURES in a row.
     """
 
     def __init__(self, target: str | int, warn: Warn = warn_stderr) -> None:
@@ -105,9 +113,16 @@ class CaptureSource(FrameSource):
         rate = float(self.capture.get(cv2.CAP_PROP_FPS))
         return rate if 0 < rate < 1000 else DEFAULT_FPS
 
+    def _may_continue(self, index: int, pending: int) -> bool:
+        """Whether to try another read after `pending` failures in a row from frame `index`."""
+        count = len(self)
+        if count > 0:
+            return index + pending < count
+        return pending < MAX_CONSECUTIVE_FAILURES
+
     def __iter__(self) -> Iterator[tuple[int, np.ndarray | None]]:
         index, pending = 0, 0
-        while pending < MAX_CONSECUTIVE_FAILURES:
+        while self._may_continue(index, pending):
             ok, frame = self.capture.read()
             if not ok or frame is None:
                 pending += 1
@@ -165,18 +180,60 @@ def annotate(frame: np.ndarray, result: FrameResult, fps: float | None = None,
     return canvas
 
 
+TEXT_SCALE = 0.6
+LABEL_PAD = 3  # pixels of dark label around each text line
+
+
 def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
-    """Text with a dark outline so it reads on any background."""
-    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
+    """Text on a filled dark label so it reads on any background. (An outline drawn under the
+    text, the usual trick, looks like two overlapping copies of it after MP4 compression.)"""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, 1)
+    x, y = origin
+    cv2.rectangle(canvas, (x - LABEL_PAD, y - h - LABEL_PAD), (x + w + LABEL_PAD, y + base),
+                  (0, 0, 0), cv2.FILLED)
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, colour, 1, cv2.LINE_AA)
+
+
+# H.264 plays in every browser; OpenCV's own FFmpeg build often lacks an H.264 encoder, then
+# MPEG-4 part 2 ('mp4v', plays in VLC/ffplay, not in most browsers) is what is left.
+CODECS = ("avc1", "mp4v")
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (FFmpeg and OpenCV print from C while probing encoders)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def open_video_writer(path: Path, fps: float, size: tuple[int, int],
+                      codecs: tuple[str, ...] = CODECS) -> tuple[cv2.VideoWriter, str]:
+    """The first of `codecs` this OpenCV can encode: (opened writer, codec's fourcc)."""
+    for codec in codecs:
+        with _quiet_stderr():
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+        if writer.isOpened():
+            return writer, codec
+        writer.release()
+    raise MasktrtError(f"cannot write video '{path}' (no encoder for {', '.join(codecs)})",
+                       "check the folder is writable, or pass --no-video")
 
 
 class Mp4Writer:
-    """cv2.VideoWriter with the 'mp4v' codec, opened on the first frame (its size sets the video's)."""
+    """cv2.VideoWriter opened on the first frame (its size sets the video's), H.264 where the
+    installed OpenCV can encode it, else 'mp4v'; `codec` says which."""
 
     def __init__(self, path: str | Path, fps: float = DEFAULT_FPS) -> None:
         self.path = Path(path)
         self.fps = float(fps)
+        self.codec: str | None = None
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
 
@@ -184,11 +241,7 @@ class Mp4Writer:
         size = (int(frame.shape[1]), int(frame.shape[0]))
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                           self.fps, size)
-            if not self._writer.isOpened():
-                raise MasktrtError(f"cannot write video '{self.path}'",
-                                   "check the folder is writable, or pass --no-video")
+            self._writer, self.codec = open_video_writer(self.path, self.fps, size)
             self._size = size
         if size != self._size:
             raise MasktrtError(f"frame size {size} differs from the video's {self._size}",

@@ -1,4 +1,5 @@
-"""Template/search training pairs from synthetic scenes, cut with the tracker's own crop.
+"""Template/search training pairs from synthetic scenes and real sequences, cut with the
+tracker's own crop; positive pairs (same object) and negative pairs (another sequence).
 
 Why the tracker's crop (`runtime.crop.crop_subwindow`) and geometry (context size, 127/255,
 scale 255/s_x): the network then learns exactly the inputs it will see when tracking. We train
@@ -23,7 +24,8 @@ from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_STRIDE
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.trackers.siammask import context_size
 from masktrt.training.synthetic import Scene, build_scene, mask_box, render_frame
-from masktrt.training.targets import AnchorTargets, anchor_targets, positive_cells
+from masktrt.training.targets import (AnchorTargets, anchor_targets, negative_targets,
+                                      positive_cells)
 
 HELD_OUT_FROM = 10_000  # scene seeds >= this are evaluation only
 SCENE_FRAMES = 40
@@ -111,14 +113,39 @@ def _frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
 def make_pair(scene: Scene, rng: np.random.Generator, aug: Augment = Augment()) -> Pair | None:
     """One pair, or None when the sampled frames hide the target (the caller redraws)."""
     drawn = _frames(scene, rng)
-    if drawn is None:
-        return None
-    f0, m0, f1, m1 = drawn
-    box0, box1 = _box_cxcywh(m0), _box_cxcywh(m1)
-    avg = f0.reshape(-1, 3).mean(axis=0)
+    return None if drawn is None else pair_from_frames(*drawn, rng, aug)
+
+
+def _template(f0: np.ndarray, box0: np.ndarray, avg: np.ndarray, rng: np.random.Generator,
+              aug: Augment) -> np.ndarray:
+    """The exemplar crop around box0 with the template jitter."""
     s_z = context_size(box0[2:]) * (1 + rng.uniform(-aug.template_scale, aug.template_scale))
     z_centre = box0[:2] + rng.uniform(-1, 1, 2) * aug.template_shift * s_z / EXEMPLAR_SIZE
-    z = crop_subwindow(f0, z_centre, EXEMPLAR_SIZE, round(s_z), avg)[0]
+    return crop_subwindow(f0, z_centre, EXEMPLAR_SIZE, round(s_z), avg)[0]
+
+
+def negative_pair(f0: np.ndarray, m0: np.ndarray, other: np.ndarray, rng: np.random.Generator,
+                  aug: Augment = Augment()) -> Pair:
+    """Template of one object, search crop (the size tracking would use) anywhere in a frame
+    of another sequence: every anchor near the centre is background."""
+    box0 = _box_cxcywh(m0)
+    avg = f0.reshape(-1, 3).mean(axis=0)
+    z = _template(f0, box0, avg, rng, aug)
+    side = max(round(context_size(box0[2:]) * INSTANCE_SIZE / EXEMPLAR_SIZE), 16)
+    h, w = other.shape[:2]
+    centre = rng.uniform(0, 1, 2) * (w, h)
+    x = crop_subwindow(other, centre, INSTANCE_SIZE, side, other.reshape(-1, 3).mean(axis=0))[0]
+    if rng.uniform() < aug.gray:
+        z, x = _gray(z), _gray(x)
+    return Pair(z, x, negative_targets(rng), None, None)
+
+
+def pair_from_frames(f0: np.ndarray, m0: np.ndarray, f1: np.ndarray, m1: np.ndarray,
+                     rng: np.random.Generator, aug: Augment = Augment()) -> Pair:
+    """A positive pair from two frames (BGR) and their target masks (0/255)."""
+    box0, box1 = _box_cxcywh(m0), _box_cxcywh(m1)
+    avg = f0.reshape(-1, 3).mean(axis=0)
+    z = _template(f0, box0, avg, rng, aug)
     s_x = context_size(box1[2:]) * INSTANCE_SIZE / EXEMPLAR_SIZE
     side = max(round(s_x * (1 + rng.uniform(-aug.search_scale, aug.search_scale))), 16)
     k = INSTANCE_SIZE / side
@@ -142,17 +169,44 @@ def _gray(crop: np.ndarray) -> np.ndarray:
     return np.repeat(gray[None], 3, axis=0)
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Share of each kind of pair (the rest are synthetic). Real pairs teach real appearance;
+    negative pairs teach the score to fall off target; synthetic ones add exact masks,
+    look-alikes and occluders the ten real sequences lack."""
+
+    real: float = 0.6
+    negative: float = 0.15
+
+
+def draw_pair(scene: Scene, real: list, rng: np.random.Generator, aug: Augment,
+              mix: Mix) -> Pair | None:
+    """One pair of a kind drawn by `mix` (synthetic only without real sequences)."""
+    from masktrt.training.real import draw_frames, draw_other_frame
+
+    kind = rng.uniform() if real else 1.0
+    if kind >= mix.negative + mix.real:
+        return make_pair(scene, rng, aug)
+    drawn = draw_frames(real, rng)
+    if drawn is None:
+        return None
+    index, (f0, m0, f1, m1) = drawn
+    if kind < mix.negative:
+        return negative_pair(f0, m0, draw_other_frame(real, rng, index), rng, aug)
+    return pair_from_frames(f0, m0, f1, m1, rng, aug)
+
+
 def batch_pairs(window: SceneWindow, seed: int, step: int, batch: int,
-                aug: Augment = Augment()) -> list[Pair]:
-    """`batch` pairs for `step`, a pure function of (seed, step)."""
+                aug: Augment = Augment(), real: list | None = None, mix: Mix = Mix()) -> list[Pair]:
+    """`batch` pairs for `step`, a pure function of (seed, step) and the real sequences."""
     rng = np.random.default_rng([seed, step, 2])
     scenes = window.scenes(step)
     pairs: list[Pair] = []
     for attempt in range(batch * 20):
-        pair = make_pair(scenes[attempt % len(scenes)], rng, aug)
+        pair = draw_pair(scenes[attempt % len(scenes)], real or [], rng, aug, mix)
         if pair is not None:
             pairs.append(pair)
             if len(pairs) == batch:
                 return pairs
     raise MasktrtError(f"could not draw {batch} training pairs at step {step}",
-                       "check the synthetic generator (targets fully hidden in every frame?)")
+                       "check the training data (targets hidden in every frame drawn?)")

@@ -18,6 +18,7 @@ POS_IOU = 0.6
 NEG_IOU = 0.3
 MAX_POS = 16
 MAX_TOTAL = 64
+NEGATIVE_PAIR_RADIUS = 4  # cells from the centre where a negative pair's negatives are drawn
 IGNORE, NEGATIVE, POSITIVE = -1, 0, 1
 
 
@@ -72,3 +73,19 @@ def anchor_targets(box: np.ndarray, rng: np.random.Generator,
 def positive_cells(labels: np.ndarray) -> np.ndarray:
     """(K, 2) (row, col) of score cells where any anchor is positive: where the mask is trained."""
     return np.argwhere((labels == POSITIVE).any(axis=0))
+
+
+def negative_targets(rng: np.random.Generator) -> AnchorTargets:
+    """Targets of a negative pair (search crop without the template's object): up to
+    MAX_TOTAL negatives among the anchors near the centre, where the cosine window makes the
+    tracker look, so the score learns to fall when the target is not there (DaSiamRPN's
+    distractor-aware idea); no positives, no box or mask loss."""
+    shape = (ANCHOR_NUM, SCORE_SIZE, SCORE_SIZE)
+    rows, cols = np.indices(shape[1:]) - SCORE_SIZE // 2
+    near = (np.abs(rows) <= NEGATIVE_PAIR_RADIUS) & (np.abs(cols) <= NEGATIVE_PAIR_RADIUS)
+    candidates = np.flatnonzero(np.broadcast_to(near, shape).ravel())
+    chosen = rng.choice(candidates, min(MAX_TOTAL, len(candidates)), replace=False)
+    labels = np.full(int(np.prod(shape)), IGNORE, dtype=np.int64)
+    labels[chosen] = NEGATIVE
+    return AnchorTargets(labels.reshape(shape), np.zeros((4, *shape), dtype=np.float32),
+                         np.zeros(shape, dtype=np.float32))

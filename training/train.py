@@ -1,8 +1,10 @@
-"""Training loop for the reduced-width SiamMask on synthetic pairs (spec §5 losses).
+"""Training loop for the reduced-width SiamMask on real and synthetic pairs (spec §5 losses).
 
-All three heads and the trunk train together from scratch (no ImageNet weights exist here):
-Adam, exponential learning-rate decay, BatchNorm in train mode. The mask loss runs Refine at
-one positive cell per pair (Refine works at one position, as in tracking).
+The backbone is chosen by name: EfficientNet-Lite0 starts from its ImageNet weights (a
+registry package) with its early blocks frozen; ResNet-50 trains from scratch (no weights for
+it exist here). AdamW, exponential learning-rate decay, BatchNorm in train mode outside the
+frozen blocks. The mask loss runs Refine at one positive cell per pair (Refine works at one
+position, as in tracking).
 
 Checkpoints: `DIR/checkpoint.safetensors` (FP32 weights, readable by
 `export.checkpoints.load_checkpoint`) plus `DIR/checkpoint.state.pt` (optimizer state, step,
@@ -23,8 +25,10 @@ import torch
 from masktrt.errors import MasktrtError
 from masktrt.export.checkpoints import load_checkpoint, save_checkpoint
 from masktrt.export.models import SiamMask
+from masktrt.export.models.backbones import RESNET50
 from masktrt.training.losses import box_loss, cls_loss, mask_loss
-from masktrt.training.pairs import Pair, SceneWindow, batch_pairs
+from masktrt.training.model_setup import freeze, new_model, param_groups, set_train_mode
+from masktrt.training.pairs import Mix, Pair, SceneWindow, batch_pairs
 
 CHECKPOINT = "checkpoint.safetensors"
 STATE = "checkpoint.state.pt"
@@ -46,6 +50,15 @@ class TrainConfig:
     save_every: int = 100
     seed: int = 0
     grad_clip: float = 10.0
+    backbone: str = RESNET50
+    pretrained: bool = True        # ImageNet trunk where a package ships it (Lite0)
+    frozen_blocks: int = 0         # stem + this many backbone blocks (Lite0) / layers (ResNet)
+    backbone_lr: float = 0.1       # lr scale of the trainable backbone blocks
+    real: float = 0.6              # share of pairs from ../shared/data/train (when present)
+    negative: float = 0.15         # share of negative pairs (template and search unrelated)
+
+    def mix(self) -> Mix:
+        return Mix(real=self.real, negative=self.negative)
 
     def lr_at(self, step: int) -> float:
         return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
@@ -93,13 +106,14 @@ def total_loss(losses: dict[str, torch.Tensor], weights: tuple[float, float, flo
 
 
 def make_optimizer(model: SiamMask, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    groups = param_groups(model, config.lr, config.backbone_lr)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def train_step(model: SiamMask, optimizer: torch.optim.Optimizer, batch: Batch,
                config: TrainConfig, step: int) -> dict[str, float]:
     for group in optimizer.param_groups:
-        group["lr"] = config.lr_at(step)
+        group["lr"] = config.lr_at(step) * group.get("scale", 1.0)
     losses = compute_losses(model, batch)
     loss = total_loss(losses, config.weights)
     if not torch.isfinite(loss):
@@ -126,16 +140,25 @@ def resume(path: Path, config: TrainConfig) -> tuple[SiamMask, torch.optim.Optim
     """Model, optimizer, next step and elapsed seconds from a checkpoint folder or file."""
     folder = path if path.is_dir() else path.parent
     model = load_checkpoint(folder / CHECKPOINT)
-    if abs(model.spec.width - config.width) > 1e-6:
-        raise MasktrtError(f"checkpoint width {model.spec.width:g} but --width {config.width:g}",
-                           f"pass --width {model.spec.width:g} to resume this run")
+    check_resumable(model, config)
+    model = set_train_mode(freeze(model, config.frozen_blocks), config.frozen_blocks)
     optimizer = make_optimizer(model, config)
     state_file = folder / STATE
     if not state_file.is_file():
-        return model.train(), optimizer, 0, 0.0
+        return model, optimizer, 0, 0.0
     state = torch.load(state_file, map_location="cpu", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
-    return model.train(), optimizer, int(state["step"]), float(state["elapsed"])
+    return model, optimizer, int(state["step"]), float(state["elapsed"])
+
+
+def check_resumable(model: SiamMask, config: TrainConfig) -> None:
+    """The run's width and backbone must be the checkpoint's."""
+    if abs(model.spec.width - config.width) > 1e-6:
+        raise MasktrtError(f"checkpoint width {model.spec.width:g} but --width {config.width:g}",
+                           f"pass --width {model.spec.width:g} to resume this run")
+    if model.spec.backbone != config.backbone:
+        raise MasktrtError(f"checkpoint backbone {model.spec.backbone} but --backbone "
+                           f"{config.backbone}", f"pass --backbone {model.spec.backbone}")
 
 
 def truncate_log(out: Path, start: int) -> None:
@@ -170,15 +193,18 @@ def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None =
         model, optimizer, start, elapsed = resume(Path(resume_from), config)
         truncate_log(out, start)
     else:
-        model, optimizer, start, elapsed = SiamMask(config.width).train(), None, 0, 0.0
+        model, start, elapsed = fresh_model(config), 0, 0.0
         optimizer = make_optimizer(model, config)
     window = SceneWindow(config.seed, config.steps_per_scene)
+    real = real_sequences(config)
     bar = _progress(start, config.steps, progress)
     began = time.monotonic() - elapsed
     step = start
     for step in range(start, config.steps):
-        values = train_step(model, optimizer, collate(batch_pairs(window, config.seed, step,
-                                                                  config.batch)), config, step)
+        started = time.monotonic()
+        pairs = batch_pairs(window, config.seed, step, config.batch, real=real, mix=config.mix())
+        values = train_step(model, optimizer, collate(pairs), config, step)
+        values["seconds"] = time.monotonic() - started
         log_row(out, step, values, config.lr_at(step))
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
@@ -192,6 +218,20 @@ def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None =
     if start >= config.steps:
         save_state(out, model, optimizer, config, start, elapsed)
     return out / CHECKPOINT
+
+
+def fresh_model(config: TrainConfig) -> SiamMask:
+    pretrained = config.pretrained and config.backbone != RESNET50  # no ResNet weights here
+    return new_model(config.width, config.backbone, pretrained, config.frozen_blocks)
+
+
+def real_sequences(config: TrainConfig) -> list:
+    """The real training sequences when the run uses them (never the evaluation ones)."""
+    if config.real <= 0 and config.negative <= 0:
+        return []
+    from masktrt.training.real import training_sequences
+
+    return training_sequences()
 
 
 def _progress(start: int, total: int, enabled: bool):

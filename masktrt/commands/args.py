@@ -40,7 +40,8 @@ def add_tracker_arguments(parser: argparse.ArgumentParser, preset: bool = True,
         group.add_argument("--preset", default=None,
                            choices=_all_presets() if preset_choices else None,
                            help="tracker hyper-parameters, e.g. davis, vot, vot18 for siammask "
-                                "(None: the tracker's default, davis for siammask)")
+                                "(None: the preset recorded in deploy.json / the engines, else "
+                                "the tracker's default, davis for siammask)")
 
 
 def add_weights_arguments(parser: argparse.ArgumentParser, width: bool = False) -> None:
@@ -93,8 +94,23 @@ def add_provider_argument(parser: Any, help: str = "ONNX Runtime provider: auto,
     parser.add_argument("--provider", default="auto", help=help)
 
 
+WEIGHT_FLAGS = (("checkpoint", "--checkpoint"), ("random_weights", "--random-weights"))
+
+
+def check_weights_unused(args: argparse.Namespace) -> None:
+    """Graphs and engines carry their weights: --checkpoint/--random-weights would be ignored."""
+    given = [flag for attr, flag in WEIGHT_FLAGS if getattr(args, attr, None)]
+    if given and args.backend != "torch":
+        verb = "mean" if len(given) > 1 else "means"
+        raise MasktrtError(f"{' and '.join(given)} {verb} nothing with --backend {args.backend}: "
+                           "the weights are inside the exported graphs",
+                           "drop them, or export those weights first: masktrt export "
+                           f"{given[0]}{' PATH' if given[0] == '--checkpoint' else ''} --out DIR")
+
+
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for get_backend, per backend: each factory takes only its own."""
+    check_weights_unused(args)
     if args.backend == "onnxruntime":
         if not getattr(args, "onnx", None):
             raise MasktrtError("--backend onnxruntime needs the exported graphs",
@@ -138,7 +154,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--video", metavar="FILE", help="video file")
     source.add_argument("--camera", metavar="INDEX", type=int, help="camera index (cv2.VideoCapture)")
     parser.add_argument("--box", required=True, metavar="X,Y,W,H",
-                        help="target on the first frame: top-left corner, width, height (pixels)")
+                        help="target on the first frame: top-left corner, width, height (pixels); "
+                             "a negative x or y is fine (--box -5,10,40,30 or --box=-5,10,40,30)")
 
 
 def add_sequence_argument(parser: Any, help: str, many: bool = False, required: bool = False,
@@ -178,3 +195,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, help: str, default: st
     group.add_argument("--out", required=default is None, default=default, metavar="DIR", help=help)
     if video:
         group.add_argument("--no-video", action="store_true", help="do not write track.mp4")
+        group.add_argument("--overwrite", action="store_true",
+                           help="replace the outputs of an earlier run in --out (masktrt's own "
+                                "files only); without it such a folder is refused, so old and new "
+                                "per-frame files never mix")

@@ -14,32 +14,51 @@ from pathlib import Path
 HELP = "build TensorRT / TensorRT-RTX engines from exported ONNX graphs"
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse turns the ValueError into a usage line)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of MB")
+    return value
+
+
+def compute_capability(text: str) -> str:
+    """argparse type: 'X.Y' with whole numbers, e.g. 8.7 (Orin) or 8.6."""
+    major, dot, minor = text.strip().partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a compute capability X.Y, e.g. 8.6")
+    return f"{int(major)}.{int(minor)}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.engines.correlation import XCORR_CHOICES
     from masktrt.engines.precision import PRECISIONS
-    from masktrt.runtime.trt_module import BACKENDS
+    from masktrt.runtime.trt_module import BACKENDS, RTX_DEFAULT_TARGETS, RTX_SUPPORT_MATRIX
+
+    rtx_listed = "; ".join(f"{', '.join(ccs)} from {v[0]}.{v[1]}" for v, ccs in RTX_SUPPORT_MATRIX)
 
     parser.add_argument("--onnx", required=True, type=Path, metavar="DIR",
                         help="folder written by 'masktrt export' (deploy.json + *.onnx)")
     parser.add_argument("--backend", choices=list(BACKENDS), default="tensorrt-rtx",
                         help="tensorrt: full TensorRT 8.5+; tensorrt-rtx: TensorRT-RTX (ahead of time)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="int8 needs QDQ graphs from 'masktrt calibrate'; on TensorRT-RTX fp16 "
-                        "needs graphs exported with --precision fp16")
+                        help="int8 needs QDQ graphs from 'masktrt calibrate'; on TensorRT-RTX and "
+                        "TensorRT 11+ (strongly typed) fp16 needs graphs exported with --precision fp16")
     parser.add_argument("--xcorr", choices=XCORR_CHOICES, default="auto",
                         help="correlation strategy, as exported; auto: dynamic on TensorRT 8.5+ and "
                         "TensorRT-RTX, else unrolled or refit (whichever the export has); refit builds "
                         "the search engine refittable in the correlation kernels (needs a GPU to build)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="engine folder; None means DIR/engines-BACKEND-PRECISION")
-    parser.add_argument("--workspace", type=int, default=None, metavar="MB",
+    parser.add_argument("--workspace", type=positive_int, default=None, metavar="MB",
                         help="builder workspace limit in MB (default: TensorRT's)")
     parser.add_argument("--timing-cache", type=Path, default=None, metavar="PATH",
                         help="timing cache to read and update (full TensorRT; default: in --out)")
     parser.add_argument("--compute-capability", action="append", default=[], metavar="X.Y",
+                        type=compute_capability,
                         dest="compute_capabilities",
-                        help="TensorRT-RTX target GPU(s), repeatable (default: its ahead-of-time set, "
-                        "Ampere and later)")
+                        help="TensorRT-RTX target GPU(s), repeatable, among those its support matrix "
+                        f"lists ({rtx_listed}); default: {', '.join(RTX_DEFAULT_TARGETS)}")
     parser.add_argument("--force", action="store_true", help="rebuild even if up-to-date engines exist")
 
 

@@ -13,13 +13,14 @@ from masktrt.commands import args as common
 
 HELP = "track the built-in synthetic demo sequence and score it (no arguments needed)"
 DEMO_TRACKER = "siammask"  # the tracker the shipped demo weights belong to
+DEMO_OUT = "out/demo"  # the demo's own folder: rerunning the demo replaces it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="track only the first N frames")
     common.add_weights_arguments(parser)
-    common.add_output_arguments(parser, "output folder", default="out/demo", video=True)
+    common.add_output_arguments(parser, "output folder", default=DEMO_OUT, video=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = resolve_weights(args.checkpoint, args.random_weights)
     job = track.TrackJob(tuple(float(v) for v in sequence.init_box()), Path(args.out),
                          frames=str(folder / "frames"), tracker=DEMO_TRACKER,
-                         max_frames=len(sequence), write_video=not args.no_video)
+                         max_frames=len(sequence), write_video=not args.no_video,
+                         overwrite=args.overwrite or args.out == DEMO_OUT)
     print(f"demo sequence: {folder} ({len(sequence)} frames); weights: "
           f"{checkpoint if checkpoint else 'seeded random (no demo checkpoint in this build)'}")
     options = common.torch_options(checkpoint, args.seed, DEMO_TRACKER)
-    summary, runner = track.track_job(job, lambda: common.create_runner("torch", options))
-    track.print_summary(summary, job, runner or "torch")
+    run = track.track_job(job, lambda: common.create_runner("torch", options))
+    track.print_summary(run, "torch")
     score(sequence, Path(args.out))
     return 0
 

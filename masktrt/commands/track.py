@@ -1,7 +1,7 @@
 """Track one target through an image folder, a video file or a camera.
 
 Writes into --out: masks/<frame>.png (0/255; named like the input images, else 00000.png),
-polygons.txt (x1,y1,...,x4,y4 per frame), boxes.txt (x,y,w,h), scores.txt (score,lost,skipped
+polygons.txt (x1,y1,...,x4,y4 per frame), boxes.txt (x,y,w,h), scores.txt (score,lost,skipped,invalid
 with 0/1 flags) and track.mp4 (mask, polygon, score, fps, LOST tag). Line i belongs to frame i;
 frame 0 is the given box itself. A frame that cannot be decoded repeats the previous result and
 is marked skipped, so every output stays aligned with the input.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +47,7 @@ class TrackJob:
     preset: Any = None  # a preset object or name; None: the tracker's default
     max_frames: int | None = None
     write_video: bool = True
+    overwrite: bool = False
 
     def preset_name(self) -> str:
         if self.preset is None:
@@ -54,6 +55,14 @@ class TrackJob:
 
             return registry.spec(self.tracker).default_preset
         return self.preset if isinstance(self.preset, str) else self.preset.name
+
+    def for_runner(self, runner: Any) -> TrackJob:
+        """The job with what the runner's contract records filled in: its tracker, and its
+        preset unless one was asked for (graphs exported with a preset track with it)."""
+        tracker = getattr(runner, "tracker", None) or self.tracker
+        preset = self.preset if self.preset is not None else getattr(runner, "preset", None)
+        return replace(self, tracker=tracker, preset=preset)
+
 
     def describe_source(self) -> str:
         if self.frames is not None:
@@ -63,11 +72,24 @@ class TrackJob:
         return f"camera {self.camera}"
 
 
+@dataclass(frozen=True)
+class TrackRun:
+    """What a finished run reports: the loop's summary, the job as run, runner and codec."""
+
+    summary: Any
+    job: TrackJob
+    runner: str | None
+    codec: str | None
+
+
 def job_from(args: argparse.Namespace) -> TrackJob:
     """The job the command line describes; the box and frame count are checked here."""
     common.check_max_frames(args.max_frames)
+    common.check_weights_unused(args)
+    preset = common.preset_of(args) if args.preset is not None or args.backend == "torch" else None
     return TrackJob(parse_box(args.box), Path(args.out), args.frames, args.video, args.camera,
-                    args.tracker, common.preset_of(args), args.max_frames, not args.no_video)
+                    args.tracker, preset, args.max_frames, not args.no_video,
+                    getattr(args, "overwrite", False))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,30 +103,32 @@ def run_with_backend(args: argparse.Namespace, backend: Any = None) -> int:
     """
     job = job_from(args)
     if backend is not None:
-        summary, runner_name = track_job(job, lambda: backend, close_runner=False)
+        run = track_job(job, lambda: backend, close_runner=False)
     else:
-        summary, runner_name = track_job(job, lambda: create_backend(args))
-    print_summary(summary, job, runner_name or args.backend)
+        run = track_job(job, lambda: create_backend(args))
+    print_summary(run, args.backend)
     return 0
 
 
-def track_job(job: TrackJob, make_runner: Callable[[], Any],
-              close_runner: bool = True) -> tuple[Any, str | None]:
-    """Track `job` with the runner `make_runner()` builds (after the first frame is checked, so
-    bad input fails before any model loads); returns the loop's summary and the runner's name.
-    The runner is closed afterwards unless `close_runner` is False (the caller owns it)."""
+def track_job(job: TrackJob, make_runner: Callable[[], Any], close_runner: bool = True) -> TrackRun:
+    """Track `job` with the runner `make_runner()` builds (after the first frame and the output
+    folder are checked, so bad input fails before any model loads). The runner is closed
+    afterwards unless `close_runner` is False (the caller owns it)."""
+    from masktrt.runtime.outputs import prepare_folder
     from masktrt.runtime.video import open_source
 
     with open_source(job.frames, job.video, job.camera, warn=_warn) as source:
         frames = iter(source)
         first = _first_frame(frames, job)
+        prepare_folder(job.out, job.overwrite)
         runner = make_runner()
         try:
-            summary = _track_source(job, runner, source, first, frames)
+            job = job.for_runner(runner)
+            summary, codec = _track_source(job, runner, source, first, frames)
         finally:
             if close_runner and callable(getattr(runner, "close", None)):
                 runner.close()
-    return summary, getattr(runner, "name", None)
+    return TrackRun(summary, job, getattr(runner, "name", None), codec)
 
 
 def _warn(message: str) -> None:
@@ -140,11 +164,12 @@ def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any
     total = len(source) or None
     if job.max_frames is not None:
         total = min(total, job.max_frames) if total else job.max_frames
-    with SequenceOutputs(job.out, source.fps, job.write_video) as outputs, \
+    with SequenceOutputs(job.out, source.fps, job.write_video, overwrite=True) as outputs, \
             tqdm(total=total, unit="frame", file=sys.stderr, disable=None) as bar:
         writer = StepWriter(outputs, source.frame_name)
-        return loop.run(tracker, chain([first], frames), job.box, max_frames=job.max_frames,
-                        on_step=writer, progress=bar.update)
+        summary = loop.run(tracker, chain([first], frames), job.box, max_frames=job.max_frames,
+                           on_step=writer, progress=bar.update)
+    return summary, outputs.codec
 
 
 class StepWriter:
@@ -169,16 +194,19 @@ class StepWriter:
                            step.skipped)
 
 
-def print_summary(summary: Any, job: TrackJob, backend: str) -> None:
-    """Three lines: counts and mean score, wall and tracker speed, where the outputs are."""
+def print_summary(run: TrackRun, backend: str) -> None:
+    """Three lines: counts and mean score, wall and tracker speed, where the outputs are (and
+    the MP4's codec: H.264 plays in browsers, mp4v does not)."""
     from masktrt.runtime.outputs import describe
 
+    summary, job, backend = run.summary, run.job, run.runner or backend
     fps = summary.frames / summary.wall_s if summary.wall_s > 0 else float("nan")
     tfps = summary.calls / summary.tracker_s if summary.tracker_s > 0 else float("nan")
     preset = job.preset_name()
     print(f"tracked {summary.frames} frames of {job.describe_source()} (backend {backend}, "
-          f"preset {preset}): {summary.skipped} skipped, {summary.lost} lost, "
-          f"mean score {summary.mean_score:.3f}")
+          f"preset {preset}): {summary.skipped} skipped, {summary.lost} lost "
+          f"({summary.invalid} with non-finite network outputs), mean score {summary.mean_score:.3f}")
     print(f"wall time {summary.wall_s:.2f} s ({fps:.1f} fps incl. reading and writing); "
           f"tracker {summary.tracker_s:.2f} s ({tfps:.1f} fps)")
-    print(f"outputs in {job.out}: {describe(job.write_video)}")
+    codec = f" (video codec {run.codec}{', H.264' if run.codec == 'avc1' else ''})" if run.codec else ""
+    print(f"outputs in {job.out}: {describe(job.write_video)}{codec}")

@@ -1,4 +1,4 @@
-"""Train the reduced-width SiamMask demo model on synthetic sequences (spec §5 losses).
+"""Train the reduced-width SiamMask demo model on real + synthetic sequences (spec §5 losses).
 
 Writes DIR/checkpoint.safetensors (FP32, loadable by every --checkpoint option),
 DIR/checkpoint.state.pt (optimizer state for --resume), DIR/losses.csv, and with --eval
@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train the small demo SiamMask on synthetic data (resumable)"
+HELP = "train the small demo SiamMask on real + synthetic data (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder (created)")
     parser.add_argument("--steps", type=int, default=2000, help="total optimizer steps")
+    parser.add_argument("--backbone", default="resnet50",
+                        choices=("resnet50", "efficientnet_lite0"),
+                        help="trunk (efficientnet_lite0 starts from ImageNet weights)")
     parser.add_argument("--width", type=float, default=0.25, help="channel width multiplier")
+    parser.add_argument("--freeze-blocks", type=int, default=0, metavar="K",
+                        help="freeze the stem and the first K backbone blocks (Lite0) / layers")
+    parser.add_argument("--backbone-lr", type=float, default=0.1, metavar="SCALE",
+                        help="learning-rate scale of the trainable backbone")
+    parser.add_argument("--real", type=float, default=0.6, metavar="P",
+                        help="share of pairs from ../shared/data/train (never the evaluation set)")
+    parser.add_argument("--negative", type=float, default=0.15, metavar="P",
+                        help="share of negative pairs (template and search of different objects)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (Adam)")
+    parser.add_argument("--final-lr", type=float, default=1e-4, help="learning rate at the end")
     parser.add_argument("--seed", type=int, default=0, help="seed of data and initialisation")
     parser.add_argument("--save-every", type=int, default=100, metavar="K",
                         help="write a resumable checkpoint every K steps")
@@ -32,7 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     import torch
@@ -41,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, width=args.width, batch=args.batch, lr=args.lr,
-                         seed=args.seed, save_every=args.save_every)
+                         final_lr=args.final_lr, seed=args.seed, save_every=args.save_every,
+                         backbone=args.backbone, frozen_blocks=args.freeze_blocks,
+                         backbone_lr=args.backbone_lr, real=args.real, negative=args.negative)
     max_seconds = None if args.max_minutes is None else 60 * args.max_minutes
     path = train(args.out, config, args.resume, not args.no_progress, max_seconds)
     print(f"checkpoint: {path}")
@@ -53,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         from masktrt.training.evaluate import evaluate_synthetic
 
         report = evaluate_synthetic(path, count=args.eval)
-        (Path(args.out) / "eval.json").write_text(json.dumps(report, indent=2))
+        from masktrt.files import write_json
+
+        write_json(Path(args.out) / "eval.json", report)
         print(f"held-out synthetic: mean J {report['mean_j']:.3f}, mean F {report['mean_f']:.3f} "
               f"over {report['count']} sequences")
     return 0

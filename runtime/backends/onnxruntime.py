@@ -12,36 +12,65 @@ from typing import Any, Collection, Mapping
 import numpy as np
 
 from masktrt.errors import MasktrtError, require
-from masktrt.provenance import sha256_file
 
 from .base import RunnerBase, missing_feeds
 
 
-def _cuda_usable(ort) -> bool:
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}  # --provider names
+CUDA = PROVIDERS["cuda"]
+INSTALL_GPU = ("pip uninstall -y onnxruntime && pip install onnxruntime-gpu (the GPU build of the same "
+               "module; on Jetson, the JetPack build), or use --provider cpu")
+
+
+def _gpu_present() -> bool:
     from masktrt.kernels import gpu_available
 
-    return "CUDAExecutionProvider" in ort.get_available_providers() and gpu_available()
+    return gpu_available()
 
 
 def choose_providers(ort, requested: str = "auto") -> list[str]:
-    """`auto`: CUDA when onnxruntime-gpu and a GPU are both present, else CPU."""
+    """`auto`: CUDA when onnxruntime-gpu and a GPU are both present, else CPU. `cuda` insists on
+    both, in one line naming the fix: ONNX Runtime itself would fall back to the CPU with only a
+    warning, and the CPU's timings would be reported as CUDA's."""
+    available = ort.get_available_providers()
     if requested == "auto":
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"] if _cuda_usable(ort) \
-            else ["CPUExecutionProvider"]
-    name = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}.get(requested, requested)
-    if name not in ort.get_available_providers():
+        return [CUDA, PROVIDERS["cpu"]] if CUDA in available and _gpu_present() else [PROVIDERS["cpu"]]
+    name = PROVIDERS.get(requested, requested)
+    if name == CUDA and CUDA not in available:
+        raise MasktrtError(f"--provider cuda needs onnxruntime-gpu, but this onnxruntime "
+                           f"{getattr(ort, '__version__', '')} has only {', '.join(available)}", INSTALL_GPU)
+    if name not in available:
         raise MasktrtError(f"ONNX Runtime provider '{name}' is not available here",
-                           "use --provider cpu, or install onnxruntime-gpu on a machine with a GPU")
-    return [name, "CPUExecutionProvider"] if name != "CPUExecutionProvider" else [name]
+                           f"choose one of: auto, {', '.join(PROVIDERS)}")
+    if name == CUDA and not _gpu_present():
+        raise MasktrtError("--provider cuda: onnxruntime-gpu is installed but no NVIDIA GPU was found",
+                           "run on a machine with a GPU and driver, or use --provider cpu")
+    return [name, PROVIDERS["cpu"]] if name != PROVIDERS["cpu"] else [name]
 
 
-def _checked_path(contract: Any, graph: str) -> Path:
-    """The graph file, refusing one changed since deploy.json recorded its hash."""
-    spec = contract.graph(graph)
-    if spec.sha256 and sha256_file(spec.path) != spec.sha256:
-        raise MasktrtError(f"'{spec.path}' changed since deploy.json was written (sha256 differs)",
-                           f"re-export the folder: masktrt export --out {contract.root}")
-    return spec.path
+def open_session(ort: Any, spec: Any, options: Any, providers: list[str]) -> Any:
+    """An InferenceSession of one contract graph (hash already checked by load_contract); a
+    file ONNX Runtime cannot load, or one whose inputs/outputs are not the contract's (a graph
+    from another export), is one line."""
+    try:
+        session = ort.InferenceSession(str(spec.path), options, providers=providers)
+    except Exception as exc:  # ONNX Runtime raises its own pybind classes (InvalidProtobuf, ...)
+        raise MasktrtError(f"ONNX Runtime cannot load graph '{spec.name}' from '{spec.path}' "
+                           f"({first_line(exc)})", "re-export the folder: masktrt export --out DIR") from exc
+    inputs = tuple(i.name for i in session.get_inputs())
+    outputs = tuple(o.name for o in session.get_outputs())
+    if set(inputs) != set(spec.input_names) or set(outputs) != set(spec.output_names):
+        raise MasktrtError(f"'{spec.path}' is not the contract's graph '{spec.name}': it takes "
+                           f"{list(inputs)} -> {list(outputs)}, deploy.json lists "
+                           f"{list(spec.input_names)} -> {list(spec.output_names)}",
+                           "re-export the folder: masktrt export --out DIR")
+    return session
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, shortened (ONNX Runtime's run to paragraphs)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0][:200] if lines else type(exc).__name__)
 
 
 class OnnxRuntimeBackend(RunnerBase):
@@ -59,12 +88,11 @@ class OnnxRuntimeBackend(RunnerBase):
                                "export for ONNX Runtime without refit (e.g. --xcorr dynamic)")
         self.tracker, self.preset = self.contract.tracker, self.contract.preset
         self.providers = choose_providers(ort, provider)
-        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self.device = "cuda" if self.providers[0] == CUDA else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self._ort = ort
         options = _session_options(ort, threads)
-        self.sessions = {g: ort.InferenceSession(str(_checked_path(self.contract, g)), options,
-                                                 providers=self.providers)
+        self.sessions = {g: open_session(ort, self.contract.graph(g), options, self.providers)
                          for g in self.contract.graph_names}
 
     def _value(self, array: Any) -> Any:

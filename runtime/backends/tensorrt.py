@@ -14,7 +14,9 @@ get fresh buffers per call, owned by the runner until `close()` (they are the ta
 a per-frame graph's are its own buffers, valid until it runs again. Other outputs are downloaded
 and the stream synchronised. Refit weights are fed by name like inputs (runtime.backends.
 tensorrt_refit). `device_buffer()` and `stream` let the CUDA pixel kernels (runtime.gpu_ops)
-write inputs and read outputs in place.
+write inputs and read outputs in place. TensorRT-RTX contexts get a runtime cache loaded on start
+and saved on close(), so its just-in-time kernels are compiled once per engine and GPU, not once
+per process (runtime.backends.tensorrt_runtime_cache).
 
 Scope, honestly: written for a GPU and run here only against fakes of cuda-python and TensorRT
 (TensorRT-RTX does not run on the GPUs this workplace has). CUDA graph capture is not done.
@@ -30,11 +32,13 @@ import numpy as np
 from masktrt.errors import MasktrtError, require
 from masktrt.runtime.engine_loader import LoadedEngine, load_folder
 from masktrt.runtime.gpu_ops import DeviceInput, DeviceTensorSpec
+from masktrt.runtime.trt_module import flavour_of
 from masktrt.specs.base import PER_TARGET
 
 from .base import RunnerBase, missing_feeds
 from .tensorrt_memory import DeviceTensor, StreamMemory
 from .tensorrt_refit import EngineRefitter
+from .tensorrt_runtime_cache import RuntimeCache, runtime_config
 
 
 def _cudart() -> Any:
@@ -54,6 +58,7 @@ class EngineGraph:
     buffers: dict[str, DeviceTensor]
     refit: EngineRefitter | None = None
     pinned: dict[str, np.ndarray] = field(default_factory=dict)
+    runtime_cache: RuntimeCache | None = None  # TensorRT-RTX only
 
     @property
     def per_target(self) -> bool:
@@ -92,14 +97,23 @@ class TensorRTBackend(RunnerBase):
     # -- setup ---------------------------------------------------------------------------------
     def _graph(self, name: str, loaded: LoadedEngine) -> EngineGraph:
         inputs, outputs = _io(loaded.trt, loaded.engine)
-        graph = EngineGraph(name, loaded, loaded.engine.create_execution_context(),
-                            loaded.meta.get("runs", "frame"), inputs, outputs, {})
+        context, cache = self._context(loaded)
+        graph = EngineGraph(name, loaded, context, loaded.meta.get("runs", "frame"), inputs, outputs, {},
+                            runtime_cache=cache)
         for tensor in inputs + outputs:
             graph.buffers[tensor] = self._buffer(loaded, tensor)
             graph.bind(tensor, graph.buffers[tensor].ptr)
         if loaded.meta.get("refit"):
             graph.refit = EngineRefitter(loaded.trt, loaded)
         return graph
+
+    @staticmethod
+    def _context(loaded: LoadedEngine) -> tuple[Any, RuntimeCache | None]:
+        """An execution context; TensorRT-RTX's with its runtime cache of compiled kernels."""
+        if not flavour_of(loaded.trt).rtx:
+            return loaded.engine.create_execution_context(), None
+        config, cache = runtime_config(loaded.engine, loaded.meta, loaded.gpu)
+        return loaded.engine.create_execution_context(runtime_config=config), cache
 
     def _spec(self, loaded: LoadedEngine, tensor: str) -> tuple[tuple[int, ...], np.dtype]:
         engine = loaded.engine
@@ -204,11 +218,14 @@ class TensorRTBackend(RunnerBase):
 
     # -- release -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Synchronise, then free device and pinned memory and the stream; unusable afterwards."""
+        """Synchronise, then free device and pinned memory and the stream, and save TensorRT-RTX's
+        runtime caches for the next process; unusable afterwards."""
         if getattr(self, "memory", None) is not None:
             self.memory.close()
         for g in getattr(self, "graphs", {}).values():
             g.pinned.clear()  # no host view of freed pinned memory stays reachable
+            if g.runtime_cache is not None and not self.closed:
+                g.runtime_cache.save()
         super().close()
 
 

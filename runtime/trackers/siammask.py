@@ -199,7 +199,9 @@ class SiamMaskTracker:
             x = self.ops.crop(frame, state.center, INSTANCE_SIZE, geo.side, state.avg_chans, SEARCH)
         with self.timer("search"):
             out = self.runner.run(SEARCH, {SEARCH_INPUT: x, **state.kernels}, keep_on_device=FEATURES)
-
+        bad = nonfinite(out, HOST_OUTPUTS)
+        if bad:
+            return state, invalid_result(state, bad)
         with self.timer("select"):
             score = foreground_scores(out["cls"])
             boxes = decode_boxes(out["loc"], self.anchors)
@@ -215,6 +217,10 @@ class SiamMaskTracker:
             post = self.ops.postprocess(logits, geo.crop_box, (row, col), state.frame_hw,
                                         self.config.seg_thr, (center[0], center[1], size[0], size[1]))
         mask, prob, polygon, from_mask = post.mask, post.prob, post.polygon, post.from_mask
+        checked = {"box": np.concatenate([center, size]), "mask": logits, "polygon": polygon}
+        bad = nonfinite(checked, ("box", "mask", "polygon"))
+        if bad:
+            return state, invalid_result(state, bad)
         center, size = clip_target(center, size, state.frame_hw)
 
         best_score = float(score[best])
@@ -235,6 +241,32 @@ class SiamMaskTracker:
         center = state.center + pred[:2]
         size = state.size * (1.0 - lr) + pred[2:] * lr
         return center, size
+
+
+HOST_OUTPUTS = ("cls", "loc")  # search outputs read on the host (the features may stay on device)
+
+
+def nonfinite(outputs: dict, names: tuple[str, ...]) -> str | None:
+    """'nonfinite <names>' for those of `outputs` (host arrays) holding NaN or Inf, else None.
+
+    FP16 overflow, a corrupt engine or a broken driver show up as NaN/Inf here; tracking on
+    them moves the box to nowhere for good (NaN centre) while the score reads 1.0. Device
+    buffers are not checked (copying them would cost what the GPU path saves): a NaN there
+    reaches the polygon, which is checked.
+    """
+    bad = [n for n in names if isinstance(outputs.get(n), np.ndarray)
+           and not np.isfinite(outputs[n]).all()]
+    return f"nonfinite {','.join(bad)}" if bad else None
+
+
+def invalid_result(state: TargetState, reason: str) -> FrameResult:
+    """A frame with no usable network output: the last good box, score 0, lost, an empty mask,
+    and why. The caller keeps `state` as it was, so the next good frame tracks from there."""
+    center, size = state.center.copy(), state.size.copy()
+    return FrameResult(center=center, size=size,
+                       polygon=box_polygon((center[0], center[1], size[0], size[1])),
+                       score=0.0, lost=True, mask=np.zeros(state.frame_hw, np.uint8),
+                       invalid=reason)
 
 
 def initial_result(state: TargetState) -> FrameResult:

@@ -1,7 +1,8 @@
 """Host stand-ins for device memory and the three kernels, so DeviceOps' plumbing runs without a GPU.
 
 HostMemory hands out integer "pointers" to NumPy byte blocks (filled with garbage, as cuMemAlloc
-leaves them); the fake kernels read and write those blocks through the kernels' NumPy models
+leaves them), and logs allocations, frees and stream synchronisations in order (`events`), so a
+test can tell what is still held and that nothing is freed while the stream may read it; the fake kernels read and write those blocks through the kernels' NumPy models
 (masktrt.kernels.*_reference) with exactly the parameters DeviceOps passes. DeviceOracle is the
 OracleBackend behind device buffers (reads its inputs from the crop's buffer, writes logits to
 its own output buffer), like the TensorRT runner.
@@ -30,12 +31,21 @@ class HostMemory:
         self._next = 1 << 20
         self.uploads = 0
         self.downloads = 0
+        self.events: list[tuple] = []  # ("alloc", ptr) / ("free", ptr) / ("sync",)
 
     def alloc(self, nbytes: int) -> int:
         ptr = self._next
         self._next += nbytes + 4096
         self.blocks[ptr] = np.full(nbytes, 0xAB, np.uint8)
+        self.events.append(("alloc", ptr))
         return ptr
+
+    def free(self, ptr: int) -> None:
+        del self.blocks[ptr]  # a double free or a foreign pointer raises KeyError
+        self.events.append(("free", ptr))
+
+    def synchronize(self) -> None:
+        self.events.append(("sync",))
 
     def view(self, ptr: int, shape: tuple[int, ...], dtype) -> np.ndarray:
         n = int(np.prod(shape)) * np.dtype(dtype).itemsize
@@ -87,8 +97,21 @@ def reference_kernels(mem: HostMemory) -> DeviceKernels:
 
     mbr = SimpleNamespace(launch=mbr_launch, read=lambda ws, stream: ws.result)
     return DeviceKernels(SimpleNamespace(launch=crop), SimpleNamespace(launch=paste), mbr,
-                         lambda h, w: SimpleNamespace(h=h, w=w, result=None, outside_clean=None,
-                                                      close=lambda: None))
+                         lambda h, w: FakeWorkspace(h, w, mem))
+
+
+class FakeWorkspace:
+    """The MBR workspace: records its result and whether it was closed (logged in mem.events)."""
+
+    def __init__(self, h: int, w: int, mem: HostMemory) -> None:
+        self.h, self.w, self.mem = h, w, mem
+        self.result, self.outside_clean, self.closed = None, None, False
+        mem.events.append(("workspace", id(self)))
+
+    def close(self) -> None:
+        assert not self.closed, "workspace closed twice"
+        self.closed = True
+        self.mem.events.append(("close_workspace", id(self)))
 
 
 class DeviceOracle(OracleBackend):

@@ -6,10 +6,17 @@ ctypes.memmove), counts every allocation and release, and logs stream events in 
 can check that everything is freed, that the stream is synchronised before anything is, and how
 many bytes crossed. FakeEngine runs a NumPy function over the tensors at the addresses bound to
 its context, as TensorRT reads and writes its bindings.
+
+TensorRT-RTX's runtime cache is modelled as documented (IRuntimeConfig / IRuntimeCache): an
+engine's first execution in a context compiles its kernels (counted in `engine.compilations`)
+unless the context's runtime cache already holds them; serialize() gives a blob and deserialize()
+loads one from the same environment and rejects anything else, returning False and leaving the
+cache unchanged.
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable
@@ -121,11 +128,54 @@ class Tensor:
     is_input: bool
 
 
+RTX_ENVIRONMENT = b"fake-rtx-1.7.1.116/sm89"  # what a serialized runtime cache is valid for
+
+
+class FakeRuntimeCache:
+    def __init__(self) -> None:
+        self.kernels: set[str] = set()
+        self.calls: list[str] = []
+
+    def serialize(self) -> bytes:
+        self.calls.append("serialize")
+        return RTX_ENVIRONMENT + b"|" + b",".join(sorted(k.encode() for k in self.kernels))
+
+    def deserialize(self, blob) -> bool:
+        self.calls.append("deserialize")
+        env, _, kernels = bytes(blob).partition(b"|")
+        if env != RTX_ENVIRONMENT:
+            return False  # another GPU, version or a corrupt file: rejected, cache unchanged
+        self.kernels = {k.decode() for k in kernels.split(b",") if k}
+        return True
+
+
+class FakeRuntimeConfig:
+    def __init__(self) -> None:
+        self.cache: FakeRuntimeCache | None = None
+
+    def create_runtime_cache(self) -> FakeRuntimeCache:
+        return FakeRuntimeCache()
+
+    def set_runtime_cache(self, cache: FakeRuntimeCache) -> bool:
+        self.cache = cache
+        return True
+
+
 class FakeContext:
-    def __init__(self, engine: "FakeEngine") -> None:
+    def __init__(self, engine: "FakeEngine", runtime_config: FakeRuntimeConfig | None = None) -> None:
         self.engine = engine
         self.addresses: dict[str, int] = {}
         self.runs = 0
+        self.runtime_config = runtime_config
+
+    def _compile_once(self) -> None:
+        """TensorRT-RTX's JIT: compile on first use unless the runtime cache has the kernels."""
+        cache = self.runtime_config.cache if self.runtime_config else None
+        if cache is not None and self.engine.kernel in cache.kernels:
+            return
+        self.engine.compilations += 1
+        if cache is not None:
+            cache.kernels.add(self.engine.kernel)
 
     def set_tensor_address(self, name: str, ptr: int) -> bool:
         self.addresses[name] = int(ptr)
@@ -133,6 +183,8 @@ class FakeContext:
 
     def execute_async_v3(self, stream: int) -> bool:
         assert isinstance(stream, int)
+        if self.runs == 0:
+            self._compile_once()
         self.runs += 1
         def at(name):
             t = self.engine.tensors[name]
@@ -153,6 +205,9 @@ class FakeEngine:
     def __init__(self, tensors: dict[str, Tensor], fn: Callable[[dict], dict]) -> None:
         self.tensors, self.fn = tensors, fn
         self.contexts: list[FakeContext] = []
+        self.kernel = "kernels-" + "-".join(tensors)  # what its JIT compiles
+        self.compilations = 0
+        self.runtime_configs: list[FakeRuntimeConfig] = []
 
     @property
     def num_io_tensors(self) -> int:
@@ -170,8 +225,12 @@ class FakeEngine:
     def get_tensor_mode(self, name: str):
         return FAKE_TRT.TensorIOMode.INPUT if self.tensors[name].is_input else FAKE_TRT.TensorIOMode.OUTPUT
 
-    def create_execution_context(self) -> FakeContext:
-        self.contexts.append(FakeContext(self))
+    def create_runtime_config(self) -> FakeRuntimeConfig:
+        self.runtime_configs.append(FakeRuntimeConfig())
+        return self.runtime_configs[-1]
+
+    def create_execution_context(self, runtime_config: FakeRuntimeConfig | None = None) -> FakeContext:
+        self.contexts.append(FakeContext(self, runtime_config))
         return self.contexts[-1]
 
 
@@ -182,7 +241,8 @@ FAKE_TRT = SimpleNamespace(__name__="tensorrt_rtx", __version__="1.7.1.116",
 
 def loaded(name: str, engine: FakeEngine, runs: str, graphs: list[str]) -> LoadedEngine:
     meta = {"name": name, "runs": runs, "graphs": graphs, "precision": "fp32", "refit": None,
-            "tensorrt": {"module": "tensorrt_rtx", "version": "1.7.1.116"}}
+            "tensorrt": {"module": "tensorrt_rtx", "version": "1.7.1.116"},
+            "engine_sha256": hashlib.sha256(engine.kernel.encode()).hexdigest()}
     return LoadedEngine(engine, None, None, meta, FAKE_TRT)
 
 

@@ -134,9 +134,45 @@ def test_explicit_compute_capability_target(exports, tmp_path) -> None:
     records, _ = build_engines(BuildRequest(exports["dynamic-fp32"], out=tmp_path,
                                             compute_capabilities=("8.6",)), graphs=("template",), trt=TRT)
     assert records[0].meta["targets"] == {"compute_capabilities": ["8.6"], "kind": "explicit"}
-    with pytest.raises(MasktrtError, match="cannot target compute capability 9.0"):
-        build_engines(BuildRequest(exports["dynamic-fp32"], out=tmp_path / "h",
-                                   compute_capabilities=("9.0",)), graphs=("template",), trt=TRT)
+
+
+def test_default_targets_are_the_documented_portable_set(built) -> None:
+    meta = json.loads((built[0] / "template.json").read_text())
+    assert meta["targets"] == {"compute_capabilities": ["8.6", "8.9", "12.0"], "kind": "ahead-of-time default"}
+
+
+@pytest.mark.parametrize("cc", ["9.0", "8.0", "8.7"])
+def test_cli_refuses_targets_outside_the_support_matrix(exports, tmp_path, capsys, cc) -> None:
+    """Issue 21 defect 2: 9.0 (H100/H200), 8.0 (A100; in the bindings' enum, not in the matrix)
+    and 8.7 (Orin) are refused in one line naming the supported list, before TensorRT-RTX builds."""
+    code = main(["build", "--onnx", str(exports["dynamic-fp32"]), "--backend", "tensorrt-rtx",
+                 "--compute-capability", cc, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "supports compute capability 7.5, 8.6, 8.9, 12.0, 12.1 only" in err
+    assert f"the --compute-capability target is {cc}" in err and "--backend tensorrt" in err
+    assert not list(tmp_path.glob("*.engine"))
+
+
+def test_build_on_a_gpu_outside_the_support_matrix_is_refused(exports, tmp_path, monkeypatch) -> None:
+    import masktrt.engines.build as build_module
+    from masktrt.runtime.engine_loader import Gpu
+
+    monkeypatch.setattr(build_module, "probe_gpu", lambda: Gpu("NVIDIA H200", (9, 0)))
+    with pytest.raises(MasktrtError) as exc:
+        build_engines(BuildRequest(exports["dynamic-fp32"], out=tmp_path), graphs=("template",), trt=TRT)
+    text = str(exc.value)
+    assert "\n" not in text and "this GPU (NVIDIA H200) is 9.0" in text and "12.1 only" in text
+    assert "--compute-capability X.Y" in text  # ahead of time for other GPUs is still allowed
+    records, _ = build_engines(BuildRequest(exports["dynamic-fp32"], out=tmp_path,
+                                            compute_capabilities=("8.9",)), graphs=("template",), trt=TRT)
+    assert records[0].meta["targets"]["compute_capabilities"] == ["8.9"]
+
+
+def test_malformed_compute_capability_is_one_line(exports, tmp_path) -> None:
+    with pytest.raises(MasktrtError, match="not of the form MAJOR.MINOR"):
+        build_engines(BuildRequest(exports["dynamic-fp32"], out=tmp_path, compute_capabilities=("86",)),
+                      graphs=("template",), trt=TRT)
 
 
 # --- INT8: only from QDQ graphs ------------------------------------------------------------

@@ -14,11 +14,12 @@ from masktrt.errors import MasktrtError
 from masktrt.engines.correlation import choose_xcorr
 from masktrt.engines.precision import precision_plan
 from masktrt.runtime.engine_loader import Gpu, check_compatible
-from masktrt.runtime.trt_module import Flavour, import_trt, parse_version
+from masktrt.runtime.trt_module import RTX_SUPPORT_MATRIX, Flavour, check_supported, import_trt, parse_version
 
 RTX = Flavour("tensorrt_rtx", "1.7.1.116")
 TRT10 = Flavour("tensorrt", "10.3.0.26")
 TRT82 = Flavour("tensorrt", "8.2.1.8")  # JetPack 4.6 (Jetson Nano / TX2)
+TRT11 = Flavour("tensorrt", "11.4.0.11")  # what `pip install tensorrt` gives now
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:
@@ -36,6 +37,7 @@ def test_parse_version() -> None:
 def test_flavour_capabilities() -> None:
     assert RTX.always_strongly_typed and not RTX.uses_timing_cache and RTX.builds_without_gpu
     assert not TRT10.always_strongly_typed and TRT10.uses_timing_cache and not TRT10.builds_without_gpu
+    assert TRT11.always_strongly_typed and TRT11.uses_timing_cache and not TRT11.builds_without_gpu
     assert RTX.dynamic_weights and TRT10.dynamic_weights and Flavour("tensorrt", "8.5.1").dynamic_weights
     assert not TRT82.dynamic_weights
     assert TRT82.needs_explicit_batch_flag and not TRT10.needs_explicit_batch_flag
@@ -55,6 +57,18 @@ def test_fp16_on_rtx_needs_fp16_graph() -> None:
     assert "masktrt export --precision fp16 --out /x/onnx" in str(exc.value)
     plan = precision_plan(RTX, "fp16", "fp16")
     assert plan.flags == () and plan.strongly_typed
+
+
+def test_tensorrt_11_plans_like_rtx_no_precision_flags() -> None:
+    """TensorRT 11 removed BuilderFlag.FP16/INT8: no plan may name them (issue 21, defect 3)."""
+    assert precision_plan(TRT11, "fp16", "fp16") == precision_plan(TRT11, "fp16", "fp16", "d", True)
+    assert precision_plan(TRT11, "fp16", "fp16").flags == () and precision_plan(TRT11, "fp16", "fp16").strongly_typed
+    assert precision_plan(TRT11, "int8", "int8").flags == ()
+    assert precision_plan(TRT11, "int8", "fp32", others_quantized=True).flags == ()
+    with pytest.raises(MasktrtError) as exc:
+        precision_plan(TRT11, "fp16", "fp32", "/x/onnx")
+    assert "tensorrt 11.4.0.11 is strongly typed" in one_line(exc)
+    assert "masktrt export --precision fp16 --out /x/onnx" in str(exc.value)
 
 
 def test_fp16_graph_on_full_tensorrt_is_strongly_typed() -> None:
@@ -137,8 +151,8 @@ def test_missing_full_tensorrt_is_one_line() -> None:
 # --- load-time compatibility (metadata as a built engine writes it) --------------------------
 def _meta(module="tensorrt_rtx", version="1.7.1.116", targets=None) -> dict:
     return {"name": "search", "tensorrt": {"module": module, "version": version},
-            "targets": targets or {"compute_capabilities": None, "kind": "ahead-of-time default",
-                                   "min_compute_capability": "8.0"},
+            "targets": targets or {"compute_capabilities": ["8.6", "8.9", "12.0"],
+                                   "kind": "ahead-of-time default"},
             "rebuild": "masktrt build --onnx /e/onnx --backend tensorrt-rtx --precision fp16 "
                        "--xcorr auto --out /e/eng"}
 
@@ -176,7 +190,56 @@ def test_gpu_mismatch_full_tensorrt() -> None:
 def test_rtx_default_targets_refuse_turing() -> None:
     with pytest.raises(MasktrtError) as exc:
         check_compatible(_meta(), RTX, Gpu("Quadro RTX 6000", (7, 5)))
-    assert "--compute-capability 7.5" in one_line(exc)
+    assert "built for compute capability 8.6, 8.9, 12.0" in one_line(exc)
+    assert "--compute-capability 7.5" in str(exc.value)
+
+
+def test_engines_recorded_with_a_minimum_are_still_checked() -> None:
+    old = _meta(targets={"compute_capabilities": None, "kind": "ahead-of-time default",
+                         "min_compute_capability": "8.0"})
+    check_compatible(old, RTX, ADA)
+    with pytest.raises(MasktrtError, match="8.0\\+, but this GPU"):
+        check_compatible(old, RTX, Gpu("Quadro RTX 6000", (7, 5)))
+
+
+# --- TensorRT-RTX's support matrix (issue 21, defect 2) ----------------------------------------
+def test_support_matrix_per_version() -> None:
+    assert Flavour("tensorrt_rtx", "1.0.0.21").supported_compute_capabilities == ("7.5", "8.6", "8.9", "12.0")
+    assert Flavour("tensorrt_rtx", "1.4.0.1").supported_compute_capabilities == ("7.5", "8.6", "8.9", "12.0")
+    assert RTX.supported_compute_capabilities == ("7.5", "8.6", "8.9", "12.0", "12.1")
+    assert TRT10.supported_compute_capabilities is None and TRT11.supported_compute_capabilities is None
+    for _, ccs in RTX_SUPPORT_MATRIX:
+        assert not {"8.0", "8.7", "9.0"} & set(ccs)  # A100, Orin, H100/H200: never listed
+
+
+@pytest.mark.parametrize("gpu", [Gpu("NVIDIA H200", (9, 0)), Gpu("NVIDIA A100-SXM4-80GB", (8, 0)),
+                                 Gpu("Orin", (8, 7))])
+def test_rtx_refuses_gpus_outside_its_support_matrix_at_load(gpu) -> None:
+    """These passed the old 'compute capability >= 8.0' check and then failed inside TensorRT-RTX."""
+    meta = _meta(targets={"compute_capabilities": ["9.0", "8.0", "8.7"], "kind": "explicit"})
+    meta["rebuild"] += " --compute-capability 8.6"
+    with pytest.raises(MasktrtError) as exc:
+        check_compatible(meta, RTX, gpu)
+    text = one_line(exc)
+    assert "supports compute capability 7.5, 8.6, 8.9, 12.0, 12.1 only" in text
+    assert f"this GPU ({gpu.name}) is {gpu.compute_capability[0]}.{gpu.compute_capability[1]}" in text
+    assert "--backend tensorrt " in text and "--compute-capability" not in text  # full TensorRT: no targets
+
+
+def test_12_1_is_supported_from_rtx_1_5_only() -> None:
+    gb10 = Gpu("NVIDIA GB10", (12, 1))
+    meta = _meta(targets={"compute_capabilities": ["12.1"], "kind": "explicit"})
+    check_compatible(meta, RTX, gb10)
+    old = Flavour("tensorrt_rtx", "1.4.0.76")
+    with pytest.raises(MasktrtError, match="supports compute capability 7.5, 8.6, 8.9, 12.0 only"):
+        check_compatible(_meta(version="1.4.0.76", targets=meta["targets"]), old, gb10)
+
+
+def test_full_tensorrt_is_not_held_to_rtx_list() -> None:
+    h200 = Gpu("NVIDIA H200", (9, 0))
+    check_supported(TRT11, "9.0", "this GPU", "")
+    check_compatible(_meta("tensorrt", "10.3.0.26", {"compute_capabilities": ["9.0"], "kind": "build GPU"}),
+                     TRT10, h200)
 
 
 def test_no_gpu_and_no_tensorrt() -> None:

@@ -197,3 +197,27 @@ def test_device_ops_refuse_unusable_buffers():
     bad = DeviceIO(STREAM, {"search": io.inputs["search"]}, io.logits)
     with pytest.raises(MasktrtError, match="no device buffer for the template input"):
         DeviceOps(bad, kernels=reference_kernels(mem), memory=mem)
+
+
+def test_a_new_frame_size_frees_the_old_scratch_after_a_sync():
+    """Issue 21 defect 5: a new frame size used to leave the old frame and mask buffers and the
+    MBR workspace allocated until close(); a long-lived ops object fed many sizes grew without bound."""
+    mem = HostMemory()
+    ops = DeviceOps(device_io(DeviceOracle(mem)), kernels=reference_kernels(mem), memory=mem)
+    held_before = set(mem.blocks)
+
+    def crop(h: int, w: int):
+        frame = np.zeros((h, w, 3), np.uint8)
+        ops.crop(frame, np.array([w / 2, h / 2]), 127, 60, np.zeros(3), "template")
+        return ops._scratch
+
+    small = crop(100, 120)
+    assert crop(100, 120) is small  # same size: reused, nothing freed
+    assert not any(e[0] == "free" for e in mem.events)
+    large = crop(200, 240)
+    assert small.frame not in mem.blocks and small.mask not in mem.blocks and small.workspace.closed
+    assert set(mem.blocks) == held_before | {large.frame, large.mask}  # one set of scratch, not two
+    first_free = next(i for i, e in enumerate(mem.events) if e[0] == "free")
+    assert mem.events[first_free - 1] == ("sync",)  # queued kernels are done before anything goes
+    ops.close()
+    assert large.workspace.closed and large.frame not in mem.blocks and ops._scratch is None

@@ -18,6 +18,13 @@ from masktrt.runtime.backends.tensorrt_memory import DeviceTensor
 from masktrt.runtime.gpu_ops import DeviceInput, device_io, io_problem
 
 
+@pytest.fixture(autouse=True)
+def cache_here(tmp_path, monkeypatch):
+    """TensorRT-RTX runtime caches go to a test folder, not the user's ~/.cache/masktrt."""
+    monkeypatch.setenv("MASKTRT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "rtx-runtime"
+
+
 def make_runner(monkeypatch, cudart: FakeCudart, engines=toy_engines, **engine_options
                 ) -> trt_backend.TensorRTBackend:
     monkeypatch.setattr(trt_backend, "_cudart", lambda: cudart)
@@ -142,3 +149,67 @@ def test_refit_follows_the_fed_weights_and_keeps_host_copies_until_the_sync(monk
         runner.run("search", {"x": xa, **ka})
         assert refitter.refits == 3  # another target's kernels, then back: a refit each
     assert cudart.device == {} and cudart.pinned == {}
+
+
+# --- TensorRT-RTX's runtime cache (issue 21, defect 10) -------------------------------------------
+def _compilations(runner) -> dict[str, int]:
+    return {g: loaded.engine.compilations for g, loaded in runner.engines.items()}
+
+
+def _track_once(runner) -> None:
+    z, x = z_and_x(0)
+    runner.run("search", {"x": x, **runner.run("template", {"z": z}, keep_on_device=("k",))})
+
+
+def test_rtx_runtime_cache_is_loaded_on_start_and_saved_on_close(monkeypatch, cache_here) -> None:
+    """A second process starts with the kernels the first compiled just in time."""
+    with make_runner(monkeypatch, FakeCudart()) as first:
+        _track_once(first)
+        assert _compilations(first) == {"template": 1, "search": 1}  # JIT on first use
+        assert not any(g.runtime_cache.loaded for g in first.graphs.values())
+        assert not list(cache_here.glob("*.rtxcache"))  # saved on close, not before
+    files = sorted(cache_here.glob("*.rtxcache"))
+    assert len(files) == 2  # one per engine, named by its sha256 and the GPU
+    for g in first.graphs.values():
+        assert g.runtime_cache.cache.calls == ["serialize"]  # nothing to load the first time
+        assert g.runtime_cache.path.name.startswith(g.loaded.meta["engine_sha256"][:32])
+        assert g.context.runtime_config.cache is g.runtime_cache.cache  # the context uses it
+    with make_runner(monkeypatch, FakeCudart()) as second:
+        assert all(g.runtime_cache.loaded for g in second.graphs.values())
+        assert [g.runtime_cache.cache.calls for g in second.graphs.values()] == [["deserialize"]] * 2
+        _track_once(second)
+        assert _compilations(second) == {"template": 0, "search": 0}  # nothing compiled again
+
+
+def test_a_stale_runtime_cache_is_rejected_then_replaced(monkeypatch, cache_here) -> None:
+    with make_runner(monkeypatch, FakeCudart()) as first:
+        _track_once(first)
+    for path in cache_here.glob("*.rtxcache"):
+        path.write_bytes(b"another GPU or TensorRT-RTX version|kernels-z-k")
+    with make_runner(monkeypatch, FakeCudart()) as second:
+        assert not any(g.runtime_cache.loaded for g in second.graphs.values())
+        _track_once(second)
+        assert _compilations(second) == {"template": 1, "search": 1}
+    with make_runner(monkeypatch, FakeCudart()) as third:
+        assert all(g.runtime_cache.loaded for g in third.graphs.values())  # the stale file was replaced
+
+
+def test_runtime_cache_is_keyed_by_gpu_and_skipped_for_full_tensorrt(monkeypatch, cache_here) -> None:
+    from types import SimpleNamespace
+
+    from masktrt.runtime.engine_loader import Gpu
+
+    def on(gpu, module="tensorrt_rtx"):
+        engines = toy_engines()
+        for loaded in engines.values():
+            loaded.gpu, loaded.trt = gpu, SimpleNamespace(**{**vars(loaded.trt), "__name__": module})
+        return engines
+
+    with make_runner(monkeypatch, FakeCudart(), engines=lambda: on(Gpu("NVIDIA GeForce RTX 4090", (8, 9)))):
+        pass
+    with make_runner(monkeypatch, FakeCudart(), engines=lambda: on(Gpu("NVIDIA GeForce RTX 3090", (8, 6)))):
+        pass
+    names = sorted(p.name for p in cache_here.glob("*.rtxcache"))
+    assert len(names) == 4 and sum("RTX_4090_sm89" in n for n in names) == 2
+    with make_runner(monkeypatch, FakeCudart(), engines=lambda: on(None, "tensorrt")) as full:
+        assert all(g.runtime_cache is None and g.context.runtime_config is None for g in full.graphs.values())

@@ -48,7 +48,7 @@ def test_folder_outputs_are_complete_aligned_and_correct(tmp_path, capsys):
     np.testing.assert_allclose(got, boxes, atol=1.5)
     assert np.loadtxt(out / "polygons.txt", delimiter=",").shape == (8, 8)
     scores = np.loadtxt(out / "scores.txt", delimiter=",")
-    assert scores.shape == (8, 3) and (scores[:, 0] > 0.9).all() and (scores[:, 1:] == 0).all()
+    assert scores.shape == (8, 4) and (scores[:, 0] > 0.9).all() and (scores[:, 1:] == 0).all()
     cap = cv2.VideoCapture(str(out / "track.mp4"))
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     ok, first = cap.read()

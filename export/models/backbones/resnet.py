@@ -3,13 +3,68 @@
 Differences that matter: conv1 has no padding, stride-2 3x3 convs have padding 0, the layer2
 and layer3 shortcuts are 3x3 convs, and layer3 is dilated (block 0 dilation 1, the rest 2) so
 the total stride stays 8. Attribute names are the checkpoint's (`conv1`, `bn1`, `layerN.i...`).
+OceanPlus (TracKit `ResNet_plus2`, used_layers=[3]) is the same trunk, key for key and in its
+padding rules (spec arn-rts.md appendix 2), so both trackers build this one class.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from masktrt.export.models.siammask.channels import BOTTLENECK_EXPANSION, SiamMaskSpec
+RESNET50_BLOCKS = (3, 4, 6)  # bottlenecks in layer1..3 (layer4 is never built)
+# Defined here, not imported from a tracker's package: trackers build on backbones, never the
+# reverse (siammask.channels imports backbones, so importing it back would be a cycle).
+BOTTLENECK_EXPANSION = 4
+MIN_CHANNELS = 4  # a scaled trunk never goes narrower
+
+
+def scaled(channels: int, width: float) -> int:
+    """An official channel count at `width`, never below MIN_CHANNELS (identity at width 1)."""
+    return max(MIN_CHANNELS, int(round(channels * width)))
+
+
+class TrunkChannels(Protocol):
+    """What the trunk reads from a tracker's channel table (SiamMaskSpec, ResNet50Widths)."""
+
+    stem: int
+    planes: tuple[int, int, int]
+    blocks: tuple[int, int, int]
+    p1: int
+    p2: int
+
+
+@dataclass(frozen=True)
+class ResNet50Widths:
+    """The trunk's channel counts at a width multiplier (1.0 = the official 64/256/512/1024)."""
+
+    width: float = 1.0
+
+    @property
+    def stem(self) -> int:
+        return scaled(64, self.width)
+
+    @property
+    def planes(self) -> tuple[int, int, int]:
+        return tuple(scaled(c, self.width) for c in (64, 128, 256))
+
+    @property
+    def blocks(self) -> tuple[int, int, int]:
+        return RESNET50_BLOCKS
+
+    @property
+    def p1(self) -> int:
+        return self.planes[0] * BOTTLENECK_EXPANSION
+
+    @property
+    def p2(self) -> int:
+        return self.planes[1] * BOTTLENECK_EXPANSION
+
+    @property
+    def p3(self) -> int:
+        return self.planes[2] * BOTTLENECK_EXPANSION
 
 
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -73,7 +128,7 @@ def make_stage(cin: int, planes: int, blocks: int, stride: int, dilation: int) -
 class ResNetTrunk(nn.Module):
     """Stem + layer1..3; returns (p0, p1, p2, p3). layer4 and fc are not built."""
 
-    def __init__(self, spec: SiamMaskSpec) -> None:
+    def __init__(self, spec: TrunkChannels) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, spec.stem, 7, 2, 0, bias=False)
         self.bn1 = nn.BatchNorm2d(spec.stem)

@@ -4,16 +4,20 @@ The exporter, the checkpoint loader and the small demo model all read the widths
 instead of re-typing 256 or 1024. `width` scales every hidden channel count consistently (a
 multiplier; 1.0 = the official network whose state dict is the 356-key manifest); the fixed
 interfaces (3 input channels, 2A/4A RPN outputs, the 63x63 mask head, 1 logit) never scale.
+`backbone` names the trunk: ResNet-50's tap channels scale with `width` (the official layout);
+EfficientNet-Lite0's are fixed (its ImageNet weights define them), only the heads scale.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from masktrt.export.models.backbones import RESNET50, check_backbone
 from masktrt.specs.siammask import ANCHOR_NUM
 
 MIN_CHANNELS = 4  # the narrowest official layer (Refine's 4-channel level); never scale below it
 MASK_HEAD_SIDE = 63  # the base model's per-cell mask (3969 channels), kept only so weights load
 BOTTLENECK_EXPANSION = 4
+LITE0_TAPS = (16, 24, 40, 112)  # p0..p3 of the cut Lite0 (backbones/efficientnet_lite.py)
 
 
 def scaled(channels: int, width: float) -> int:
@@ -26,11 +30,23 @@ class SiamMaskSpec:
     """Every channel count of the network; `SiamMaskSpec()` is the official model."""
 
     width: float = 1.0
+    backbone: str = RESNET50
+
+    def __post_init__(self) -> None:
+        check_backbone(self.backbone)
+
+    @property
+    def taps(self) -> tuple[int, int, int, int]:
+        """Channels of the trunk's p0, p1, p2, p3."""
+        if self.backbone != RESNET50:
+            return LITE0_TAPS
+        p0 = scaled(64, self.width)
+        return (p0, *(planes * BOTTLENECK_EXPANSION for planes in self.planes))
 
     @property
     def stem(self) -> int:
-        """conv1 output = p0 channels (64)."""
-        return scaled(64, self.width)
+        """p0 channels (ResNet: conv1 output, 64)."""
+        return self.taps[0]
 
     @property
     def planes(self) -> tuple[int, int, int]:
@@ -43,15 +59,15 @@ class SiamMaskSpec:
 
     @property
     def p1(self) -> int:
-        return self.planes[0] * BOTTLENECK_EXPANSION
+        return self.taps[1]
 
     @property
     def p2(self) -> int:
-        return self.planes[1] * BOTTLENECK_EXPANSION
+        return self.taps[2]
 
     @property
     def p3(self) -> int:
-        return self.planes[2] * BOTTLENECK_EXPANSION
+        return self.taps[3]
 
     @property
     def adjust(self) -> int:
@@ -87,7 +103,7 @@ class SiamMaskSpec:
 
     def to_dict(self) -> dict:
         """Plain numbers for deploy.json and reports."""
-        return {"width": self.width, "stem": self.stem, "p1": self.p1, "p2": self.p2,
+        return {"backbone": self.backbone, "width": self.width, "stem": self.stem, "p1": self.p1, "p2": self.p2,
                 "p3": self.p3, "adjust": self.adjust, "hidden": self.hidden,
                 "cls_out": self.cls_out, "loc_out": self.loc_out, "mask_out": self.mask_out,
                 "refine_mid": list(self.refine_mid), "refine_out": list(self.refine_out)}

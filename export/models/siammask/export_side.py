@@ -44,8 +44,10 @@ class SiamMaskExport:
         return load_model(checkpoint, seed, width, pairs)
 
     def model_record(self, model: nn.Module) -> dict[str, Any]:
+        """deploy.json's `model` record: backbone and width are what rebuilds the network."""
         channels = model.spec.to_dict() if hasattr(model, "spec") else {}
-        return {"name": MODEL_NAME, "width": channels.get("width", 1.0), "channels": channels,
+        return {"name": MODEL_NAME, "backbone": channels.get("backbone", "resnet50"),
+                "width": channels.get("width", 1.0), "channels": channels,
                 "mask_head": "omitted (unused with Refine)"}
 
     def check_options(self, options: Mapping[str, Any]) -> None:

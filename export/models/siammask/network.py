@@ -12,7 +12,8 @@ from torch import nn
 
 from masktrt.export.models.siammask.depthcorr import DepthCorr, XCorr, xcorr_depthwise
 from masktrt.export.models.siammask.refine import Refine
-from masktrt.export.models.backbones.resnet import ResNetTrunk, conv_bn
+from masktrt.export.models.backbones import RESNET50, build_backbone
+from masktrt.export.models.backbones.resnet import conv_bn
 from masktrt.export.models.siammask.channels import SiamMaskSpec
 
 CROP_BELOW = 20  # adjust layer: maps narrower than this are template maps and get cropped
@@ -34,11 +35,12 @@ class Adjust(nn.Module):
 
 
 class Features(nn.Module):
-    """Official ResDown: the trunk (`features`) and the adjust layer (`downsample`)."""
+    """Official ResDown: the trunk (`features`, any backbone) and the adjust layer
+    (`downsample`, from the trunk's last map)."""
 
     def __init__(self, spec: SiamMaskSpec) -> None:
         super().__init__()
-        self.features = ResNetTrunk(spec)
+        self.features = build_backbone(spec)
         self.downsample = Adjust(spec.p3, spec.adjust)
 
     def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
@@ -66,11 +68,14 @@ class MaskBranch(nn.Module):
 
 
 class SiamMask(nn.Module):
-    """The sharp model; `spec` gives every channel count the exporter needs."""
+    """The sharp model on a backbone chosen by name; `spec` gives every channel count.
 
-    def __init__(self, width: float = 1.0) -> None:
+    Inputs are BGR 0..255 crops for every backbone (a backbone that wants normalised RGB
+    normalises inside its trunk), so the graphs' interface never depends on the backbone."""
+
+    def __init__(self, width: float = 1.0, backbone: str = RESNET50) -> None:
         super().__init__()
-        self.spec = SiamMaskSpec(float(width))
+        self.spec = SiamMaskSpec(float(width), backbone)
         self.features = Features(self.spec)
         self.rpn_model = RPN(self.spec)
         self.mask_model = MaskBranch(self.spec)

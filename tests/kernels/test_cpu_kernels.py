@@ -1,0 +1,137 @@
+"""Every __global__ function of kernels/*.cu executed on the CPU (kernels/host_module.py) against its
+reference, through the real launchers of masktrt.kernels.launch, on the cases the GPU tests use
+(kernel_cases.py). The summary line at the end of the log counts kernels, launches and cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from masktrt.kernels import launch
+from masktrt.kernels.host_module import HostBuffer, HostKernelModule
+
+from kernel_cases import (check_crop, check_mbr, check_paste, crop_cases, mbr_masks, paste_sequence,
+                          roi_case, special_scale_cases)
+from mbr_cases import degenerate_masks
+
+MODULES: dict[str, HostKernelModule] = {}
+
+
+def module(name: str) -> HostKernelModule:
+    """One library per source for the session (built once, then from the cache)."""
+    if name not in MODULES:
+        MODULES[name] = HostKernelModule(name)
+    return MODULES[name]
+
+
+def host_array(array: np.ndarray) -> HostBuffer:
+    buf = HostBuffer(array.nbytes)
+    buf.upload(array)
+    return buf
+
+
+def run_crop(kernel: launch.CropResizeKernel, case, half: bool) -> np.ndarray:
+    h, w = case.frame.shape[:2]
+    frame = host_array(case.frame)
+    out = HostBuffer(3 * case.model ** 2 * (2 if half else 4))
+    kernel.launch(frame.ptr, (h, w), w * 3, case.params, out.ptr, half)
+    return out.download((1, 3, case.model, case.model), np.float16 if half else np.float32)
+
+
+def run_paste_sequence(kernel: launch.PasteMaskKernel, cases, check) -> None:
+    """Consecutive calls into one persistent mask, as the tracker makes them."""
+    h, w = cases[0].hw
+    mask, logits, prob = HostBuffer(h * w), HostBuffer(127 * 127 * 4), HostBuffer(127 * 127 * 4)
+    previous = None
+    for case in cases:
+        logits.upload(case.logits)
+        previous = kernel.launch(logits.ptr, prob.ptr, case.params, case.thr, mask.ptr, w, previous)
+        check(case, mask.download((h, w), np.uint8))
+
+
+def run_mbr(kernel: launch.MbrKernel, mask: np.ndarray, region=None, ws=None):
+    h, w = mask.shape
+    dev = host_array(np.ascontiguousarray(mask))
+    ws = ws or launch.MbrWorkspace.allocate(h, w, HostBuffer)
+    kernel.launch(dev.ptr, w, region or (0, 0, w, h), ws)
+    return kernel.read(ws)
+
+
+# ---------------------------------------------------------------- crop_resize_bgr
+@pytest.mark.parametrize("half", [False, True])
+def test_crop_resize_on_random_geometry(half):
+    kernel = launch.CropResizeKernel(module("crop_resize"))
+    for case in crop_cases("fast", seed=int(half)):
+        check_crop(case, run_crop(kernel, case, half), half)
+
+
+def test_crop_resize_special_scales():
+    kernel = launch.CropResizeKernel(module("crop_resize"))
+    for case in special_scale_cases():
+        check_crop(case, run_crop(kernel, case, False), False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("half", [False, True])
+def test_crop_resize_1080p_and_4k(half):
+    kernel = launch.CropResizeKernel(module("crop_resize"))
+    for case in crop_cases("slow", count=6, seed=10 + int(half)):
+        check_crop(case, run_crop(kernel, case, half), half)
+
+
+# ---------------------------------------------------------------- sigmoid_map + paste_mask
+def test_paste_mask_sequence_clears_the_previous_region():
+    run_paste_sequence(launch.PasteMaskKernel(module("paste_mask")), paste_sequence(), check_paste)
+
+
+@pytest.mark.parametrize("hw", [(480, 854), (97, 131)])
+def test_paste_mask_other_frame_sizes(hw):
+    run_paste_sequence(launch.PasteMaskKernel(module("paste_mask")), paste_sequence(hw, 12, hw[0]), check_paste)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hw", [(1080, 1920), (2160, 3840)])
+def test_paste_mask_1080p_and_4k(hw):
+    run_paste_sequence(launch.PasteMaskKernel(module("paste_mask")), paste_sequence(hw, 8, hw[1]), check_paste)
+
+
+# ---------------------------------------------------------------- the seven MBR kernels
+def test_mbr_random_and_degenerate_masks():
+    kernel = launch.MbrKernel(module("mbr"))
+    for mask in mbr_masks("fast"):
+        check_mbr(mask, run_mbr(kernel, mask))
+
+
+def test_mbr_reference_test_sizes():
+    kernel = launch.MbrKernel(module("mbr"))
+    for hw in [(40, 40), (300, 400)]:
+        for mask in degenerate_masks(*hw).values():
+            check_mbr(mask, run_mbr(kernel, mask))
+
+
+def test_mbr_region_of_interest_offsets_corners():
+    mask, region = roi_case()
+    got = run_mbr(launch.MbrKernel(module("mbr")), mask, region)
+    x0, y0, x1, y1 = region
+    check_mbr(mask[y0:y1, x0:x1], got, offset=(x0, y0))
+
+
+def test_mbr_workspace_is_reused_across_sizes():
+    kernel = launch.MbrKernel(module("mbr"))
+    ws = launch.MbrWorkspace.allocate(480, 640, HostBuffer)
+    for mask in mbr_masks("fast")[::7]:
+        check_mbr(mask, run_mbr(kernel, mask, ws=ws))
+
+
+@pytest.mark.slow
+def test_mbr_1080p_and_4k():
+    kernel = launch.MbrKernel(module("mbr"))
+    for mask in mbr_masks("slow"):
+        check_mbr(mask, run_mbr(kernel, mask))
+
+
+# ---------------------------------------------------------------- coverage of the sources
+def test_every_global_function_ran():
+    """Runs last in this module: every entry of every source was launched at least once."""
+    for name in ("crop_resize", "paste_mask", "mbr"):
+        mod = module(name)
+        assert mod.launches_by_kernel.keys() == set(mod.entries), (name, dict(mod.launches_by_kernel))

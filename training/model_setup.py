@@ -1,0 +1,62 @@
+"""The model a run trains: backbone by name, ImageNet weights where a package ships them,
+early backbone stages frozen, a smaller learning rate for the rest of the backbone.
+
+Why freeze: on a shared 2-core CPU the frozen stem and first stages cost a forward pass only
+(no activations kept, no gradients), and with ten real sequences their ImageNet features are
+better than anything the run could learn. Frozen parts stay in eval mode (their BatchNorm
+statistics are ImageNet's); the rest trains in train mode, as the official recipe does.
+Why a smaller backbone learning rate: pysot trains the pretrained trunk at 0.1x the heads'.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from masktrt.export.models import SiamMask
+from masktrt.export.models.backbones import RESNET50, load_pretrained
+
+
+def frozen_modules(model: SiamMask, blocks: int) -> list[nn.Module]:
+    """The stem and the first `blocks` blocks (Lite0: MBConv blocks; ResNet: layers)."""
+    if blocks <= 0:
+        return []
+    trunk = model.features.features
+    if model.spec.backbone == RESNET50:
+        return [trunk.conv1, trunk.bn1, *[trunk.layer1, trunk.layer2, trunk.layer3][:blocks]]
+    return [trunk._conv_stem, trunk._bn0, *list(trunk._blocks)[:blocks]]
+
+
+def freeze(model: SiamMask, blocks: int) -> SiamMask:
+    for module in frozen_modules(model, blocks):
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+    return model
+
+
+def set_train_mode(model: SiamMask, blocks: int) -> SiamMask:
+    """train() for everything but the frozen modules, whose BatchNorms keep their statistics."""
+    model.train()
+    for module in frozen_modules(model, blocks):
+        module.eval()
+    return model
+
+
+def new_model(width: float, backbone: str, pretrained: bool, blocks: int) -> SiamMask:
+    """A fresh model for a run: ImageNet trunk if asked, frozen stem and `blocks` blocks."""
+    model = SiamMask(width, backbone)
+    if pretrained:
+        load_pretrained(model.features.features, backbone)
+    return set_train_mode(freeze(model, blocks), blocks)
+
+
+def param_groups(model: SiamMask, lr: float, backbone_scale: float) -> list[dict[str, Any]]:
+    """Trainable parameters in two groups (backbone, the rest), each with its lr scale."""
+    trunk = {id(p) for p in model.features.features.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    backbone = [p for p in trainable if id(p) in trunk]
+    rest = [p for p in trainable if id(p) not in trunk]
+    groups = [{"params": rest, "lr": lr, "scale": 1.0}]
+    if backbone:
+        groups.append({"params": backbone, "lr": lr * backbone_scale, "scale": backbone_scale})
+    return groups
