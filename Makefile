@@ -1,7 +1,7 @@
 # The two set-up commands of the README, and the slower checks CI runs beside them.
 PYTHON ?= python3
 
-.PHONY: install demo test parity engines gpu-test
+.PHONY: install demo test parity engines gpu-test gpu-check gpu-wheels cpu-kernels tsan
 
 install:
 	$(PYTHON) -m pip install -q -e ".[dev]"
@@ -18,3 +18,24 @@ parity: install
 
 gpu-test: install
 	$(PYTHON) -m pytest -m gpu -q
+
+# The whole GPU verification in one command (scripts/gpu_check.py; README "GPU check"): report in
+# $(OUT) (the device tool's $OUT) or out/gpu-check. Without a GPU it says "no GPU" and exits 0.
+gpu-check:
+	$(PYTHON) scripts/gpu_check.py $(if $(OUT),--out $(OUT),)
+
+# Once, on a machine with the registry: the wheels gpu-check installs, cut into carryable parts.
+GPU_WHEELS ?= tensorrt-rtx-cu13-bindings==1.7.1.116 tensorrt-rtx-cu13-libs==1.7.1.116 onnxruntime-gpu
+gpu-wheels:
+	mkdir -p .gpu/whl
+	$(PYTHON) -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 -d .gpu/whl $(GPU_WHEELS)
+	$(PYTHON) scripts/gpu_wheels.py .gpu
+
+# The CUDA kernels executed on the CPU (kernels/host_module.py) against their references.
+cpu-kernels:
+	$(PYTHON) -m pytest -q -m "not slow" tests/kernels/test_cpu_kernels.py tests/kernels/test_cpu_layer.py
+
+# The same with 1080p/4K cases and the ThreadSanitizer build.
+tsan:
+	$(PYTHON) -m pytest -q -m slow tests/kernels/test_cpu_kernels.py tests/kernels/test_cpu_layer.py

@@ -8,9 +8,9 @@ compared on frames whose masks agree.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from fake_numpy_backend import synthetic_sequence
@@ -20,6 +20,9 @@ from masktrt.kernels.paste_reference import PROB_TIE
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps,
                                      choose_ops)
 from masktrt.runtime.trackers.siammask import SiamMaskTracker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
+from kernel_cases import device_ops_cases  # noqa: E402  (one cases module for CPU and GPU kernel tests)
 
 pytestmark = pytest.mark.gpu
 NET_TIE = 0.02
@@ -42,24 +45,14 @@ def test_device_ops_match_host_ops_on_plain_device_buffers(launch):
                       "search": DeviceTensorSpec(x.ptr, f32, (1, 3, 255, 255))},
                   DeviceTensorSpec(logits_dev.ptr, f32, (1, 1, 127, 127)))
     ops, host = DeviceOps(io, want_mask=True), HostOps()
-    rng = np.random.default_rng(0)
     h, w = 480, 640
-    for i in range(12):
-        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        avg = frame.reshape(-1, 3).mean(0, dtype=np.float64)
-        center = np.array([rng.uniform(-40, w + 40), rng.uniform(-40, h + 40)])
-        side = int(rng.integers(60, 700))
-        ops.crop(frame, center, 255, side, avg, "search")
+    for i, c in enumerate(device_ops_cases(12, (h, w))):  # shared with the CPU kernel tests
+        ops.crop(c.frame, c.center, 255, c.side, c.avg, "search")
         np.testing.assert_array_equal(x.download((1, 3, 255, 255), np.float32),
-                                      host.crop(frame, center, 255, side, avg, "search"))
-        smooth = cv2.GaussianBlur(rng.normal(0, 1, (127, 127)).astype(np.float32), (0, 0), 6.0)
-        logits = (smooth / (np.abs(smooth).max() + 1e-6) * 8 + rng.uniform(-3, 3)).astype(np.float32)
-        logits_dev.upload(logits)
-        crop_box = (center[0] - side / 2, center[1] - side / 2, float(side), float(side))
-        pos = (int(rng.integers(0, 25)), int(rng.integers(0, 25)))
-        fallback = (center[0], center[1], 50.0, 40.0)
-        got = ops.postprocess(DeviceLogits(logits_dev.ptr), crop_box, pos, (h, w), 0.35, fallback)
-        want = host.postprocess(logits, crop_box, pos, (h, w), 0.35, fallback)
+                                      host.crop(c.frame, c.center, 255, c.side, c.avg, "search"))
+        logits_dev.upload(c.logits)
+        got = ops.postprocess(DeviceLogits(logits_dev.ptr), c.crop_box, c.pos, (h, w), 0.35, c.fallback)
+        want = host.postprocess(c.logits, c.crop_box, c.pos, (h, w), 0.35, c.fallback)
         diff = got.mask != want.mask
         assert np.all(np.abs(want.prob[diff] - 0.35) < PROB_TIE), (i, int(diff.sum()))
         assert got.from_mask == want.from_mask, i
