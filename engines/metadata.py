@@ -53,7 +53,11 @@ def reusable(meta_path: Path, engine_path: Path, flavour: Flavour, request: Buil
 
 
 def write_engine(out: Path, name: str, engine: bytes, meta: dict[str, Any]) -> tuple[Path, Path]:
+    """Engine first, metadata last, each written whole (temp file + rename): an interrupted build
+    leaves no half-written engine, and never metadata vouching for an engine that is not there."""
+    from masktrt.files import write_bytes, write_json
+
     engine_path, meta_path = out / f"{name}.engine", out / f"{name}.json"
-    engine_path.write_bytes(engine)
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    write_bytes(engine_path, engine)
+    write_json(meta_path, meta)
     return engine_path, meta_path

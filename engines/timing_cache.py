@@ -31,6 +31,8 @@ def write_cache(path: Path | None, cache: bytes | None) -> str | None:
     """Store the updated cache; returns the note to show the user (None: nothing written)."""
     if not (path and cache):
         return None
+    from masktrt.files import write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(cache)
+    write_bytes(path, cache)
     return f"timing cache: {path}"

@@ -92,10 +92,10 @@ def wrapper_source(source_path: Path, source: str) -> str:
     lockstep = lockstep_kernels(source)
     lines = [f'#include "{HEADER}"', f'#include "{source_path}"', "",
              'extern "C" __attribute__((visibility("default")))',
-             "int masktrt_host_launch(const char* name, const unsigned* grid, const unsigned* block, void** args) {"]
+             "int masktrt_host_launch(const char* name, const unsigned* grid, const unsigned* block, void** args, int flags) {"]
     for e in entries:
         flag = "true" if e in lockstep else "false"
-        lines.append(f'    if (std::strcmp(name, "{e}") == 0) return cuda_host::launch({e}, grid, block, args, {flag});')
+        lines.append(f'    if (std::strcmp(name, "{e}") == 0) return cuda_host::launch({e}, grid, block, args, {flag}, flags);')
     lines += ["    return -1;", "}", ""]
     return "\n".join(lines)
 
@@ -141,17 +141,19 @@ class HostKernelModule:
     """KernelModule's interface on the CPU: launch(name, grid, block, args), memset_d8/d32.
 
     `name` is a kernel source (crop_resize, paste_mask, mbr) or a path to a .cu file (a test's
-    deliberately broken copy).
+    deliberately broken copy). thread0_last: the adversarial schedule of cuda_host.h (flag 1).
     """
 
-    def __init__(self, name: str | Path, cache_root: Path | None = None, sanitize: str | None = None) -> None:
+    def __init__(self, name: str | Path, cache_root: Path | None = None, sanitize: str | None = None,
+                 thread0_last: bool = False) -> None:
         path = Path(name) if str(name).endswith(".cu") else source_path(str(name))
         self.entries = ENTRY.findall(path.read_text())
         self.path = build_library(path, cache_root, sanitize)
         self._lib = ctypes.CDLL(str(self.path))
         self._lib.masktrt_host_launch.restype = ctypes.c_int
         self._lib.masktrt_host_launch.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p,
-                                                  ctypes.c_void_p]
+                                                  ctypes.c_void_p, ctypes.c_int]
+        self.flags = 1 if thread0_last else 0  # cuda_host.h's schedules
         self.launches_by_kernel: Counter = Counter()  # name -> launches, for the tests' summary
 
     def launch(self, name: str, grid: tuple[int, int, int], block: tuple[int, int, int],
@@ -162,7 +164,7 @@ class HostKernelModule:
         params = (ctypes.c_void_p * max(len(values), 1))(*[ctypes.addressof(v) for v in values])
         dims = (ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block)
         rc = self._lib.masktrt_host_launch(name.encode(), ctypes.addressof(dims[0]),
-                                           ctypes.addressof(dims[1]), ctypes.addressof(params))
+                                           ctypes.addressof(dims[1]), ctypes.addressof(params), self.flags)
         if rc != 0:
             why = "no such __global__ function" if rc < 0 else f"invalid configuration {grid} x {block}"
             raise MasktrtError(f"host launch of {name} failed: {why}", "check the launcher's arguments")

@@ -162,8 +162,8 @@ def read_rows(path: Path, widths: tuple[int, ...]) -> np.ndarray:
         except ValueError:
             values = [math.nan]
         if not all(math.isfinite(v) for v in values):  # 'nan' and 'inf' parse, but mean nothing
-            raise MasktrtError(f"{path}:{number} is not a list of finite numbers: "
-                               f"'{line.strip()[:80]}'",
+            raise MasktrtError(f"{path}:{number} is not a list of numbers: "
+                               f"'{line.strip()[:80]}' (nan and inf do not count)",
                                "write one comma-separated row of numbers per frame")
         rows.append(values)
     if not rows:

@@ -1,12 +1,13 @@
 """Honest evaluation of a trained checkpoint: track whole sequences, score J and F.
 
 Held-out synthetic sequences use scene seeds >= pairs.HELD_OUT_FROM, which training never
-draws, rendered at the generator's defaults (480x640, one look-alike, one occluder). Real
-sequences (../shared/data) are reported too, with the caveat that the model never saw a real
-image; they must never be used to choose anything. The first frame (given box) is not scored.
+draws, rendered at the generator's defaults (480x640, one look-alike, one occluder). The real
+held-out table (the four evaluation sequences in ../shared/data, never trained on) is
+`training.held_out`; `--real` adds it. The first frame (given box) is not scored.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from masktrt.training.pairs import HELD_OUT_FROM
 
 EVAL_FRAMES = 40
 EVAL_SIZE = (480, 640)
-REAL_SEQUENCES = ("davis-blackswan", "davis-dog")
 
 
 def _model(model: SiamMask | str | Path) -> SiamMask:
@@ -78,63 +78,56 @@ def evaluate_synthetic(model: SiamMask | str | Path, count: int = 10,
             "mean_f": float(np.mean([r["F"] for r in rows]))}
 
 
-def _masks(seq) -> Iterator[np.ndarray]:
-    for i in range(len(seq)):
-        yield seq.mask(i)
-
-
-def evaluate_real(model: SiamMask | str | Path, names: Iterable[str] = REAL_SEQUENCES,
-                  max_frames: int | None = None) -> dict:
-    """J/F on the shared DAVIS sequences that exist here (skipped silently when absent)."""
-    from masktrt.paths import shared_sequence
-    from masktrt.runtime.sequences import load_sequence
-
-    net = _model(model)
-    rows = []
-    for name in names:
-        path = shared_sequence(name)
-        if path is None:
-            continue
-        seq = load_sequence(path)
-        if max_frames is not None:
-            seq = seq.head(max_frames)
-        box = tuple(float(v) for v in seq.init_box())
-        j, f = track_scores(net, iter(seq), _masks(seq), box)
-        rows.append({"sequence": name, "frames": len(seq), "J": j, "F": f})
-    return {"sequences": rows}
-
-
 def main(argv: list[str] | None = None) -> int:
-    """`python -m masktrt.training.evaluate CKPT [--count N] [--real] [--random-baseline]`."""
+    """`python -m masktrt.training.evaluate CKPT [--count N] [--real] [--markdown]
+    [--random-baseline] [--out JSON]`: held-out synthetic J/F, and with --real the model
+    card's held-out real table (J/F, box IoU/AUC, score separation, lost threshold)."""
     import argparse
-    import json
 
     import torch
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--count", type=int, default=10)
-    parser.add_argument("--real", action="store_true", help="also the shared DAVIS sequences")
+    parser.add_argument("--count", type=int, default=10, help="held-out synthetic sequences (0: none)")
+    parser.add_argument("--real", action="store_true",
+                        help="the four held-out real sequences (../shared/data) and the score separation")
+    parser.add_argument("--markdown", action="store_true", help="print the real table as markdown")
     parser.add_argument("--random-baseline", action="store_true",
                         help="also seeded random weights of the same width")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
-    net = _model(args.checkpoint)
-    report = {"checkpoint": str(args.checkpoint), "width": net.spec.width,
-              "synthetic": evaluate_synthetic(net, args.count)}
+    torch.set_num_threads(args.threads)
+    report = evaluation_report(_model(args.checkpoint), args)
+    report["checkpoint"] = str(args.checkpoint)
+    if args.out:
+        from masktrt.files import write_json
+
+        write_json(args.out, report)
+    if args.markdown and "real" in report:
+        from masktrt.training.held_out import markdown
+
+        print(markdown(report["real"]))
+    else:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def evaluation_report(net: SiamMask, args) -> dict:
+    """The parts of the report the options ask for."""
+    report = {"backbone": net.spec.backbone, "width": net.spec.width}
+    if args.count:
+        report["synthetic"] = evaluate_synthetic(net, args.count)
     if args.real:
-        report["real"] = evaluate_real(net)
-    if args.random_baseline:
+        from masktrt.training.held_out import evaluate_held_out
+
+        report["real"] = evaluate_held_out(net)
+    if args.random_baseline and args.count:
         from masktrt.export.random_weights import random_model
 
-        rand = random_model(seed=0, width=net.spec.width)
-        report["random_synthetic"] = evaluate_synthetic(rand, args.count)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
-    return 0
+        report["random_synthetic"] = evaluate_synthetic(random_model(seed=0, width=net.spec.width),
+                                                        args.count)
+    return report
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@
 //   the source by kernels/host_module.py): thread t of every block runs in one OS thread, block after
 //   block, without a rendezvous between blocks, so different blocks overlap in time, which CUDA
 //   allows (blocks are unordered); it avoids 256 context switches per block;
+// - schedules: any interleaving is legal for a correct kernel. Flag 1 ("thread 0 last") starts
+//   thread 0 of each lockstep block only once the block's other threads wait at a barrier or have
+//   returned: a missing __syncthreads after a thread-0-only section then fails every time instead
+//   of now and then (tests/kernels/test_cpu_layer.py);
 // - atomics are sequentially consistent std::atomic_ref operations (at least as strong as CUDA's
 //   relaxed device-scope atomics); atomicMin/Max are compare-exchange loops;
 // - floating point follows IEEE-754 with round-to-nearest (x86-64 SSE, built with
@@ -187,12 +191,19 @@ public:
         std::unique_lock<std::mutex> lock(m_);
         unsigned long long gen = generation_;
         if (++arrived_ == expected_) return release();
+        cv_.notify_all();  // wakes a thread waiting in wait_for_others
         cv_.wait(lock, [&] { return generation_ != gen; });
     }
     void arrive_and_drop() {
         std::lock_guard<std::mutex> lock(m_);
         --expected_;
         if (arrived_ == expected_ && arrived_ > 0) release();
+        else cv_.notify_all();
+    }
+    // Until every other participant waits at the barrier or has left (the "thread 0 last" schedule).
+    void wait_for_others() {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return arrived_ + 1 >= expected_; });
     }
 
 private:
@@ -226,6 +237,7 @@ namespace cuda_host {
 struct Launch {
     dim3 grid, block;
     bool lockstep;  // blocks one after another with a rendezvous (kernel uses __shared__/__syncthreads)
+    bool thread0_last;  // lockstep: thread 0 of a block starts once the others wait or have returned
     Barrier sync, block_end;
 };
 
@@ -244,6 +256,7 @@ template <class F> static void run_thread(Launch& L, unsigned t, F& body) {
     L.block_end.arrive_and_wait();  // start gate: no thread runs ahead while the others are created
     for (unsigned long long b = 0; b < blocks; ++b) {
         blockIdx = unflatten(b, L.grid);
+        if (L.lockstep && L.thread0_last && t == 0) L.sync.wait_for_others();
         body();
         if (!L.lockstep) continue;
         L.sync.arrive_and_drop();       // this thread has returned for this block
@@ -258,9 +271,9 @@ static std::mutex launch_mutex;  // one launch at a time per library: __shared__
 // cuLaunchKernel's contract: args[i] points at the i-th parameter's value; values are copied.
 template <class... A, std::size_t... I>
 static int launch_impl(void (*fn)(A...), const unsigned* g, const unsigned* b, void** args,
-                       bool lockstep, std::index_sequence<I...>) {
+                       bool lockstep, bool thread0_last, std::index_sequence<I...>) {
     std::tuple<std::decay_t<A>...> params(*static_cast<std::decay_t<A>*>(args[I])...);
-    Launch L{dim3{g[0], g[1], g[2]}, dim3{b[0], b[1], b[2]}, lockstep, {}, {}};
+    Launch L{dim3{g[0], g[1], g[2]}, dim3{b[0], b[1], b[2]}, lockstep, thread0_last, {}, {}};
     unsigned threads = b[0] * b[1] * b[2];
     if (threads == 0 || threads > 1024 || b[2] > 64 || g[0] == 0 || g[1] == 0 || g[2] == 0) return 1;
     std::lock_guard<std::mutex> lock(launch_mutex);
@@ -275,8 +288,9 @@ static int launch_impl(void (*fn)(A...), const unsigned* g, const unsigned* b, v
 }
 
 template <class... A>
-static int launch(void (*fn)(A...), const unsigned* g, const unsigned* b, void** args, bool lockstep) {
-    return launch_impl(fn, g, b, args, lockstep, std::index_sequence_for<A...>{});
+static int launch(void (*fn)(A...), const unsigned* g, const unsigned* b, void** args, bool lockstep,
+                  int flags) {
+    return launch_impl(fn, g, b, args, lockstep, (flags & 1) != 0, std::index_sequence_for<A...>{});
 }
 
 }  // namespace cuda_host

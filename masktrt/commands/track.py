@@ -4,7 +4,10 @@ Writes into --out: masks/<frame>.png (0/255; named like the input images, else 0
 polygons.txt (x1,y1,...,x4,y4 per frame), boxes.txt (x,y,w,h), scores.txt (score,lost,skipped,invalid
 with 0/1 flags) and track.mp4 (mask, polygon, score, fps, LOST tag). Line i belongs to frame i;
 frame 0 is the given box itself. A frame that cannot be decoded repeats the previous result and
-is marked skipped, so every output stays aligned with the input.
+is marked skipped, so every output stays aligned with the input; a frame whose network outputs
+are not finite (NaN/Inf) keeps the last good box, is marked lost and invalid, and tracking goes
+on from the last good state. A folder that already holds a run's outputs is refused (old and
+new per-frame files would mix) unless --overwrite, which removes masktrt's own files only.
 """
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ FOLDERS = {"masktrt": "masktrt", "kernels": "masktrt.kernels", "runtime": "maskt
            "training": "masktrt.training"}
 RANK = {"core": 0, "kernels": 1, "runtime": 2, "export": 3, "engines": 3, "benchmarks": 4,
         "calibration": 4, "training": 4, "top": 5}
-TOP = ("masktrt.api", "masktrt.cli", "masktrt.commands")  # and the package itself: its
+TOP = ("masktrt.api", "masktrt.cli", "masktrt.commands", "masktrt.soak")  # soak drives the API;
+# and the package itself: its
 # `masktrt.open_tracker` attribute is the API
 LEAN = ("kernels", "runtime", "engines")
 HEAVY = ("torch", "onnx", "onnxslim", "torchvision")

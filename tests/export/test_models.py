@@ -116,3 +116,12 @@ def test_entry_points_keep_no_state(small: SiamMask) -> None:
         small.template(torch.rand_like(z) * 255)
         out2 = small.search(x, *k1)
     assert all(torch.equal(a, b) for a, b in zip(out1, out2))
+
+
+def test_spec_names_its_backbone_and_lite0_taps_do_not_scale() -> None:
+    from masktrt.export.models import SiamMaskSpec
+
+    assert SiamMaskSpec().to_dict()["backbone"] == "resnet50"
+    lite = SiamMaskSpec(0.5, "efficientnet_lite0")
+    assert (lite.stem, lite.p1, lite.p2, lite.p3) == (16, 24, 40, 112)
+    assert (lite.adjust, lite.hidden) == (128, 128)

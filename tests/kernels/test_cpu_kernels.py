@@ -129,6 +129,70 @@ def test_mbr_1080p_and_4k():
         check_mbr(mask, run_mbr(kernel, mask))
 
 
+# ---------------------------------------------------------------- runtime.gpu_ops on the CPU kernels
+class HostMemory:
+    """DeviceOps' memory seam (runtime.gpu_ops.DriverMemory's calls) over host buffers."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[int, HostBuffer] = {}
+
+    def alloc(self, nbytes: int) -> int:
+        buf = HostBuffer(nbytes)
+        self.buffers[buf.ptr] = buf
+        return buf.ptr
+
+    def free(self, ptr: int) -> None:
+        self.buffers.pop(ptr)
+
+    def synchronize(self) -> None:
+        pass
+
+    def upload(self, ptr: int, array: np.ndarray) -> None:
+        self.buffers[ptr].upload(array)
+
+    def download(self, ptr: int, shape, dtype) -> np.ndarray:
+        return self.buffers[ptr].download(shape, dtype)
+
+    def zero(self, ptr: int, pitch: int, region) -> None:
+        x0, y0, x1, y1 = region
+        for y in range(y0, y1):
+            module("mbr").memset_d8(ptr + y * pitch + x0, 0, x1 - x0)
+
+    def close(self) -> None:
+        self.buffers.clear()
+
+
+def test_device_ops_cases_through_runtime_gpu_ops():
+    """tests/runtime/test_gpu_ops_gpu.py's cases: DeviceOps (the runtime's GPU path) on these kernels."""
+    from masktrt.kernels.paste_reference import PROB_TIE
+    from masktrt.runtime.gpu_ops import DeviceIO, DeviceKernels, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps
+
+    from kernel_cases import RUN_LOG, device_ops_cases
+
+    f32, mem = np.dtype(np.float32), HostMemory()
+    x, logits = HostBuffer(3 * 255 * 255 * 4), HostBuffer(127 * 127 * 4)
+    io = DeviceIO(0, {"template": DeviceTensorSpec(mem.alloc(3 * 127 * 127 * 4), f32, (1, 3, 127, 127)),
+                      "search": DeviceTensorSpec(x.ptr, f32, (1, 3, 255, 255))},
+                  DeviceTensorSpec(logits.ptr, f32, (1, 1, 127, 127)))
+    kernels = DeviceKernels(launch.CropResizeKernel(module("crop_resize")), launch.PasteMaskKernel(module("paste_mask")),
+                            launch.MbrKernel(module("mbr")),
+                            lambda h, w: launch.MbrWorkspace.allocate(h, w, HostBuffer))
+    ops, host = DeviceOps(io, want_mask=True, kernels=kernels, memory=mem), HostOps()
+    for i, c in enumerate(device_ops_cases(12, (480, 640))):
+        ops.crop(c.frame, c.center, 255, c.side, c.avg, "search")
+        np.testing.assert_array_equal(x.download((1, 3, 255, 255), np.float32),
+                                      host.crop(c.frame, c.center, 255, c.side, c.avg, "search"))
+        logits.upload(c.logits)
+        got = ops.postprocess(DeviceLogits(logits.ptr), c.crop_box, c.pos, (480, 640), 0.35, c.fallback)
+        want = host.postprocess(c.logits, c.crop_box, c.pos, (480, 640), 0.35, c.fallback)
+        diff = got.mask != want.mask
+        assert np.all(np.abs(want.prob[diff] - 0.35) < PROB_TIE), (i, int(diff.sum()))
+        assert got.from_mask == want.from_mask, i
+        assert np.abs(np.sort(got.polygon.reshape(-1, 2), 0) - np.sort(want.polygon.reshape(-1, 2), 0)).max() < 0.5, i
+        RUN_LOG["device_ops"] += 1
+    ops.close()
+
+
 # ---------------------------------------------------------------- coverage of the sources
 def test_every_global_function_ran():
     """Runs last in this module: every entry of every source was launched at least once."""

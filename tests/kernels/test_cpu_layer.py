@@ -19,7 +19,7 @@ from masktrt.kernels.host_module import (TSAN_SUPPRESSIONS, HostBuffer, HostKern
 
 from kernel_cases import check_mbr, check_paste, paste_sequence
 from mbr_cases import random_masks
-from test_cpu_kernels import run_mbr, run_paste_sequence
+from test_cpu_kernels import module, run_mbr, run_paste_sequence
 
 HERE = Path(__file__).parent
 
@@ -42,10 +42,21 @@ def test_off_by_one_paste_back_fails_the_comparison(tmp_path):
 
 def test_missing_syncthreads_in_hull_mbr_fails_the_comparison(tmp_path):
     src = broken_copy(tmp_path, "mbr", "    __syncthreads();\n    int k = count;", "    int k = count;")
-    kernel = launch.MbrKernel(HostKernelModule(src, cache_root=tmp_path))
-    with pytest.raises(AssertionError):
-        for mask in random_masks(4, 12, [(120, 160), (240, 320)]):
+    kernel = launch.MbrKernel(HostKernelModule(src, cache_root=tmp_path, thread0_last=True))
+    for angle in (20, 35, 60):  # rotated boxes: one hull edge alone is never the answer
+        mask = rotated_box(angle)
+        check_mbr(mask, run_mbr(launch.MbrKernel(module("mbr")), mask))
+        with pytest.raises(AssertionError):  # every time: thread 0 runs after the others read `count`
             check_mbr(mask, run_mbr(kernel, mask))
+
+
+def rotated_box(angle: float) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros((200, 240), np.uint8)
+    corners = cv2.boxPoints(((120.0, 100.0), (150.0, 60.0), angle))
+    cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 1)
+    return mask
 
 
 PROBE = r'''
@@ -78,6 +89,12 @@ def probe(tmp_path_factory):
     root = tmp_path_factory.mktemp("probe")
     (root / "probe.cu").write_text(PROBE)
     return HostKernelModule(root / "probe.cu", cache_root=root)
+
+
+def test_the_thread0_last_schedule_passes_correct_kernels():
+    kernel = launch.MbrKernel(HostKernelModule("mbr", thread0_last=True))
+    for mask in random_masks(5, 6, [(120, 160), (240, 320)]):
+        check_mbr(mask, run_mbr(kernel, mask))
 
 
 def test_lockstep_is_decided_from_the_source():

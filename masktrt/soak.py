@@ -6,7 +6,7 @@ nothing is cached between frames) with ONNX Runtime on a small export and sample
 set size (VmRSS) every `every` frames: in-process for the API, from /proc/<pid>/status of the
 child for the CLI (its frame count read from the boxes.txt it is writing).
 
-    python -m masktrt.benchmarks.soak --frames 10000 --every 500 [--onnx DIR] [--json PATH]
+    python -m masktrt.soak --frames 10000 --every 500 [--onnx DIR] [--json PATH]
 
 Without --onnx it exports the width-0.125 random model once (needs the export extras). Prints
 one JSON document and the README line. The budget (FLAT_BUDGET_MIB) is what the slow test
@@ -159,7 +159,7 @@ def machine_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m masktrt.benchmarks.soak", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m masktrt.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=500, help="RSS sample period in frames")

@@ -1,0 +1,47 @@
+"""Does the tracker's score mean something? Separation of on- and off-target frames by score,
+and the lost threshold that follows from it. NumPy only.
+
+A frame is on target when its box IoU with the ground truth exceeds 0.5 (OTB's success
+threshold). The separation is the ROC AUC of the score as a detector of on-target frames (the
+probability that a random on-target frame scores higher than a random off-target one: 0.5 is
+chance, 1.0 perfect). The lost threshold is the score that maximises Youden's J (true-positive
+rate minus false-positive rate), i.e. the best balance of missed losses and false alarms.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ON_TARGET_IOU = 0.5
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Mann-Whitney AUC (ties count half); None when one class is empty."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def youden_threshold(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """The threshold t (frames with score < t flagged lost) maximising TPR - FPR; None when
+    one class is empty. Midway between the two scores it separates, so it is not fitted to
+    one frame's exact value."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return None
+    values = np.unique(scores)
+    cuts = np.concatenate([[values[0]], (values[1:] + values[:-1]) / 2, [values[-1] + 1e-6]])
+    youden = [np.mean(scores[positive] >= t) - np.mean(scores[~positive] >= t) for t in cuts]
+    return float(cuts[int(np.argmax(youden))])
+
+
+def separation(scores: np.ndarray, ious: np.ndarray) -> dict:
+    """AUC, chosen threshold and class counts for per-frame scores and box IoUs."""
+    positive = np.asarray(ious) > ON_TARGET_IOU
+    return {"frames": int(len(positive)), "on_target": int(positive.sum()),
+            "auc": roc_auc(scores, positive), "threshold": youden_threshold(scores, positive),
+            "score_on_mean": float(np.mean(np.asarray(scores)[positive])) if positive.any() else None,
+            "score_off_mean": float(np.mean(np.asarray(scores)[~positive])) if (~positive).any() else None}
