@@ -80,6 +80,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                        help="network backend: torch, onnxruntime, tensorrt")
     add_onnx_argument(group, "exported graphs for --backend onnxruntime (from 'masktrt export')")
     add_engines_argument(group, "built engines for --backend tensorrt (from 'masktrt build')")
+    add_provider_argument(group, "ONNX Runtime provider for --backend onnxruntime: auto (CUDA "
+                                 "when onnxruntime-gpu and a GPU are present), cpu, cuda")
 
 
 def add_onnx_argument(parser: Any, help: str, required: bool = False, type: Any = None) -> None:
@@ -115,7 +117,7 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
         if not getattr(args, "onnx", None):
             raise MasktrtError("--backend onnxruntime needs the exported graphs",
                                "pass --onnx DIR (made by 'masktrt export --out DIR')")
-        return {"onnx_dir": args.onnx}
+        return {"onnx_dir": args.onnx, "provider": getattr(args, "provider", "auto")}
     if args.backend == "tensorrt":
         if not getattr(args, "engines", None):
             raise MasktrtError("--backend tensorrt needs built engines",
