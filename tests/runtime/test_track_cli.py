@@ -106,6 +106,18 @@ def test_weights_default_to_the_demo_checkpoint_and_random_weights_warn(monkeypa
     assert seen["checkpoint"] == demo_weights()  # the shipped weights, when this build has them
 
 
+def test_onnxruntime_provider_reaches_the_runner(monkeypatch):
+    import masktrt.runtime.backends as backends
+
+    seen = {}
+    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    base = ("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--backend", "onnxruntime", "--onnx", "g")
+    track.create_backend(parse(*base, "--provider", "cuda"))
+    assert seen == {"name": "onnxruntime", "onnx_dir": "g", "provider": "cuda"}
+    track.create_backend(parse(*base))
+    assert seen["provider"] == "auto"
+
+
 @pytest.mark.parametrize("box, message", [
     ("1,2,3", "is not x,y,w,h"), ("a,b,c,d", "is not x,y,w,h"),
     ("10,10,0,5", "zero or negative size"), ("400,10,5,5", "outside the 320x240 frame"),
