@@ -22,7 +22,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path

@@ -1,6 +1,7 @@
 """`masktrt parity --level tensor`: passes on a faithful export, fails on a perturbed one."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from export_helpers import export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.export.models.siammask.export_side import REFINE_POSITIONS
 from masktrt.export.parity_tensor import sequence_crops, tensor_parity
-from masktrt.runtime.contract import load_contract
+from masktrt.runtime.contract import DEPLOY_FILE, load_contract
 from tests.conftest import real_sequence
 
 
@@ -33,13 +34,20 @@ def crops():
 
 
 def perturbed_copy(src: Path, dst: Path, graph: str = "search") -> Path:
-    """A copy whose `graph` has its largest 4-D initializer scaled by 1.01 (one layer, 1%)."""
+    """A copy whose `graph` has its largest 4-D initializer scaled by 1.01 (one layer, 1%), with
+    deploy.json recording the new hash: a numerically wrong export (an exporter bug), not a file
+    changed behind the contract's back (which loading refuses before parity runs)."""
+    from masktrt.provenance import sha256_file
+
     shutil.copytree(src, dst)
     proto = onnx.load(dst / f"{graph}.onnx")
     inits = [i for i in proto.graph.initializer if len(i.dims) == 4]
     target = max(inits, key=lambda i: int(np.prod(i.dims)))
     target.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(target) * 1.01, target.name))
     onnx.save(proto, dst / f"{graph}.onnx")
+    doc = json.loads((dst / DEPLOY_FILE).read_text())
+    doc["graphs"][graph]["sha256"] = sha256_file(dst / f"{graph}.onnx")
+    (dst / DEPLOY_FILE).write_text(json.dumps(doc))
     return dst
 
 
