@@ -1,0 +1,280 @@
+"""RTS's spec: graphs, geometry, hyper-parameters and parity budgets, in one place.
+
+Values are the released tracker's (pytracking `parameter/rts/rts50.py`, spec arn-rts.md Part B
+and its appendix, which wins where they differ). Not registered yet: a registered tracker must
+be complete (runtime tracker and export side come next, export/models/rts/NOTES.md).
+
+Graphs (B = 1 unless said; N = SEG_MEMORY, M = CLF_MEMORY slots, padded with zero weights,
+which is exact, §B6):
+    feat          im 1x3x480x832 (BGR 0..255; the pixel mean is subtracted inside)
+                  -> l1 256x120x208, l2 512x60x104, l3 1024x30x52, l4 2048x15x26,
+                     seg_x 512x30x52, clf_x 512x15x26                             every frame
+    clf_init_feat im5 5x3x480x832 -> clf_x5 5x512x15x26, clf_pool_in5 5x512x15x26   once
+                  (the 5 augmented init crops; `clf_pool_in5` is the initializer's conv output,
+                  which the host pools with the exact PrRoI integral: no ONNX op for it)
+    head          l1..l4, seg_x, clf_x, seg_filter 16x512x3x3, clf_filter 1x512x4x4
+                  -> mask_logits 1x1x480x832, clf_scores 1x1x16x27               every frame
+    label_enc     mask 1x1x480x832 -> label 1x16x30x52, label_w 1x16x30x52      per memory insert
+                  (a pure function of the mask: cached per slot, never re-encoded)
+    seg_learn_20 / seg_learn_3   seg_filter, seg_mem_x Nx512x30x52, seg_mem_y Nx16x30x52,
+                  seg_mem_w Nx16x30x52 -> seg_filter_out      init / update (fixed iterations)
+    clf_learn_10 / clf_learn_2   clf_filter, clf_mem_x Mx512x15x26, clf_mem_y Mx1x16x27,
+                  clf_mem_w M -> clf_filter_out                init / update (fixed iterations)
+Learner outputs are target state (`runs="target"`); their names differ from the inputs' because
+an ONNX graph cannot use one name twice. `seg_mem_w` is the residual weight already combined
+(label-encoder spatial weight x temporal sample weight); `clf_mem_w` is the sample weight (the
+graph takes its square root, as the released residual does).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from masktrt.budgets import Budget
+from masktrt.specs.base import (
+    PER_FRAME,
+    PER_TARGET,
+    GraphDecl,
+    Preprocessing,
+    TrackerSpec,
+)
+
+NAME = "rts"
+# -- network (§B1) ------------------------------------------------------------------------------
+CROP_HW = (480, 832)  # image_sample_size (H, W): every crop, seg and clf, init and track
+PIXEL_MEAN_BGR = (102.9801, 115.9465, 122.7717)  # Detectron mean, std 1, on BGR 0..255
+LAYER_STRIDES = (4, 8, 16, 32)  # l1..l4
+LAYER_CHANNELS = (256, 512, 1024, 2048)
+SEG_STRIDE = 16  # seg features (target-model input) on layer3
+CLF_STRIDE = 32  # clf features: a stride-2 conv on layer3
+CLF_POOL_SCALE = 1.0 / 16  # PrRoIPool spatial scale: 1/16 on stride-32 features (kept quirk)
+FEATURE_DIM = 512  # seg_x and clf_x channels
+NUM_FILTERS = 16  # seg filter outputs = mask-encoding channels = decoder input
+SEG_FILTER_SIZE = 3
+CLF_FILTER_SIZE = 4
+LABEL_DIMS = (16, 32, 64)  # label and clf-score encoders' widths (then NUM_FILTERS)
+DECODER_WIDTH = 64  # decoder_mdim; level widths 4x, 2x, 2x, 1x it at layer4..layer1
+NORM_SCALE = math.sqrt(1.0 / (FEATURE_DIM * SEG_FILTER_SIZE * SEG_FILTER_SIZE))  # InstanceL2Norm
+NORM_EPS = 1e-5
+SEG_REG_INIT = 0.01  # learned lambda_seg's initial value (the checkpoint's wins)
+CLF_REG = 0.01  # lambda_clf: a constant, not in the state dict (appendix 6)
+HINGE_THRESHOLD = 0.05
+HINGE_LEAK = 0.1
+STEP_DENOMINATOR_MIN = 1e-8  # GN step length: ||g||^2 / max(||Jg||^2, this)
+# the released checkpoint's constructor (appendix 5): what the loader checks the file against
+CONSTRUCTOR_MODULE = "ltr.models.rts.rts_net"
+CONSTRUCTOR_FUNCTION = "steepest_descent_resnet50_with_clf_encoder"
+CONSTRUCTOR_KWARGS = {  # architecture-relevant kwargs after pytracking's load overrides
+    "filter_size": SEG_FILTER_SIZE, "num_filters": NUM_FILTERS, "out_feature_dim": FEATURE_DIM,
+    "label_encoder_dims": LABEL_DIMS, "use_bn_in_label_enc": False, "clf_feat_blocks": 0,
+    "final_conv": True, "backbone_type": "mrcnn", "clf_filter_size": CLF_FILTER_SIZE,
+    "clf_with_extractor": True, "clf_score_act": "relu", "clf_hinge_threshold": HINGE_THRESHOLD,
+    "clf_activation_leak": HINGE_LEAK, "clf_enc_input": "sc", "fusion_type": "add"}
+LOAD_OVERRIDES = {"clf_filter_size": CLF_FILTER_SIZE, "fusion_type": "add"}  # parameter file
+
+
+def feature_hw(stride: int, crop: tuple[int, int] = CROP_HW) -> tuple[int, int]:
+    """Map size at `stride` of a crop (30x52 at 16, 15x26 at 32 for 480x832)."""
+    return crop[0] // stride, crop[1] // stride
+
+
+def clf_score_hw(crop: tuple[int, int] = CROP_HW) -> tuple[int, int]:
+    """Classifier score map: the 4x4 filter with padding 2 on clf_x grows it by one (16x27)."""
+    h, w = feature_hw(CLF_STRIDE, crop)
+    return h + 1, w + 1
+
+
+# -- memories and learner schedule (§B2, §B3) --------------------------------------------------
+SEG_MEMORY = 32
+CLF_MEMORY = 50
+SEG_INIT_ITERS, SEG_UPDATE_ITERS = 20, 3
+CLF_INIT_ITERS, CLF_UPDATE_ITERS = 10, 2
+CLF_INIT_SAMPLES = 5  # original + fliplr + 3 blurs
+CLF_INIT_BLURS = ((3.0, 1.0), (1.0, 3.0), (2.0, 2.0))  # Gaussian sigmas (y, x)
+
+# -- graph and tensor names ----------------------------------------------------------------------
+FEAT, CLF_INIT_FEAT, HEAD, LABEL_ENC = "feat", "clf_init_feat", "head", "label_enc"
+IM, IM5 = "im", "im5"
+L1, L2, L3, L4, SEG_X, CLF_X = "l1", "l2", "l3", "l4", "seg_x", "clf_x"
+FEATURES = (L1, L2, L3, L4, SEG_X, CLF_X)
+CLF_X5, CLF_POOL_IN5 = "clf_x5", "clf_pool_in5"
+SEG_FILTER, CLF_FILTER = "seg_filter", "clf_filter"
+MASK_LOGITS, CLF_SCORES = "mask_logits", "clf_scores"
+MASK, LABEL, LABEL_W = "mask", "label", "label_w"
+SEG_MEM = ("seg_mem_x", "seg_mem_y", "seg_mem_w")
+CLF_MEM = ("clf_mem_x", "clf_mem_y", "clf_mem_w")
+SEG_FILTER_OUT, CLF_FILTER_OUT = "seg_filter_out", "clf_filter_out"
+
+
+def seg_learn_graph(iters: int) -> str:
+    return f"seg_learn_{iters}"
+
+
+def clf_learn_graph(iters: int) -> str:
+    return f"clf_learn_{iters}"
+
+
+SEG_LEARN_GRAPHS = tuple(seg_learn_graph(k) for k in (SEG_INIT_ITERS, SEG_UPDATE_ITERS))
+CLF_LEARN_GRAPHS = tuple(clf_learn_graph(k) for k in (CLF_INIT_ITERS, CLF_UPDATE_ITERS))
+
+
+def learn_iterations(graph: str) -> int:
+    """The fixed step count a learner graph unrolls (its name's suffix)."""
+    return int(graph.rsplit("_", 1)[1])
+
+
+GRAPH_DECLS = (
+    GraphDecl(FEAT, (IM,), FEATURES, runs=PER_FRAME),
+    GraphDecl(CLF_INIT_FEAT, (IM5,), (CLF_X5, CLF_POOL_IN5), runs=PER_TARGET),
+    GraphDecl(HEAD, FEATURES + (SEG_FILTER, CLF_FILTER), (MASK_LOGITS, CLF_SCORES), runs=PER_FRAME),
+    GraphDecl(LABEL_ENC, (MASK,), (LABEL, LABEL_W), runs=PER_TARGET),
+) + tuple(GraphDecl(g, (SEG_FILTER,) + SEG_MEM, (SEG_FILTER_OUT,), runs=PER_TARGET)
+          for g in SEG_LEARN_GRAPHS) + tuple(
+    GraphDecl(g, (CLF_FILTER,) + CLF_MEM, (CLF_FILTER_OUT,), runs=PER_TARGET)
+    for g in CLF_LEARN_GRAPHS)
+
+
+def tensor_shapes(graph: str) -> dict[str, tuple[int, ...]]:
+    """Full-size shapes of `graph`'s tensors by name (spec §B1 shapes, §B6 table)."""
+    seg, clf = feature_hw(SEG_STRIDE), feature_hw(CLF_STRIDE)
+    feats = {name: (1, c, *feature_hw(s)) for name, c, s in
+             zip((L1, L2, L3, L4), LAYER_CHANNELS, LAYER_STRIDES)}
+    feats |= {SEG_X: (1, FEATURE_DIM, *seg), CLF_X: (1, FEATURE_DIM, *clf)}
+    filters = {SEG_FILTER: (NUM_FILTERS, FEATURE_DIM, SEG_FILTER_SIZE, SEG_FILTER_SIZE),
+               CLF_FILTER: (1, FEATURE_DIM, CLF_FILTER_SIZE, CLF_FILTER_SIZE)}
+    filters |= {SEG_FILTER_OUT: filters[SEG_FILTER], CLF_FILTER_OUT: filters[CLF_FILTER]}
+    enc = (NUM_FILTERS, *seg)
+    shapes = {IM: (1, 3, *CROP_HW), IM5: (CLF_INIT_SAMPLES, 3, *CROP_HW),
+              CLF_X5: (CLF_INIT_SAMPLES, FEATURE_DIM, *clf),
+              CLF_POOL_IN5: (CLF_INIT_SAMPLES, FEATURE_DIM, *clf),
+              MASK_LOGITS: (1, 1, *CROP_HW), CLF_SCORES: (1, 1, *clf_score_hw()),
+              MASK: (1, 1, *CROP_HW), LABEL: (1, *enc), LABEL_W: (1, *enc),
+              SEG_MEM[0]: (SEG_MEMORY, FEATURE_DIM, *seg), SEG_MEM[1]: (SEG_MEMORY, *enc),
+              SEG_MEM[2]: (SEG_MEMORY, *enc), CLF_MEM[0]: (CLF_MEMORY, FEATURE_DIM, *clf),
+              CLF_MEM[1]: (CLF_MEMORY, 1, *clf_score_hw()), CLF_MEM[2]: (CLF_MEMORY,),
+              **feats, **filters}
+    decl = next(d for d in GRAPH_DECLS if d.name == graph)
+    return {k: shapes[k] for k in decl.inputs + decl.outputs}
+
+
+# -- hyper-parameters (§B3) ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrackerConfig:
+    """The parameter file `rts50.py` plus the code defaults it relies on (§B3)."""
+
+    name: str = "rts50"
+    search_area_scale: float = 6.0
+    border_mode: str = "inside_major"
+    max_scale_change: tuple[float, float] = (0.8, 1.2)
+    seg_to_bb_mode: str = "var"
+    var_size_factor: float = 4.0
+    min_mask_area: float = 100.0
+    # segmentation learner and its memory
+    seg_memory: int = SEG_MEMORY
+    seg_learning_rate: float = 0.1
+    init_samples_minimum_weight: float = 0.25
+    seg_train_skipping: int = 20
+    seg_init_iters: int = SEG_INIT_ITERS
+    seg_update_iters: int = SEG_UPDATE_ITERS
+    always_update_before: int = 100  # alr_init_buff: update every frame before this one
+    # classifier and its memory
+    clf_memory: int = CLF_MEMORY
+    clf_learning_rate: float = 0.01
+    clf_hard_negative_learning_rate: float = 0.02
+    clf_train_skipping: int = 20
+    clf_init_iters: int = CLF_INIT_ITERS
+    clf_update_iters: int = CLF_UPDATE_ITERS
+    output_sigma_factor: float = 0.25
+    target_not_found_threshold: float = 0.30
+    target_inside_ratio: float = 0.2
+    # lost handling (§B3 per frame 2)
+    rescale_history: int = 60
+    rescale_max_scales: int = 30
+    # box-only initialisation through STA (§B3)
+    sta_search_area_scale: float = 4.0
+    sta_outside_logit: float = -100.0
+    paste_background_logit: float = -100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, TrackerConfig] = {"rts50": TrackerConfig()}
+DEFAULT_PRESET = "rts50"
+
+
+def geometry() -> dict[str, Any]:
+    """This masktrt's RTS geometry, recorded in (and checked against) the contract."""
+    return {"crop_hw": list(CROP_HW), "layer_strides": list(LAYER_STRIDES),
+            "seg_feature_hw": list(feature_hw(SEG_STRIDE)),
+            "clf_feature_hw": list(feature_hw(CLF_STRIDE)), "clf_score_hw": list(clf_score_hw()),
+            "clf_pool_scale": CLF_POOL_SCALE, "seg_memory": SEG_MEMORY, "clf_memory": CLF_MEMORY,
+            "pixel_mean_bgr": list(PIXEL_MEAN_BGR)}
+
+
+# -- parity budgets ------------------------------------------------------------------------------
+_TENSOR_FP32_WHY = (
+    "float32 rounding only, through a 53-conv trunk and a 4-level decoder with two bicubic "
+    "resizes: 2e-4 of a map's range moves the >0 mask contour by far under a pixel and cannot "
+    "move the classifier peak between cells that differ by more (the not_found threshold 0.3 "
+    "is far above it)")
+_LEARNER_FP32_WHY = (
+    "closed-form GN steps against the released autograd steps: the spec measured 1.4e-6 (seg) "
+    "and 2.8e-7 (clf) max abs diff per step in fp32; 20 unrolled steps compound rounding, so "
+    "1e-4 of the filter's range leaves the mask encoding equal to 1e-4 relative")
+_TENSOR_FP16_WHY = (
+    "FP16 weights and activations with InstanceL2Norm and the GN reductions kept FP32 (they "
+    "overflow FP16, §B6): 1e-2 of a map's range keeps the mask contour within about a pixel "
+    "where the logits cross 0 steeply and keeps the classifier peak")
+_LOOP_FP32_WHY = (
+    "FP32 graphs differ from PyTorch by rounding only, but RTS feeds its own soft masks back into "
+    "the memory every frame and relearns its filters, so rounding is re-injected; box IoU "
+    "stays near 1 unless a lost/not_found threshold switches in one run only")
+_LOOP_FP16_WHY = ("FP16 rounding re-enters the learners every frame for the first 99 frames; the "
+                  "trajectories must stay together with a margin for a rare threshold switch")
+
+BUDGETS: tuple[Budget, ...] = (
+    Budget("tensor-fp32", "tensor", "fp32", "max_rel_range_err", 2e-4, "max", _TENSOR_FP32_WHY),
+    Budget("learner-fp32", "tensor", "fp32", "max_rel_range_err", 1e-4, "max", _LEARNER_FP32_WHY),
+    Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 1e-2, "max", _TENSOR_FP16_WHY),
+    Budget("frame-fp32-box", "frame", "fp32", "box_iou_min", 0.99, "min", _LOOP_FP32_WHY),
+    Budget("frame-fp32-mask", "frame", "fp32", "mask_iou_min", 0.98, "min", _LOOP_FP32_WHY),
+    Budget("loop-fp32-box-mean", "closed-loop", "fp32", "box_iou_mean", 0.97, "min", _LOOP_FP32_WHY),
+    Budget("loop-fp32-box-min", "closed-loop", "fp32", "box_iou_min", 0.85, "min", _LOOP_FP32_WHY),
+    Budget("loop-fp32-mask-mean", "closed-loop", "fp32", "mask_iou_mean", 0.95, "min",
+           _LOOP_FP32_WHY),
+    Budget("loop-fp16-box-mean", "closed-loop", "fp16", "box_iou_mean", 0.93, "min", _LOOP_FP16_WHY),
+    Budget("loop-fp16-mask-mean", "closed-loop", "fp16", "mask_iou_mean", 0.88, "min",
+           _LOOP_FP16_WHY),
+)
+
+
+class RtsTrackerSpec(TrackerSpec):
+    """RTS's contract section: geometry, memory sizes and the learner schedule."""
+
+    def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        return {"geometry": geometry(),
+                "learners": {"seg": list(SEG_LEARN_GRAPHS), "clf": list(CLF_LEARN_GRAPHS)}}
+
+    def section_problem(self, section: Any, options: Mapping[str, Any]) -> str | None:
+        if not isinstance(section, dict):
+            return "the rts section is not an object"
+        recorded = section.get("geometry") or {}
+        mismatched = {k: (recorded.get(k), v) for k, v in geometry().items() if recorded.get(k) != v}
+        return f"RTS geometry differs from this masktrt's (file, here): {mismatched}" if mismatched \
+            else None
+
+
+SPEC = RtsTrackerSpec(
+    name=NAME,
+    summary="RTS: mask and box; online segmentation and classifier learners, fixed-iteration graphs",
+    graphs=GRAPH_DECLS,
+    presets=PRESETS,
+    default_preset=DEFAULT_PRESET,
+    # crops are 480x832, not square: `sizes` holds one side per tensor, so the crop's (H, W) is in
+    # the contract section's geometry instead (NOTES.md, mismatch 2)
+    preprocessing=Preprocessing(),
+    budgets=BUDGETS,
+)
