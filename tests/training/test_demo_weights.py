@@ -10,7 +10,7 @@ from masktrt.paths import demo_weights
 pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(demo_weights() is None, reason="this build has no demo checkpoint")
 
-MODEL_CARD_J = 0.679  # masktrt/weights/MODEL_CARD.md, held-out seeds 10000-10009
+MODEL_CARD_J = 0.825  # masktrt/weights/MODEL_CARD.md, held-out seeds 10000-10009
 ISSUE_J = 0.6  # the acceptance bar of the demo checkpoint
 
 
