@@ -12,10 +12,14 @@ from typing import Any
 from masktrt.benchmarks.machine import machine_label
 from masktrt.benchmarks.report import markdown_table, text_table, write_json
 
-LATENCY_HEADER = ["backend", "device", "crop", "search", "select", "refine", "post",
-                  "total p50", "total p90", "total p99", "mean", "fps", "speed-up vs torch FP32"]
-INIT_HEADER = ["backend", "init crop", "template", "init total", "peak RSS MiB",
-               "RSS delta MiB", "device MiB"]
+LATENCY_HEADER = ["backend", "device", "crop ms", "search ms", "select ms", "refine ms", "post ms",
+                  "total p50 ms", "total p90 ms", "total p99 ms", "mean ms", "fps",
+                  "speed-up vs torch FP32 (x)"]
+# Backends run one after another in one process: its peak RSS includes every library loaded so
+# far (torch too, for ONNX Runtime); the growth while the backend ran is that backend's own.
+INIT_HEADER = ["backend", "init crop ms", "template ms", "init total ms",
+               "process peak RSS MiB (all loaded so far)", "RSS growth MiB (this backend)",
+               "device MiB"]
 
 
 def _p50(entry: dict[str, Any], stage: str, table: str = "stages") -> float | None:
@@ -52,8 +56,8 @@ def init_rows(report: dict[str, Any]) -> list[list[Any]]:
 def scaling_table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Mean ms per frame for N targets, and the growth relative to one target."""
     counts = report["settings"]["targets"]
-    header = ["backend"] + [f"{n} target{'s' if n > 1 else ''}" for n in counts] + \
-             [f"x{counts[-1]} / x{counts[0]}"]
+    header = ["backend"] + [f"{n} target{'s' if n > 1 else ''} ms" for n in counts] + \
+             [f"x{counts[-1]} / x{counts[0]} (ratio)"]
     rows = []
     for b in report["backends"]:
         if b["status"] != "measured":

@@ -54,12 +54,19 @@ def _stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any)
     ax.legend(fontsize=8)
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+STYLES = ("-", "--", ":", "-.")
+
+
 def _scaling(ax: Any, measured: list[dict]) -> None:
-    for backend in measured:
+    """One line per backend; backends of near-equal cost overlap, so each gets its own marker
+    and dash pattern and the lines are half transparent: none hides another."""
+    for i, backend in enumerate(measured):
         rows = backend.get("scaling") or []
         xs = [r["targets"] for r in rows]
         ys = [r["frame"]["mean_ms"] for r in rows]
-        ax.plot(xs, ys, marker="o", label=backend["name"])
+        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=STYLES[i % len(STYLES)],
+                alpha=0.75, label=backend["name"])
     counts = sorted({r["targets"] for b in measured for r in b.get("scaling") or []})
     if counts:
         ax.set_xticks(counts)
