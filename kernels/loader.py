@@ -52,7 +52,7 @@ def _check(result: tuple, what: str, log: str = "") -> Any:
     if int(err) != 0:
         detail = f": {log.strip()}" if log else ""
         raise MasktrtError(f"{what} failed ({err!r}){detail}",
-                           "check the CUDA driver/toolkit installation (pip install 'masktrt[cuda]')")
+                           "check the CUDA driver/toolkit installation (pip install 'masktrt[cuda13]', or 'masktrt[cuda12]' for CUDA 12 and JetPack 6)")
     return values[0] if len(values) == 1 else tuple(values)
 
 

@@ -15,14 +15,18 @@ class MasktrtError(Exception):
         super().__init__(f"{self.problem}. {fix}".strip())
 
 
+# Extras whose right choice depends on the machine: the fix names the choice.
+EXTRA_CHOICES = {"cuda": "pip install 'masktrt[cuda13]' (CUDA 13 drivers, 580+) or "
+                         "'masktrt[cuda12]' (CUDA 12 drivers, JetPack 6)"}
+
+
 class MissingDependency(MasktrtError):
     """An optional backend or tool is not installed."""
 
     def __init__(self, module: str, extra: str) -> None:
-        super().__init__(
-            f"optional dependency '{module}' is not installed",
-            f"install it with: pip install 'masktrt[{extra}]'",
-        )
+        install = EXTRA_CHOICES.get(extra, f"pip install 'masktrt[{extra}]'")
+        super().__init__(f"optional dependency '{module}' is not installed",
+                         f"install it with: {install}")
 
 
 def require(module: str, extra: str):

@@ -9,6 +9,8 @@ TensorRT-RTX (--backend tensorrt-rtx) builds without a GPU; full TensorRT builds
 from __future__ import annotations
 
 import argparse
+
+from masktrt.errors import MasktrtError
 from pathlib import Path
 
 HELP = "build TensorRT / TensorRT-RTX engines from exported ONNX graphs"
@@ -23,11 +25,14 @@ def positive_int(text: str) -> int:
 
 
 def compute_capability(text: str) -> str:
-    """argparse type: 'X.Y' with whole numbers, e.g. 8.7 (Orin) or 8.6."""
-    major, dot, minor = text.strip().partition(".")
-    if not (dot and major.isdigit() and minor.isdigit()):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a compute capability X.Y, e.g. 8.6")
-    return f"{int(major)}.{int(minor)}"
+    """argparse type: 'X.Y', e.g. 8.7 (Orin) or 8.6, checked by the builder's own rule at parse
+    time so a typo fails before anything is loaded."""
+    from masktrt.engines.targets import normal_cc
+
+    try:
+        return normal_cc(text)
+    except MasktrtError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
