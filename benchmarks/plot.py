@@ -40,8 +40,10 @@ def _stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any)
     for i, backend in enumerate(measured):
         data = [list(backend["samples_ms"].get(s, [])) or [float("nan")] for s in stages]
         positions = [j + (i - (count - 1) / 2) * width for j in range(len(stages))]
+        # black medians: matplotlib's default median colour is the second backend's fill colour
         parts = ax.boxplot(data, positions=positions, widths=width * 0.9, patch_artist=True,
-                           showfliers=True, flierprops={"markersize": 2})
+                           showfliers=True, flierprops={"markersize": 2},
+                           medianprops={"color": "black", "linewidth": 1.2})
         for box in parts["boxes"]:
             box.set_facecolor(colours[i % len(colours)])
             box.set_alpha(0.7)

@@ -20,3 +20,28 @@ def test_extra_graphs_of_other_weights_are_refused(tmp_path):
     with pytest.raises(MasktrtError, match="same weights") as info:
         same_weights(tmp_path / "other", deploy.source)
     assert "\n" not in str(info.value)
+
+
+def test_plot_medians_and_lines_stay_visible() -> None:
+    """Every median line differs in colour from its box, and scaling lines differ in style."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from masktrt.benchmarks.plot import _scaling, _stage_boxes
+
+    measured = [{"name": n, "samples_ms": {"total": [1.0, 2.0, 3.0]},
+                 "scaling": [{"targets": k, "frame": {"mean_ms": float(k)}} for k in (1, 2)]}
+                for n in ("a", "b", "c")]
+    fig, (left, right) = plt.subplots(1, 2)
+    _stage_boxes(left, measured, ["total"], plt)
+    boxes = [patch.get_facecolor()[:3] for patch in left.patches]
+    medians = [to_rgba(line.get_color())[:3] for line in left.lines if len(line.get_xdata()) == 2
+               and line.get_ydata()[0] == line.get_ydata()[1] == 2.0]
+    assert len(medians) == 3 and not set(medians) & set(boxes)
+    _scaling(right, measured)
+    styles = {(line.get_linestyle(), line.get_marker()) for line in right.lines}
+    assert len(styles) == 3
+    plt.close(fig)
