@@ -66,7 +66,7 @@ def _mask_scores(sequence, predictions: Predictions, scored) -> tuple[Any, Any]:
 
     from masktrt.benchmarks.metrics import boundary_f, region_similarity
     from masktrt.errors import MasktrtError
-    from masktrt.runtime.sequences import read_mask
+    from masktrt.runtime.outputs import read_predicted_mask as read_mask
 
     j, f = [], []
     for i in scored:

@@ -10,6 +10,17 @@ Layout (what `masktrt track` and `demo` write, what `masktrt eval` and `demo` sc
                         takes score only, or score,lost,skipped)
     track.mp4           the annotated video (optional)
 
+`--format davis|ytvos` writes the masks as indexed PNGs into `<sequence>/` instead of `masks/`
+(the text files and video stay): mode "P" with the DAVIS palette, pixel value = object id (1 for
+the tracked object, 0 background). That is the layout the official scripts read:
+davis2017-evaluation's `Results._read_mask` opens `<results>/<sequence>/<frame id>.png` with
+`np.array(Image.open(...))` ("indexed PNG files placed inside the corresponding sequence folder",
+frame ids 00000, 00001, ... as in DAVIS's JPEGImages), and a YouTube-VOS submission is
+`Annotations/<video id>/<frame>.png`, palette PNGs named like the video's own JPEG frames
+(00000, 00005, ...; not every index). So davis names masks by 5-digit index, ytvos by the input
+frame's stem; `<out>` can be the results folder (DAVIS) or `Annotations/` (YouTube-VOS).
+`load_predictions` reads either layout; in an indexed mask any object id > 0 is foreground.
+
 Line i of every text file belongs to frame i; frame 0 is the initialisation frame. Writer and
 reader sit together so the format cannot drift between them. NumPy and OpenCV only.
 """
@@ -32,11 +43,47 @@ TEXT_FILES = (POLYGONS_FILE, BOXES_FILE, SCORES_FILE)
 EVAL_JSON = "eval.json"  # written beside the outputs by `masktrt eval` and `demo`
 EVAL_MD = "eval.md"
 OWN_FILES = (MASKS_DIR, *TEXT_FILES, VIDEO_FILE, EVAL_JSON, EVAL_MD)  # a run's, nothing else
+FORMATS = ("plain", "davis", "ytvos")  # how masks are written (`masktrt track --format`)
+OBJECT_ID = 1  # the single tracked object's id in an indexed mask (0: background)
 
 
-def describe(video: bool) -> str:
+@dataclass(frozen=True)
+class MaskLayout:
+    """Where a run's masks go and how they are named: plain 0/255 PNGs in masks/, or indexed
+    PNGs in <sequence>/ (DAVIS: 00000.png by index; YouTube-VOS: the frame's own stem)."""
+
+    format: str = "plain"
+    sequence: str = ""
+
+    @property
+    def indexed(self) -> bool:
+        return self.format != "plain"
+
+    @property
+    def folder(self) -> str:
+        return self.sequence if self.indexed else MASKS_DIR
+
+    def stem(self, frame_name: str, index: int) -> str:
+        """A frame's mask file name (without .png)."""
+        return f"{index:05d}" if self.format == "davis" else frame_name
+
+
+def mask_layout(result_format: str, sequence: str) -> MaskLayout:
+    """The layout `--format` asks for; the sequence folder must not be one of a run's files."""
+    if result_format not in FORMATS:
+        raise MasktrtError(f"--format {result_format} is not one of {', '.join(FORMATS)}",
+                           "pass --format plain, davis or ytvos")
+    layout = MaskLayout(result_format, sequence)
+    if layout.indexed and (not sequence or sequence.startswith(".") or sequence in OWN_FILES):
+        raise MasktrtError(f"'{sequence}' cannot name the sequence folder of the masks",
+                           "name the input folder or video after the sequence (e.g. bear)")
+    return layout
+
+
+def describe(video: bool, layout: MaskLayout = MaskLayout()) -> str:
     """The files a run writes, as a person reads them."""
-    return f"{MASKS_DIR}/, {', '.join(TEXT_FILES)}" + (f", {VIDEO_FILE}" if video else "")
+    masks = f"{layout.folder}/ ({layout.format} indexed PNGs)" if layout.indexed else f"{MASKS_DIR}/"
+    return f"{masks}, {', '.join(TEXT_FILES)}" + (f", {VIDEO_FILE}" if video else "")
 
 
 # ---------------------------------------------------------------- writing
@@ -69,15 +116,27 @@ def result_lines(result: Any, skipped: bool) -> dict[str, str]:
                          f"{_flag(result, 'invalid')}\n"}
 
 
-def existing_outputs(out: Path) -> list[str]:
+def existing_outputs(out: Path, layout: MaskLayout = MaskLayout()) -> list[str]:
     """The names of a previous run's files in `out` (what `prepare_folder` refuses or clears)."""
-    return [name for name in OWN_FILES if (Path(out) / name).exists()]
+    names = (*OWN_FILES, layout.folder) if layout.indexed else OWN_FILES
+    return [name for name in names if (Path(out) / name).exists()]
 
 
-def prepare_folder(out: Path, overwrite: bool) -> None:
+def _check_sequence_folder(folder: Path) -> None:
+    """A sequence folder is replaced only if it holds nothing but PNGs: it may be the user's
+    own data (e.g. --out pointed at the dataset), which --overwrite must never delete."""
+    if folder.exists() and (not folder.is_dir()
+                            or any(p.suffix.lower() != ".png" for p in folder.iterdir())):
+        raise MasktrtError(f"'{folder}' exists and holds more than mask PNGs",
+                           "choose an --out folder that does not hold the input sequence")
+
+
+def prepare_folder(out: Path, overwrite: bool, layout: MaskLayout = MaskLayout()) -> None:
     """Create `out`; refuse one holding a previous run's outputs unless `overwrite`, which
     removes exactly those (masktrt's own names), never anything else in the folder."""
-    found = existing_outputs(out)
+    if layout.indexed:
+        _check_sequence_folder(Path(out) / layout.folder)
+    found = existing_outputs(out, layout)
     if found and not overwrite:
         raise MasktrtError(f"'{out}' already holds the outputs of a run ({', '.join(found)}); "
                            "new per-frame files would mix with the old ones",
@@ -85,7 +144,7 @@ def prepare_folder(out: Path, overwrite: bool) -> None:
     try:
         for name in found:
             _remove(Path(out) / name)
-        (Path(out) / MASKS_DIR).mkdir(parents=True, exist_ok=True)
+        (Path(out) / layout.folder).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _os_error(exc, out, "prepare the output folder") from exc
 
@@ -119,12 +178,12 @@ class SequenceOutputs:
     """
 
     def __init__(self, out: Path, fps: float, write_video: bool = True,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, layout: MaskLayout = MaskLayout()) -> None:
         from masktrt.runtime.video import Mp4Writer
 
-        self.out = Path(out)
-        self.masks = self.out / MASKS_DIR
-        prepare_folder(self.out, overwrite)
+        self.out, self.layout = Path(out), layout
+        self.masks = self.out / layout.folder
+        prepare_folder(self.out, overwrite, layout)
         self.files: dict[str, Any] = {}
         try:
             for name in TEXT_FILES:
@@ -140,7 +199,9 @@ class SequenceOutputs:
               skipped: bool) -> None:
         """One frame's line in every file, its mask (unless None) and its video frame."""
         lines = result_lines(result, skipped)
-        if mask is not None:
+        if mask is not None and self.layout.indexed:
+            self._write_indexed(name, mask)
+        elif mask is not None:
             self._write_mask(name, mask)
         self._write_lines(lines)
         if self.video is not None:
@@ -188,6 +249,14 @@ class SequenceOutputs:
             raise MasktrtError(f"cannot write '{path}'" + (f" ({cause.strerror})" if cause else ""),
                                "check that the --out folder is writable and its disk has space")
 
+    def _write_indexed(self, name: str, mask: np.ndarray) -> None:
+        """An indexed PNG (object id, DAVIS palette), written atomically."""
+        from masktrt.files import write_bytes
+        from masktrt.runtime import indexed_png
+
+        labels = (np.asarray(mask) > 0).astype(np.uint8) * OBJECT_ID
+        write_bytes(self.masks / f"{name}.png", indexed_png.encode(labels, DAVIS_PALETTE))
+
     def close(self) -> None:
         for f in self.files.values():
             f.close()
@@ -202,6 +271,15 @@ class SequenceOutputs:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _davis_palette() -> bytes:
+    from masktrt.runtime.indexed_png import davis_palette
+
+    return davis_palette()
+
+
+DAVIS_PALETTE = _davis_palette()
 
 
 def _write_all(f: Any, data: bytes) -> None:
@@ -249,10 +327,39 @@ def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:
         rows = _rows(root / SCORES_FILE, (1, 3, 4), frames)
         scores, flags = rows[:, 0], (rows[:, 1:3] if rows.shape[1] >= 3 else None)
         invalid = rows[:, 3] if rows.shape[1] == 4 else None
-    mask_files = _images(root / MASKS_DIR)
+    mask_files = _images(_mask_folder(root))
     if mask_files:
         masks = match_masks(mask_files, frame_names)
     return Predictions(root, boxes, polygons, scores, flags, masks, invalid)
+
+
+def _mask_folder(root: Path) -> Path:
+    """masks/ (plain layout), else the one sequence folder of indexed masks (davis, ytvos)."""
+    if (root / MASKS_DIR).is_dir():
+        return root / MASKS_DIR
+    folders = sorted(p for p in root.iterdir()
+                     if p.is_dir() and not p.name.startswith(".") and _images(p))
+    if len(folders) > 1:
+        raise MasktrtError(f"'{root}' holds {len(folders)} folders of masks "
+                           f"({', '.join(p.name for p in folders[:3])}...) but one run's outputs",
+                           "pass the --out folder of a single 'masktrt track' run")
+    return folders[0] if folders else root / MASKS_DIR
+
+
+def read_predicted_mask(path: str | Path) -> np.ndarray:
+    """A predicted mask as HxW uint8 {0,1}: 0/255 (plain), or indexed where any object id > 0 is
+    foreground (OpenCV expands the palette to colours: foreground = not id 0's colour)."""
+    import cv2
+
+    from masktrt.runtime import indexed_png
+    from masktrt.runtime.sequences import read_mask
+
+    palette = indexed_png.palette(path)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if palette else None
+    if image is None or len(palette) < 3:
+        return read_mask(path)
+    background = np.frombuffer(palette[:3], np.uint8)[::-1]  # RGB -> OpenCV's BGR
+    return np.any(image != background, axis=2).astype(np.uint8)
 
 
 def _images(folder: Path) -> list[Path]:

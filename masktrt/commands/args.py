@@ -191,8 +191,9 @@ def check_max_frames(max_frames: int | None) -> None:
 
 # ---------------------------------------------------------------- output
 def add_output_arguments(parser: argparse.ArgumentParser, help: str, default: str | None = None,
-                         video: bool = False) -> None:
-    """--out (required unless `default`) and, for tracking commands, --no-video."""
+                         video: bool = False, formats: bool = False) -> None:
+    """--out (required unless `default`), for tracking commands --no-video and --overwrite, and
+    with `formats` --format (how masks are written: plain, or the DAVIS/YouTube-VOS layout)."""
     group = parser.add_argument_group("output")
     group.add_argument("--out", required=default is None, default=default, metavar="DIR", help=help)
     if video:
@@ -201,3 +202,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, help: str, default: st
                            help="replace the outputs of an earlier run in --out (masktrt's own "
                                 "files only); without it such a folder is refused, so old and new "
                                 "per-frame files never mix")
+    if formats:
+        group.add_argument("--format", default="plain", choices=("plain", "davis", "ytvos"),  # = outputs.FORMATS (numpy-free here)
+                           help="masks as masks/<frame>.png 0/255 (plain), or as indexed PNGs "
+                                "(object id 1, DAVIS palette) in <out>/<sequence>/ named 00000.png... "
+                                "(davis) or like the frames (ytvos), as the official evaluations read")

@@ -8,6 +8,10 @@ is marked skipped, so every output stays aligned with the input; a frame whose n
 are not finite (NaN/Inf) keeps the last good box, is marked lost and invalid, and tracking goes
 on from the last good state. A folder that already holds a run's outputs is refused (old and
 new per-frame files would mix) unless --overwrite, which removes masktrt's own files only.
+--format davis|ytvos writes the masks as indexed PNGs (object id 1, DAVIS palette) into
+<out>/<sequence>/ instead, the layout the DAVIS and YouTube-VOS evaluations read (see
+runtime/outputs.py); the sequence is named after the input folder (its parent when the folder is
+called frames/) or the video file.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_weights_arguments(parser)
     common.add_backend_arguments(parser)
     common.add_max_frames_argument(parser, "stop after N frames (incl. the first)")
-    common.add_output_arguments(parser, "output folder (created)", video=True)
+    common.add_output_arguments(parser, "output folder (created)", video=True, formats=True)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class TrackJob:
     max_frames: int | None = None
     write_video: bool = True
     overwrite: bool = False
+    result_format: str = "plain"  # plain | davis | ytvos (runtime.outputs.FORMATS)
 
     def preset_name(self) -> str:
         if self.preset is None:
@@ -66,6 +71,22 @@ class TrackJob:
         preset = self.preset if self.preset is not None else getattr(runner, "preset", None)
         return replace(self, tracker=tracker, preset=preset)
 
+    def sequence_name(self) -> str:
+        """The sequence folder of indexed masks: the input folder's name (its parent's for a
+        masktrt sequence's frames/), the video's stem, or camera<N>."""
+        if self.frames is not None:
+            folder = Path(self.frames).resolve()
+            return folder.parent.name if folder.name == "frames" else folder.name
+        return Path(self.video).stem if self.video is not None else f"camera{self.camera}"
+
+    def mask_layout(self) -> Any:
+        from masktrt.runtime.outputs import mask_layout
+
+        layout = mask_layout(self.result_format, self.sequence_name())
+        if self.frames is not None and (self.out / layout.folder).resolve() == Path(self.frames).resolve():
+            raise MasktrtError(f"the masks would be written into the input folder '{self.frames}'",
+                               "choose another --out folder")
+        return layout
 
     def describe_source(self) -> str:
         if self.frames is not None:
@@ -92,7 +113,7 @@ def job_from(args: argparse.Namespace) -> TrackJob:
     preset = common.preset_of(args) if args.preset is not None or args.backend == "torch" else None
     return TrackJob(parse_box(args.box), Path(args.out), args.frames, args.video, args.camera,
                     args.tracker, preset, args.max_frames, not args.no_video,
-                    getattr(args, "overwrite", False))
+                    getattr(args, "overwrite", False), getattr(args, "format", "plain"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,7 +144,7 @@ def track_job(job: TrackJob, make_runner: Callable[[], Any], close_runner: bool 
     with open_source(job.frames, job.video, job.camera, warn=_warn) as source:
         frames = iter(source)
         first = _first_frame(frames, job)
-        prepare_folder(job.out, job.overwrite)
+        prepare_folder(job.out, job.overwrite, job.mask_layout())
         runner = make_runner()
         try:
             job = job.for_runner(runner)
@@ -167,9 +188,11 @@ def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any
     total = len(source) or None
     if job.max_frames is not None:
         total = min(total, job.max_frames) if total else job.max_frames
-    with SequenceOutputs(job.out, source.fps, job.write_video, overwrite=True) as outputs, \
+    layout = job.mask_layout()
+    with SequenceOutputs(job.out, source.fps, job.write_video, overwrite=True,
+                         layout=layout) as outputs, \
             tqdm(total=total, unit="frame", file=sys.stderr, disable=None) as bar:
-        writer = StepWriter(outputs, source.frame_name)
+        writer = StepWriter(outputs, lambda index: layout.stem(source.frame_name(index), index))
         summary = loop.run(tracker, chain([first], frames), job.box, max_frames=job.max_frames,
                            on_step=writer, progress=bar.update)
     return summary, outputs.codec
@@ -200,7 +223,7 @@ class StepWriter:
 def print_summary(run: TrackRun, backend: str) -> None:
     """Three lines: counts and mean score, wall and tracker speed, where the outputs are (and
     the MP4's codec: H.264 plays in browsers, mp4v does not)."""
-    from masktrt.runtime.outputs import describe
+    from masktrt.runtime.outputs import describe, mask_layout
 
     summary, job, backend = run.summary, run.job, run.runner or backend
     fps = summary.frames / summary.wall_s if summary.wall_s > 0 else float("nan")
@@ -212,4 +235,5 @@ def print_summary(run: TrackRun, backend: str) -> None:
     print(f"wall time {summary.wall_s:.2f} s ({fps:.1f} fps incl. reading and writing); "
           f"tracker {summary.tracker_s:.2f} s ({tfps:.1f} fps)")
     codec = f" (video codec {run.codec}{', H.264' if run.codec == 'avc1' else ''})" if run.codec else ""
-    print(f"outputs in {job.out}: {describe(job.write_video)}{codec}")
+    layout = mask_layout(job.result_format, job.sequence_name())
+    print(f"outputs in {job.out}: {describe(job.write_video, layout)}{codec}")
