@@ -16,6 +16,12 @@ test: install
 parity: install
 	$(PYTHON) -m pytest -m slow -q -rP
 
+# The edge install (README "Edge install"): a fresh venv with only the runtime extras, no torch and
+# no onnx, tracks davis-blackswan and builds TensorRT-RTX engines. Also part of `make parity`.
+.PHONY: edge-test
+edge-test: install
+	$(PYTHON) -m pytest -m slow -q -rP tests/install/test_edge_install.py
+
 gpu-test: install
 	$(PYTHON) -m pytest -m gpu -q
 
