@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from masktrt import __version__
-from masktrt.errors import MasktrtError
+from masktrt.errors import MasktrtError, MissingDependency
 from masktrt.files import is_user_os_error, os_error
 
 # In pipeline order: the order `masktrt --help` lists them.
@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except MasktrtError as exc:
         return _fail(exc)
+    except ModuleNotFoundError as exc:  # an edge install running a command that needs torch
+        if exc.name not in EXPORT_MODULES:
+            raise
+        return _fail(MissingDependency(exc.name, "export"))
     except OSError as exc:  # disk full, read-only or forbidden folder wherever it happens
         if not is_user_os_error(exc):
             raise
@@ -88,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# What the export extra brings: a runtime-only install (README "Edge install") lacks these, and
+# export, bench, calibrate and train need them.
+EXPORT_MODULES = ("torch", "onnx", "onnxslim", "safetensors", "onnxruntime.quantization")
 
 
 def _fail(exc: Exception) -> int:

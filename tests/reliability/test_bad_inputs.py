@@ -238,3 +238,22 @@ def test_decode_gap_in_a_video_is_skipped_and_marked(onnx_dir, tmp_path):
     assert list(np.flatnonzero(flags[:, 2])) == [20, 21, 22, 23, 24]
     assert "tracked 60 frames" in done.stdout and "5 skipped" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_a_command_that_needs_torch_says_so_on_an_edge_install(monkeypatch, capsys) -> None:
+    """Without the export extra, export/bench/calibrate/train end in one line naming it."""
+    import builtins
+
+    from masktrt.cli import main
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named '{name}'", name="torch")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert main(["export", "--out", "unused-out"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'torch' is not installed" in err[0] and "masktrt[export]" in err[0]
