@@ -177,16 +177,23 @@ def official_name(key: str) -> str:
     return key
 
 
+def renamed_or_refused(state: Mapping[str, torch.Tensor], path: Path, rename: Callable[[str], str],
+                       ours: tuple[str, ...], what: str, fix: str) -> dict[str, torch.Tensor]:
+    """Keys renamed to the model's names; a file with no key starting with one of `ours` is
+    another network, said in one line with a few of its keys (every tracker's loader)."""
+    renamed = {rename(k): v for k, v in state.items()}
+    if not any(k.startswith(ours) for k in renamed):
+        sample = ", ".join(repr(k) for k in list(state)[:SHOWN])
+        raise MasktrtError(f"checkpoint '{path}' is not {what}: none of its {len(state)} keys "
+                           f"starts with {', '.join(ours)} (e.g. {sample})", fix)
+    return renamed
+
+
 def normalise(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
     """Official names; a file with none of them is another architecture, said in one line."""
-    renamed = {official_name(k): v for k, v in state.items()}
-    if not any(k.startswith(OFFICIAL_PREFIXES) for k in renamed):
-        sample = ", ".join(repr(k) for k in list(state)[:SHOWN])
-        raise MasktrtError(
-            f"checkpoint '{path}' is not a SiamMask checkpoint: none of its {len(state)} keys has "
-            f"official or pysot SiamMask names (e.g. {sample})",
-            "pass a SiamMask sharp checkpoint (official SiamMask_*.pth or pysot siammask_r50_l3 model.pth)")
-    return renamed
+    return renamed_or_refused(
+        state, path, official_name, OFFICIAL_PREFIXES, "a SiamMask checkpoint (official or pysot names)",
+        "pass a SiamMask sharp checkpoint (official SiamMask_*.pth or pysot siammask_r50_l3 model.pth)")
 
 
 def read_raw_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -123,14 +121,9 @@ def store_atomically(path: Path, data: bytes) -> None:
     os.replace is atomic: a reader sees no file or a whole one, never half of one or a file
     another writer is still truncating (a fixed temporary name allowed both).
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from masktrt.files import write_bytes
+
+    write_bytes(path, data)
 
 
 # --- device side ---------------------------------------------------------------------------------

@@ -120,3 +120,24 @@ class TrackerSpec:
             if b.name == name:
                 return b
         raise KeyError(name)
+
+
+def correlation_of(options: Mapping[str, Any] | None) -> str:
+    """The export option `correlation` (Siamese trackers), `dynamic` unless given."""
+    return str((options or {}).get("correlation", "dynamic"))
+
+
+def siamese_section_problem(tracker: str, section: Any, options: Mapping[str, Any] | None,
+                            correlations: tuple[str, ...], geometry: Mapping[str, Any]) -> str | None:
+    """The contract checks every Siamese tracker shares: the section is an object, the
+    correlation is one this masktrt exports, and the recorded geometry is this masktrt's (a
+    graph exported for another crop size would track garbage without a single error)."""
+    if not isinstance(section, dict):
+        return f"the {tracker} section is not an object"
+    if correlation_of(options) not in correlations:
+        return f"unknown correlation {correlation_of(options)!r} (known: {', '.join(correlations)})"
+    recorded = section.get("geometry") or {}
+    mismatched = {k: (recorded.get(k), v) for k, v in geometry.items() if recorded.get(k) != v}
+    if mismatched:
+        return f"tracker geometry differs from this masktrt's (file, here): {mismatched}"
+    return None

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from masktrt.budgets import Budget
-from masktrt.specs.base import PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec
+from masktrt.specs.base import (PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec,
+                                siamese_section_problem)
 
 NAME = "oceanplus"
 EXEMPLAR_SIZE = 127  # template crop side (pixels)
@@ -220,19 +221,7 @@ class OceanPlusTrackerSpec(TrackerSpec):
                 "cyclic_init_steps": CYCLIC_INIT_STEPS}
 
     def section_problem(self, section: Any, options: Mapping[str, Any]) -> str | None:
-        if not isinstance(section, dict):
-            return "the oceanplus section is not an object"
-        if _strategy(options) not in CORRELATIONS:
-            return f"unknown correlation {_strategy(options)!r} (known: {', '.join(CORRELATIONS)})"
-        recorded = section.get("geometry") or {}
-        mismatched = {k: (recorded.get(k), v) for k, v in geometry().items() if recorded.get(k) != v}
-        if mismatched:
-            return f"tracker geometry differs from this masktrt's (file, here): {mismatched}"
-        return None
-
-
-def _strategy(options: Mapping[str, Any] | None) -> str:
-    return str((options or {}).get("correlation", "dynamic"))
+        return siamese_section_problem(self.name, section, options, CORRELATIONS, geometry())
 
 
 SPEC = OceanPlusTrackerSpec(

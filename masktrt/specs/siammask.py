@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from masktrt.budgets import Budget
-from masktrt.specs.base import PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec
+from masktrt.specs.base import (PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec,
+                                correlation_of, siamese_section_problem)
 
 NAME = "siammask"
 EXEMPLAR_SIZE = 127  # template crop side (pixels)
@@ -151,15 +152,15 @@ class SiamMaskTrackerSpec(TrackerSpec):
     def io_names(self, graph: str, options: Mapping[str, Any] | None = None
                  ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         inputs, outputs = super().io_names(graph, options)
-        if graph == SEARCH and _strategy(options) == REFIT:
+        if graph == SEARCH and correlation_of(options) == REFIT:
             inputs = tuple(n for n in inputs if n not in REFIT_WEIGHTS)
         return inputs, outputs
 
     def refit_names(self, graph: str, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-        return REFIT_WEIGHTS if graph == SEARCH and _strategy(options) == REFIT else ()
+        return REFIT_WEIGHTS if graph == SEARCH and correlation_of(options) == REFIT else ()
 
     def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        refit = {"refit": REFIT_NOTE} if _strategy(options) == REFIT else {}
+        refit = {"refit": REFIT_NOTE} if correlation_of(options) == REFIT else {}
         return {**refit, "geometry": geometry(),
                 "anchors": {"stride": TOTAL_STRIDE, "ratios": list(ANCHOR_RATIOS),
                             "scales": list(ANCHOR_SCALES), "anchor_num": ANCHOR_NUM,
@@ -168,19 +169,7 @@ class SiamMaskTrackerSpec(TrackerSpec):
                 "window": {"kind": "cosine", "score_size": SCORE_SIZE, "tiled": ANCHOR_NUM}}
 
     def section_problem(self, section: Any, options: Mapping[str, Any]) -> str | None:
-        if not isinstance(section, dict):
-            return "the siammask section is not an object"
-        if _strategy(options) not in CORRELATIONS:
-            return f"unknown correlation {_strategy(options)!r} (known: {', '.join(CORRELATIONS)})"
-        recorded = section.get("geometry") or {}
-        mismatched = {k: (recorded.get(k), v) for k, v in geometry().items() if recorded.get(k) != v}
-        if mismatched:
-            return f"tracker geometry differs from this masktrt's (file, here): {mismatched}"
-        return None
-
-
-def _strategy(options: Mapping[str, Any] | None) -> str:
-    return str((options or {}).get("correlation", "dynamic"))
+        return siamese_section_problem(self.name, section, options, CORRELATIONS, geometry())
 
 
 SPEC = SiamMaskTrackerSpec(

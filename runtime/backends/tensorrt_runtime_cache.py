@@ -16,9 +16,7 @@ chooses kernels at build time): nothing here applies to it.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +67,6 @@ def runtime_config(engine: Any, meta: dict[str, Any], gpu: Any) -> tuple[Any, Ru
 
 
 def _write_atomic(path: Path, blob: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from masktrt.files import write_bytes
+
+    write_bytes(path, blob)

@@ -11,7 +11,7 @@ mean-subtracted BGR (the owning network folds the pixel mean in, see `rts.networ
 from __future__ import annotations
 
 import torch
-from masktrt.export.models.backbones.resnet import BOTTLENECK_EXPANSION, conv_bn
+from masktrt.export.models.backbones.resnet import BOTTLENECK_EXPANSION, Bottleneck, conv_bn
 from torch import nn
 
 MRCNN_BLOCKS = (3, 4, 6, 3)  # bottlenecks in layer1..4
@@ -21,12 +21,13 @@ STEM = 64
 LAYERS = ("layer1", "layer2", "layer3", "layer4")
 
 
-class MrcnnBottleneck(nn.Module):
-    """1x1 (carries the stride) -> 3x3 pad 1 -> 1x1 x4, residual add, ReLU."""
+class MrcnnBottleneck(Bottleneck):
+    """1x1 (carries the stride) -> 3x3 pad 1 -> 1x1 x4, residual add, ReLU: SiamMask's
+    bottleneck (same names, same forward) with the stride moved to the first 1x1 conv."""
 
     def __init__(self, cin: int, planes: int, stride: int = 1,
                  downsample: nn.Module | None = None) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         self.conv1 = nn.Conv2d(cin, planes, 1, stride, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
@@ -35,13 +36,6 @@ class MrcnnBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * BOTTLENECK_EXPANSION)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
 
 
 def mrcnn_stage(cin: int, planes: int, blocks: int, stride: int) -> nn.Sequential:

@@ -17,7 +17,7 @@ import torch
 
 from masktrt.errors import MasktrtError
 from masktrt.export.checkpoints import (copy_weights, key_report, read_raw_state_dict,
-                                        width_from_fingerprint)
+                                        renamed_or_refused, width_from_fingerprint)
 from masktrt.export.models.oceanplus.channels import OceanPlusChannels
 from masktrt.export.models.oceanplus.network import OceanPlus
 
@@ -37,14 +37,9 @@ def official_name(key: str) -> str:
 
 def normalise(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
     """Official names; a file without the ARN's keys is another network, said in one line."""
-    renamed = {official_name(k): v for k, v in state.items()}
-    if not any(k.startswith(ARN_PREFIX) for k in renamed):
-        sample = ", ".join(repr(k) for k in list(state)[:SHOWN])
-        raise MasktrtError(
-            f"checkpoint '{path}' is not an OceanPlus checkpoint: none of its {len(state)} keys "
-            f"is an ARN key ({ARN_PREFIX}*) (e.g. {sample})",
-            f"pass TracKit's {RELEASED['mss']} or {RELEASED['mms']}")
-    return renamed
+    return renamed_or_refused(state, path, official_name, (ARN_PREFIX,),
+                              "an OceanPlus checkpoint (no ARN key)",
+                              f"pass TracKit's {RELEASED['mss']} or {RELEASED['mms']}")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
