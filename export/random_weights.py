@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from masktrt.export.batchnorm import fit_batchnorm_statistics
 from masktrt.export.models import SiamMask
 from masktrt.paths import cache_dir, shared_data_dir
 from masktrt.specs.siammask import CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE
@@ -180,21 +181,14 @@ def reestimate_batchnorm(model: SiamMask, crops: Crops, batch: int = BATCH) -> S
     Templates go through trunk + adjust + conv_kernel; searches through trunk + adjust +
     conv_search + correlation (with the paired template's kernels) + each head's BN.
     """
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    model.eval()
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average over all batches
-        bn.train()
-    with torch.no_grad():
+    def batches():
         for start in range(0, len(crops.templates), batch):
             z = torch.from_numpy(crops.templates[start:start + batch]).float()
             x = torch.from_numpy(crops.searches[start:start + batch]).float()
-            corr = model.search(x, *model.template(z))[2]
-            model.mask_model.mask.head[:3](corr)  # its BN; the unused 3969-channel conv is skipped
-    for bn in bns:
-        bn.momentum = 0.1
-    return model.eval()
+            # the last line feeds the mask head's BN; its unused 3969-channel conv is skipped
+            yield lambda z=z, x=x: model.mask_model.mask.head[:3](model.search(x, *model.template(z))[2])
+
+    return fit_batchnorm_statistics(model, batches())
 
 
 # --- the cached default model ------------------------------------------------------------------
