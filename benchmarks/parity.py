@@ -44,10 +44,12 @@ def _collect(out: list, progress: Progress | None) -> Callable[[loop.Step, loop.
 
 def run_trajectory(backend: GraphRunner, seq: Sequence, config: Any, frames: int | None = None,
                    progress: Progress | None = None, tracker: str = SIAMMASK) -> list[FrameResult]:
-    """Track `seq` from its initial box; result 0 is the initialisation frame."""
+    """Track `seq` from its initial box (and first mask, where it has one); result 0 is the
+    initialisation frame."""
     results: list[FrameResult] = []
     loop.run(make_tracker(tracker, backend, config), seq, tuple(seq.init_box()),
-             max_frames=_count(seq, frames), on_step=_collect(results, progress))
+             max_frames=_count(seq, frames), on_step=_collect(results, progress),
+             mask=seq.init_mask())
     return results
 
 
@@ -142,8 +144,9 @@ class FrameLevelPair:
     def __init__(self, reference: Any, tested: Any) -> None:
         self.reference, self.tested = reference, tested
 
-    def init(self, frame: Any, box: loop.Box) -> tuple[Any, Any]:
-        return self.reference.init(frame, box), self.tested.init(frame, box)
+    def init(self, frame: Any, box: loop.Box, mask: Any = None) -> tuple[Any, Any]:
+        return (loop.init_call(self.reference, frame, box, mask)(),
+                loop.init_call(self.tested, frame, box, mask)())
 
     def track(self, frame: Any, state: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         ref_state, test_state = state
@@ -164,7 +167,7 @@ def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str,
     results: list = []
     start = time.perf_counter()
     loop.run(pair, seq, tuple(seq.init_box()), max_frames=_count(seq, frames),
-             on_step=_collect(results, progress))
+             on_step=_collect(results, progress), mask=seq.init_mask())
     return ParityRow(name, seq.name, "frame", precision, _per_frame(results[1:]),
                      loop_budgets("frame", precision, tracker), time.perf_counter() - start)
 

@@ -7,6 +7,7 @@ compares a graph with the weights it was exported from.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,28 @@ def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
     return random_model(seed=seed, width=width, **extra).eval(), random_source(seed, pairs)
 
 
+def load_tracker_model(tracker: str, checkpoint: str | Path | None, seed: int = 0,
+                       width: float = 1.0, pairs: int | None = None, variant: str | None = None
+                       ) -> tuple[nn.Module, dict[str, Any]]:
+    """(model, `source` record) of any registered tracker, through its export side; `variant`
+    is checked against the tracker's spec first (one line for a tracker without variants)."""
+    from masktrt import registry
+
+    entry = registry.get(tracker)
+    variant = entry.load_spec().variant(variant) if variant is not None else None
+    extra = {"variant": variant} if variant is not None else {}
+    return entry.load_export().load_model(checkpoint, seed, width, pairs, **extra)
+
+
 def model_for_deploy(deploy: Contract, checkpoint: str | Path | None = None) -> nn.Module:
     """The reference model the graphs in `deploy` were exported from (checked by hash), built
     by the export side of the contract's tracker."""
     from masktrt import registry
 
     load = registry.get(deploy.tracker).load_export().load_model
+    variant = deploy.model.get("variant")
+    if variant is not None:  # the variant the graphs were exported from rebuilds the same network
+        load = partial(load, variant=variant)
     source = deploy.source
     if source.get("kind") == "random":
         if checkpoint is not None:

@@ -60,18 +60,20 @@ def _host(tensor: torch.Tensor) -> np.ndarray:
 
 
 def load_reference(checkpoint: str | Path | None = None, random_weights_seed: int | None = None,
-                   device: str = "cpu", width: float = 1.0, tracker: str = "siammask") -> TorchRunner:
+                   device: str = "cpu", width: float = 1.0, tracker: str = "siammask",
+                   variant: str | None = None) -> TorchRunner:
     """A checkpoint when given, else the seeded random model (seed 0 by default)."""
+    from masktrt.export.model_source import load_tracker_model
+
     if checkpoint is not None and random_weights_seed is not None:
         raise MasktrtError("both a checkpoint and a random-weights seed were given", "pass one of them")
-    side = registry.get(tracker).load_export()
     seed = 0 if random_weights_seed is None else random_weights_seed
-    model, _ = side.load_model(checkpoint, seed=seed, width=width)
+    model, _ = load_tracker_model(tracker, checkpoint, seed, width, variant=variant)
     return TorchRunner(model, device, tracker)
 
 
 def create(checkpoint: str | Path | None = None, seed: int = 0, device: str = "cpu",
-           tracker: str = "siammask") -> TorchRunner:
+           tracker: str = "siammask", variant: str | None = None) -> TorchRunner:
     """Factory for the backend registry (`get_backend('torch', checkpoint=..., seed=...)`)."""
     return load_reference(checkpoint, None if checkpoint is not None else seed, device,
-                          tracker=tracker)
+                          tracker=tracker, variant=variant)

@@ -37,17 +37,34 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "siammask_demo.safetensors"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEMO_WEIGHTS = WEIGHTS_DIR / "siammask_demo.safetensors"
 
 
-def demo_weights() -> Path | None:
-    """The small trained demo checkpoint shipped in the package, if this build has it."""
-    return DEMO_WEIGHTS if DEMO_WEIGHTS.is_file() else None
+def demo_weights(tracker: str = "siammask") -> Path | None:
+    """The small trained demo checkpoint `tracker`'s spec names, if this build ships it."""
+    from masktrt import registry
+
+    name = registry.spec(tracker).demo_weights
+    path = WEIGHTS_DIR / name if name else None
+    return path if path is not None and path.is_file() else None
 
 
-def resolve_weights(checkpoint: str | Path | None, random_weights: bool = False) -> Path | None:
+def resolve_weights(checkpoint: str | Path | None, random_weights: bool = False,
+                    tracker: str = "siammask") -> Path | None:
     """The weights a command uses: --checkpoint if given, the seeded random model with
-    --random-weights (None), else the shipped demo checkpoint (None in a build without it)."""
+    --random-weights (None), else the tracker's shipped demo checkpoint. A tracker without
+    one (none trained yet) is a one-line error rather than a silent switch to random weights,
+    whose boxes and masks are meaningless."""
     if checkpoint is not None:
         return Path(checkpoint)
-    return None if random_weights else demo_weights()
+    if random_weights:
+        return None
+    demo = demo_weights(tracker)
+    if demo is None:
+        from masktrt.errors import MasktrtError
+
+        raise MasktrtError(f"no demo checkpoint for tracker '{tracker}' in this build",
+                           "pass --checkpoint PATH (e.g. the official release), or "
+                           "--random-weights for seeded random weights")
+    return demo

@@ -115,16 +115,25 @@ def _first(pairs: Iterator[Pair]) -> Pair:
     return index, frame
 
 
+def init_call(tracker: Any, frame: Any, box: Box | None, mask: Any = None) -> Callable[[], Any]:
+    """The init call: `init(frame, box)`, plus `mask=` only when a first-frame mask is given
+    (trackers that cannot use one need not accept the keyword)."""
+    if mask is None:
+        return lambda: tracker.init(frame, box)
+    return lambda: tracker.init(frame, box, mask=mask)
+
+
 def steps(tracker: Any, frames: Iterable[Any], box: Box | None = None, state: Any = None,
           result: Any = None, max_frames: int | None = None,
-          around: CallWrapper | None = None) -> Iterator[Step]:
-    """Steps in order. With `box`: init on the first frame (step 0). With `state` (and the
-    `result` that goes with it) instead: track every frame from that state (a replay)."""
+          around: CallWrapper | None = None, mask: Any = None) -> Iterator[Step]:
+    """Steps in order. With `box` (and optionally the first frame's `mask`): init on the first
+    frame (step 0). With `state` (and the `result` that goes with it) instead: track every frame
+    from that state (a replay)."""
     pairs = islice(numbered(frames), max_frames)  # never reads a frame past max_frames
     number, last = 0, None
     if state is None:
         index, last = _first(pairs)
-        state, seconds = _timed(lambda: tracker.init(last, box), around, 0)
+        state, seconds = _timed(init_call(tracker, last, box, mask), around, 0)
         result = initial_result(tracker, state)
         yield Step(0, index, last, result, state, False, seconds)
         number = 1
@@ -142,12 +151,12 @@ def run(tracker: Any, frames: Iterable[Any], box: Box | None = None, *, state: A
         result: Any = None, max_frames: int | None = None,
         on_step: Callable[[Step, LoopSummary], None] | None = None,
         progress: Callable[[int], Any] | None = None,
-        around: CallWrapper | None = None) -> LoopSummary:
+        around: CallWrapper | None = None, mask: Any = None) -> LoopSummary:
     """Track a whole sequence; `on_step(step, summary)` sees every step once the summary
     counts it, `progress(1)` is called per step. Returns the run's summary."""
     summary = LoopSummary()
     start = time.perf_counter()
-    for step in steps(tracker, frames, box, state, result, max_frames, around):
+    for step in steps(tracker, frames, box, state, result, max_frames, around, mask):
         summary.add(step)
         if on_step is not None:
             on_step(step, summary)
@@ -159,9 +168,9 @@ def run(tracker: Any, frames: Iterable[Any], box: Box | None = None, *, state: A
 
 def results(tracker: Any, frames: Iterable[Any], box: Box | None = None,
             max_frames: int | None = None, progress: Callable[[int], Any] | None = None,
-            ) -> list[Any]:
+            mask: Any = None) -> list[Any]:
     """Every step's result in order (result 0: the init frame's)."""
     out: list[Any] = []
-    run(tracker, frames, box, max_frames=max_frames, progress=progress,
+    run(tracker, frames, box, max_frames=max_frames, progress=progress, mask=mask,
         on_step=lambda step, _: out.append(step.result))
     return out

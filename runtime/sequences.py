@@ -89,6 +89,11 @@ class Sequence:
                                "masks exist only for DAVIS-style sequences with a masks/ folder")
         return read_mask(self.mask_paths[index])
 
+    def init_mask(self) -> np.ndarray | None:
+        """The first frame's mask (DAVIS), for trackers that initialise from a mask; None where
+        the sequence has no masks (they then initialise from `init_box` alone)."""
+        return self.mask(0) if self.mask_paths is not None else None
+
     def init_box(self) -> np.ndarray:
         """The box a tracker is initialised with on frame 0, 0-based x,y,w,h float64 (spec §3.6).
 

@@ -9,7 +9,7 @@ a 4-vector code; `locate` (every frame) correlates that code with pooled window 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -175,3 +175,8 @@ def _Entry(model, graph):
 
 
 EXPORT = ToyExport()
+
+
+# The same tracker with `locate` declared as one of a group of alternative graphs (runners then
+# open it on first use): for the runner tests of GraphDecl.group.
+GROUPED_SPEC = replace(SPEC, graphs=(SPEC.graphs[0], replace(SPEC.graphs[1], group="locate")))

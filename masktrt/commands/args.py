@@ -58,6 +58,29 @@ def add_weights_arguments(parser: argparse.ArgumentParser, width: bool = False) 
     if width:
         group.add_argument("--width", type=float, default=1.0,
                            help="channel-width multiplier of the random model (1.0 = official)")
+    group.add_argument("--variant", default=None,
+                       help="model variant of trackers released in several (oceanplus: mss for "
+                            "VOT, mms for DAVIS); default: detected from the checkpoint, else "
+                            "the tracker's first ('masktrt trackers' lists them)")
+
+
+def tracker_of(args: argparse.Namespace) -> str:
+    return getattr(args, "tracker", DEFAULT_TRACKER)
+
+
+def weights_of(args: argparse.Namespace) -> Path | None:
+    """The checkpoint path --checkpoint/--random-weights name for --tracker (None: random)."""
+    from masktrt.paths import resolve_weights
+
+    return resolve_weights(args.checkpoint, getattr(args, "random_weights", False), tracker_of(args))
+
+
+def load_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """(torch model, source record) of --tracker from the weights arguments (needs torch)."""
+    from masktrt.export.model_source import load_tracker_model
+
+    return load_tracker_model(tracker_of(args), weights_of(args), seed=args.seed,
+                              width=getattr(args, "width", 1.0), variant=getattr(args, "variant", None))
 
 
 def preset_of(args: argparse.Namespace) -> Any:
@@ -123,14 +146,13 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
             raise MasktrtError("--backend tensorrt needs built engines",
                                "pass --engines DIR (made by 'masktrt build')")
         return {"engine_dir": args.engines}
-    from masktrt.paths import resolve_weights
-
-    return torch_options(resolve_weights(args.checkpoint, getattr(args, "random_weights", False)),
-                         args.seed, getattr(args, "tracker", DEFAULT_TRACKER))
+    return torch_options(weights_of(args), args.seed, tracker_of(args), getattr(args, "variant", None))
 
 
-def torch_options(checkpoint: Path | None, seed: int, tracker: str) -> dict[str, Any]:
-    return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker}
+def torch_options(checkpoint: Path | None, seed: int, tracker: str,
+                  variant: str | None = None) -> dict[str, Any]:
+    variant_option = {"variant": variant} if variant is not None else {}
+    return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker, **variant_option}
 
 
 def create_runner(name: str, options: dict[str, Any]) -> Any:

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from masktrt.commands import track
-    from masktrt.paths import resolve_weights
+    from masktrt.paths import demo_weights
     from masktrt.runtime.sequences import load_sequence
     from masktrt.training.synthetic import demo_sequence_dir
 
@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     sequence = load_sequence(folder)
     if args.frames is not None:
         sequence = sequence.head(args.frames)
-    checkpoint = resolve_weights(args.checkpoint, args.random_weights)
+    # not resolve_weights: the demo falls back to random weights (with a warning) rather than
+    # failing in a build without the checkpoint
+    checkpoint = args.checkpoint or (None if args.random_weights else demo_weights(DEMO_TRACKER))
     job = track.TrackJob(tuple(float(v) for v in sequence.init_box()), Path(args.out),
                          frames=str(folder / "frames"), tracker=DEMO_TRACKER,
                          max_frames=len(sequence), write_video=not args.no_video,

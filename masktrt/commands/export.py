@@ -1,4 +1,5 @@
-"""Export SiamMask to three ONNX graphs (template, search, refine) plus deploy.json.
+"""Export a tracker's graphs (its spec lists them: SiamMask template/search/refine, OceanPlus
+template/track_255/track_287) to ONNX, plus deploy.json.
 
 The graphs have static shapes and batch 1; inputs and outputs are float32 (pos int64) whatever
 the precision. deploy.json is the contract the runtime and `masktrt build` read.
@@ -19,7 +20,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.contract import EXPORT_PRECISIONS
-    from masktrt.specs.siammask import CORRELATIONS
+    from masktrt.specs.base import CORRELATIONS
 
     common.add_tracker_arguments(parser, preset_choices=True)
     common.add_weights_arguments(parser, width=True)
@@ -44,9 +45,7 @@ def per_target_graphs(tracker: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from masktrt.export.model_source import load_model
     from masktrt.export.onnx_export import ExportOptions, export_onnx
-    from masktrt.paths import resolve_weights
     from masktrt.provenance import writable_folder
 
     options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
@@ -54,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
                             keep_fp32=per_target_graphs(args.tracker) if args.fp32_template else ())
     options.validate()  # fail on a bad option before loading or computing weights
     writable_folder(args.out)
-    model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
-                               seed=args.seed, width=args.width)
+    model, source = common.load_model(args)
     deploy = export_onnx(model, args.out, source, options)
     print(f"exported to {deploy.root} ({deploy.precision}, options {deploy.options}, "
           f"opset {deploy.opset}, weights {source['sha256']})")

@@ -22,7 +22,7 @@ HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the par
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.contract import EXPORT_PRECISIONS
-    from masktrt.specs.siammask import CORRELATIONS
+    from masktrt.specs.base import CORRELATIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
@@ -133,16 +133,14 @@ def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, 
 
 def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
     """(deploy, reference model): rebuilt from deploy.json with --onnx, else exported now."""
-    from masktrt.export.model_source import load_model, model_for_deploy
+    from masktrt.export.model_source import model_for_deploy
     from masktrt.export.onnx_export import ExportOptions, export_onnx
-    from masktrt.paths import resolve_weights
     from masktrt.runtime.contract import load_contract
 
     if args.onnx:
         deploy = load_contract(onnx_dir)
         return deploy, model_for_deploy(deploy, args.checkpoint)
-    model, source = load_model(resolve_weights(args.checkpoint, args.random_weights),
-                               seed=args.seed, width=args.width)
+    model, source = common.load_model(args)
     options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
                             precision=args.precision)
     return export_onnx(model, onnx_dir, source, options), model

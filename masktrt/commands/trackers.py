@@ -30,11 +30,17 @@ def describe(spec: Any) -> str:
               f"{_values(preset)}" for name, preset in spec.presets.items()]
     lines.append(f"  default preset: {spec.default_preset}")
     lines.append("  graphs:")
-    lines += [f"    {g.name} (runs once per {g.runs}): {', '.join(g.inputs)} -> {', '.join(g.outputs)}"
-              for g in spec.graphs]
+    lines += [f"    {g.name} (runs once per {g.runs}{_group(g)}): {', '.join(g.inputs)} -> "
+              f"{', '.join(g.outputs)}" for g in spec.graphs]
     options = ", ".join(f"{k}={v}" for k, v in spec.options.items()) or "none"
     lines.append(f"  export options (defaults): {options}")
+    lines.append(f"  model variants: {', '.join(spec.variants) or 'none'}")
+    lines.append(f"  demo checkpoint: {spec.demo_weights or 'none shipped'}")
     return "\n".join(lines)
+
+
+def _group(graph: Any) -> str:
+    return f"; one of group '{graph.group}', opened on first use" if graph.group else ""
 
 
 def _values(preset: Any) -> str:

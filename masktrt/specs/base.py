@@ -15,6 +15,9 @@ from masktrt.errors import MasktrtError
 
 PER_TARGET = "target"  # a graph run once per target (its outputs are target state)
 PER_FRAME = "frame"  # a graph run every frame (its outputs live until its next run)
+# tensor-weight correlation strategies masktrt exports (each Siamese spec offers a subset):
+# dynamic-weight conv, unrolled Slice/Mul/Add, kernels as refittable constant weights
+CORRELATIONS = ("dynamic", "unrolled", "refit")
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,17 @@ class GraphDecl:
     `runs` tells a graph runner how long outputs kept on the device must live: outputs of a
     per-target graph belong to the target (fresh buffers per call), those of a per-frame graph
     are overwritten by the graph's next run.
+
+    `group` names a set of alternative graphs of which a tracker runs one per target (OceanPlus's
+    track_255 / track_287, chosen by target size). Runners open grouped graphs on first use, so
+    a device holds the activations of the one a sequence needs, not of all of them.
     """
 
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     runs: str = PER_FRAME
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,10 @@ class TrackerSpec:
     budgets: tuple[Budget, ...] = ()
     # export options (tracker-specific) recorded in the contract and their defaults
     options: Mapping[str, Any] = field(default_factory=dict)
+    # released model variants (e.g. decoders) one architecture comes in; the first is the default
+    variants: tuple[str, ...] = ()
+    # file name of the small trained demo checkpoint in masktrt/weights (None: none shipped)
+    demo_weights: str | None = None
 
     # -- graphs --------------------------------------------------------------------------------
     @property
@@ -85,6 +97,17 @@ class TrackerSpec:
     def refit_names(self, graph: str, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
         """Names `graph` takes as refittable weights rather than inputs under `options`."""
         return ()
+
+    def variant(self, name: str | None) -> str | None:
+        """`name` checked against the tracker's variants (None: the default, or None for a
+        tracker that has no variants)."""
+        if name is None:
+            return self.variants[0] if self.variants else None
+        if name not in self.variants:
+            known = ", ".join(self.variants) or "none (drop --variant)"
+            raise MasktrtError(f"tracker '{self.name}' has no model variant '{name}'",
+                               f"its variants: {known}")
+        return name
 
     # -- presets -------------------------------------------------------------------------------
     def preset(self, name: str | None = None, **overrides: Any) -> Any:

@@ -83,6 +83,7 @@ def track_graph(instance: int) -> str:
 
 TRACK_GRAPHS = tuple(track_graph(s) for s in INSTANCE_SIZES)
 GRAPHS = (TEMPLATE,) + TRACK_GRAPHS
+TRACK_GROUP = "track"  # the track graphs are alternatives: one per target, opened on first use
 
 
 def tensor_shapes(graph: str) -> dict[str, tuple[int, ...]]:
@@ -228,8 +229,8 @@ SPEC = OceanPlusTrackerSpec(
     name=NAME,
     summary="OceanPlus (ARN): box and mask; template once, one track graph (255 or 287) per frame",
     graphs=(GraphDecl(TEMPLATE, (TEMPLATE_INPUT, TEMPLATE_MASK), TARGET_STATE, runs=PER_TARGET),)
-    + tuple(GraphDecl(g, (SEARCH_INPUT,) + TARGET_STATE, TRACK_OUTPUTS, runs=PER_FRAME)
-            for g in TRACK_GRAPHS),
+    + tuple(GraphDecl(g, (SEARCH_INPUT,) + TARGET_STATE, TRACK_OUTPUTS, runs=PER_FRAME,
+                      group=TRACK_GROUP) for g in TRACK_GRAPHS),
     presets=PRESETS,
     default_preset=DEFAULT_PRESET,
     # `x` has one side per track graph, so its sizes are keyed "graph/tensor" (see NOTES.md)
@@ -238,4 +239,5 @@ SPEC = OceanPlusTrackerSpec(
                                           for s in INSTANCE_SIZES}}),
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
+    variants=VARIANTS,  # mss first: the default, as the default preset vot2020 runs it
 )

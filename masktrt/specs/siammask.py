@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from masktrt.budgets import Budget
+from masktrt.specs.base import CORRELATIONS as ALL_CORRELATIONS
 from masktrt.specs.base import (PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec,
                                 correlation_of, siamese_section_problem)
 
@@ -41,7 +42,7 @@ FEATURES = ("p0", "p1", "p2", "corr")  # search outputs refine reads (kept on th
 SCORE_MAPS = ("cls", "loc")  # search outputs the host-side selection reads
 TEMPLATE_INPUT, SEARCH_INPUT, POS, MASK = "z", "x", "pos", "mask"
 
-CORRELATIONS = ("dynamic", "unrolled", "refit")
+CORRELATIONS = ALL_CORRELATIONS  # all three: dynamic, unrolled, refit
 # `refit`: search.onnx has input x only; the template's three outputs are named initializers of
 # search.onnx (the depth-wise Conv weights, shape Cx1xhxw) that the runtime refits per target.
 REFIT = "refit"
@@ -183,6 +184,7 @@ SPEC = SiamMaskTrackerSpec(
     preprocessing=Preprocessing(sizes={TEMPLATE_INPUT: EXEMPLAR_SIZE, SEARCH_INPUT: INSTANCE_SIZE}),
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
+    demo_weights="siammask_demo.safetensors",
 )
 
 

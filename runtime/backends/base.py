@@ -58,3 +58,15 @@ def missing_feeds(graph: str, needed: Collection[str], feeds: Mapping[str, Any])
     if absent:
         raise MasktrtError(f"graph '{graph}' was run without inputs {absent}",
                            f"feed every input the contract lists: {list(needed)}")
+
+
+def opens_lazily(tracker: str, graph: str) -> bool:
+    """Whether a runner should open `graph` on first use: it is one of a group of alternatives
+    (spec `GraphDecl.group`). Unknown trackers and graphs open eagerly, where errors show first."""
+    from masktrt import registry
+    from masktrt.errors import MasktrtError
+
+    try:
+        return bool(registry.spec(tracker).graph(graph).group)
+    except MasktrtError:
+        return False

@@ -13,7 +13,7 @@ import numpy as np
 
 from masktrt.errors import MasktrtError, require
 
-from .base import RunnerBase, missing_feeds
+from .base import RunnerBase, missing_feeds, opens_lazily
 
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}  # --provider names
@@ -91,9 +91,21 @@ class OnnxRuntimeBackend(RunnerBase):
         self.device = "cuda" if self.providers[0] == CUDA else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self._ort = ort
-        options = _session_options(ort, threads)
-        self.sessions = {g: open_session(ort, self.contract.graph(g), options, self.providers)
-                         for g in self.contract.graph_names}
+        self._options = _session_options(ort, threads)
+        self.sessions = {g: self._open(g) for g in self.contract.graph_names
+                         if not opens_lazily(self.tracker, g)}
+
+    def _open(self, graph: str) -> Any:
+        return open_session(self._ort, self.contract.graph(graph), self._options, self.providers)
+
+    def session(self, graph: str) -> Any:
+        """The graph's session, opened now if it is one of a group of alternatives."""
+        if self.closed:
+            raise MasktrtError("the ONNX Runtime runner was closed", "create a new one")
+        name = self.contract.graph(graph).name
+        if name not in self.sessions:
+            self.sessions[name] = self._open(name)
+        return self.sessions[name]
 
     def _value(self, array: Any) -> Any:
         if isinstance(array, self._ort.OrtValue):
@@ -102,7 +114,7 @@ class OnnxRuntimeBackend(RunnerBase):
 
     def run(self, graph: str, feeds: Mapping[str, Any],
             keep_on_device: Collection[str] = ()) -> dict[str, Any]:
-        session = self.sessions[self.contract.graph(graph).name]
+        session = self.session(graph)
         binding = session.io_binding()
         names = [i.name for i in session.get_inputs()]
         missing_feeds(graph, names, feeds)

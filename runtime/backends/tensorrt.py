@@ -35,7 +35,7 @@ from masktrt.runtime.gpu_ops import DeviceInput, DeviceTensorSpec
 from masktrt.runtime.trt_module import flavour_of
 from masktrt.specs.base import PER_TARGET
 
-from .base import RunnerBase, missing_feeds
+from .base import RunnerBase, missing_feeds, opens_lazily
 from .tensorrt_memory import DeviceTensor, StreamMemory
 from .tensorrt_refit import EngineRefitter
 from .tensorrt_runtime_cache import RuntimeCache, runtime_config
@@ -89,7 +89,8 @@ class TensorRTBackend(RunnerBase):
         self.memory = StreamMemory(_cudart())
         self._serial = 0
         try:
-            self.graphs = {g: self._graph(g, loaded) for g, loaded in self.engines.items()}
+            self.graphs = {g: self._graph(g, loaded) for g, loaded in self.engines.items()
+                           if not opens_lazily(self.tracker, g)}
         except BaseException:
             self.close()
             raise
@@ -134,9 +135,11 @@ class TensorRTBackend(RunnerBase):
     def graph(self, name: str) -> EngineGraph:
         if self.closed:
             raise MasktrtError("the TensorRT runner was closed", "create a new one")
-        if name not in self.graphs:
+        if name not in self.engines:
             raise MasktrtError(f"the engines in '{self.dir}' have no graph '{name}'",
-                               f"its graphs are: {', '.join(self.graphs)}")
+                               f"its graphs are: {', '.join(self.engines)}")
+        if name not in self.graphs:  # one of a group of alternatives: context and buffers now
+            self.graphs[name] = self._graph(name, self.engines[name])
         return self.graphs[name]
 
     def run(self, graph: str, feeds: Mapping[str, Any],

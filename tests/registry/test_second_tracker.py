@@ -24,6 +24,7 @@ from masktrt import registry  # noqa: E402
 from masktrt.benchmarks.metrics import box_iou  # noqa: E402
 from masktrt.benchmarks.parity import closed_loop, run_trajectory  # noqa: E402
 from masktrt.cli import main  # noqa: E402
+from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.runtime.sequences import load_sequence  # noqa: E402
 
@@ -95,3 +96,20 @@ def test_trackers_command_lists_it(toy, capsys) -> None:
     assert main(["trackers"]) == 0
     out = capsys.readouterr().out
     assert "toyblob" in out and "siammask" in out and "locate" in out
+
+
+def test_grouped_graph_opens_on_first_use(exported, monkeypatch) -> None:
+    """A graph of a group of alternatives (OceanPlus's track_255/track_287) gets its ONNX Runtime
+    session when first run, so a sequence that needs one never holds the other."""
+    _, contract, seq = exported
+    grouped = registry.TrackerEntry("toyblob", spec="tests.toy_tracker:GROUPED_SPEC",
+                                    runtime=TOY.runtime, export=TOY.export)
+    monkeypatch.setitem(registry._REGISTRY, "toyblob", grouped)
+    with get_backend("onnxruntime", onnx_dir=contract.root, provider="cpu") as runner:
+        assert set(runner.sessions) == {"embed"}
+        tracker = registry.get("toyblob").load_runtime()(runner, registry.spec("toyblob").preset())
+        state = tracker.init(seq.frame(0), tuple(seq.init_box()))
+        tracker.track(seq.frame(1), state)
+        assert set(runner.sessions) == {"embed", "locate"}
+    with pytest.raises(MasktrtError, match="closed"):
+        runner.session("locate")

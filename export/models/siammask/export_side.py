@@ -38,7 +38,8 @@ class SiamMaskExport:
 
     def load_model(self, checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
                    pairs: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
-        """(model in eval mode, the contract's `source` record)."""
+        """(model in eval mode, the contract's `source` record). SiamMask has no model variants
+        (the spec declares none, so `--variant` is refused before this is called)."""
         from masktrt.export.model_source import load_model
 
         return load_model(checkpoint, seed, width, pairs)
