@@ -31,13 +31,13 @@ from masktrt.benchmarks.machine import (load_average, machine_info, peak_rss_mib
 from masktrt.benchmarks.bench_variants import (BASELINE, Variant, build_variants, gpu_present,
                                                load_weights)
 from masktrt.benchmarks.bench_options import BenchOptions
+from masktrt import registry
 from masktrt.errors import MasktrtError
 from masktrt.runtime import loop
 
 SCHEMA = "masktrt.bench"
 SCHEMA_VERSION = 1
-TRACK_STAGES = ("crop", "search", "select", "refine", "post", "total")
-INIT_STAGES = ("crop", "template", "total")
+TOTAL = "total"  # every tracker's whole init/track call, besides its own stages (spec.stages)
 INIT_REPEATS = 5  # init runs once per target in use; repeat it so its figure is not one sample
 
 
@@ -51,6 +51,7 @@ class Workload:
     frames: list[np.ndarray]
     box: tuple[float, float, float, float]
     warmup: int
+    mask: np.ndarray | None = None  # the first frame's mask, for trackers that init from one
 
     @property
     def timed(self) -> int:
@@ -72,7 +73,8 @@ def load_workload(options: BenchOptions) -> Workload:
               f"not {options.frames}", file=sys.stderr)
     frames = [seq.frame(i) for i in range(min(wanted, len(seq)))]
     box = tuple(float(v) for v in seq.init_box())
-    return Workload(seq.name, Path(options.sequence), seq.kind, frames, box, options.warmup)
+    return Workload(seq.name, Path(options.sequence), seq.kind, frames, box, options.warmup,
+                    seq.init_mask())
 
 
 def jittered_boxes(box: tuple[float, float, float, float], count: int,
@@ -101,8 +103,8 @@ def time_tracking(tracker: Any, clock: StageClock, work: Workload, desc: str,
     clock.phase = "init"
     for i in range(max(1, work.warmup) + INIT_REPEATS):
         clock.recording = i >= max(1, work.warmup)
-        state, ms = timed_ms(tracker.init, work.frames[0], work.box)
-        clock.add("total", ms)
+        state, ms = timed_ms(loop.init_call(tracker, work.frames[0], work.box, work.mask))
+        clock.add(TOTAL, ms)
         clock.end_frame()
     clock.phase = "track"
     last: list[Any] = [state]
@@ -126,7 +128,7 @@ def _recording(clock: StageClock, warmup: int) -> loop.CallWrapper:
 def _total(clock: StageClock, last: list[Any]) -> Any:
     """After each tracked frame: its whole call as the 'total' stage, device events resolved."""
     def on_step(step: loop.Step, _: loop.LoopSummary) -> None:
-        clock.add("total", step.seconds * 1e3)
+        clock.add(TOTAL, step.seconds * 1e3)
         clock.end_frame()
         last[0] = step.state
     return on_step
@@ -138,7 +140,7 @@ def time_targets(tracker: Any, work: Workload, count: int, frames: int, desc: st
     from tqdm import tqdm
 
     boxes = jittered_boxes(work.box, count, work.frames[0].shape[:2])
-    states = [tracker.init(work.frames[0], b) for b in boxes]
+    states = [tracker.init(work.frames[0], b) for b in boxes]  # box init: masks are for box 0
     samples = []
     todo = work.frames[1:1 + work.warmup + frames]
     for index, frame in enumerate(tqdm(todo, desc=desc, unit="frame", file=sys.stderr,
@@ -209,7 +211,7 @@ def _time_backend(backend: Any, variant: Variant, work: Workload, options: Bench
     time_tracking(make_tracker(options.tracker, backend, config, timer=clock), clock, work,
                   variant.name, options.progress)
     scaling = scaling_rows(make_tracker(options.tracker, backend, config), work, options,
-                           variant.name, clock.host["track"]["total"])
+                           variant.name, clock.host["track"][TOTAL])
     return clock, scaling
 
 
@@ -226,8 +228,6 @@ def run_bench(options: BenchOptions, variants: list[Variant] | None = None,
     """The whole benchmark as a JSON-ready report (see `validate_report` for its schema).
 
     `variants` replaces the backends built from `options` (tests, custom backends)."""
-    from masktrt import registry
-
     options.validate()
     machine = machine_info()  # before the run: its load average is the one timings suffered
     config = registry.spec(options.tracker).preset(options.preset)
@@ -277,6 +277,12 @@ def add_speedups(results: list[dict[str, Any]]) -> None:
         r["speedup_vs_baseline"] = base["stages"]["total"]["p50_ms"] / r["stages"]["total"]["p50_ms"]
 
 
+def stages_of(tracker: str) -> dict[str, list[str]]:
+    """The tracker's timer stages (its spec), each list ending with the whole call's total."""
+    stages = registry.spec(tracker).stages
+    return {phase: list(stages.get(phase, ())) + [TOTAL] for phase in ("track", "init")}
+
+
 def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[str, Any],
              gpu: bool, results: list[dict[str, Any]]) -> dict[str, Any]:
     correlations = {r["name"]: r["info"].get("correlation") for r in results if r["info"].get("correlation")}
@@ -291,8 +297,9 @@ def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[s
         "settings": {"precision": options.precision, "correlation": correlations,
                      "preset": config.name, "weights": weights, "gpu": gpu,
                      "targets": sorted(set(options.targets)), "init_repeats": INIT_REPEATS,
-                     "stages": {"track": list(TRACK_STAGES), "init": list(INIT_STAGES)}},
-        "method": METHOD,
+                     "stages": stages_of(options.tracker)},
+        "method": {**METHOD, "stages": f"{registry.spec(options.tracker).stage_help}; "
+                                       f"{TOTAL}: the whole tracker call"},
         "baseline": BASELINE,
         "backends": results,
     }
@@ -301,10 +308,6 @@ def assemble(options: BenchOptions, work: Workload, config: Any, weights: dict[s
 METHOD = {
     "clock": "time.perf_counter around each stage inside the runtime tracker (host time); CUDA events "
              "as well where a GPU runs the stage",
-    "stages": "crop: search-window crop+resize (NumPy/OpenCV); search: backend search call incl. "
-              "copies; select: scores, box decoding, penalties, window, argmax, state update; "
-              "refine: backend refine call; post: sigmoid + paste-back + threshold + polygon; "
-              "total: the whole tracker.track call",
     "frames": "decoded into memory before timing; warm-up frames run untimed after init",
     "memory": "backends run sequentially in one process; host peak = VmHWM reset before each "
               "backend (includes libraries loaded earlier; see the delta)",
@@ -333,23 +336,26 @@ def validate_report(report: dict[str, Any]) -> list[str]:
     for key in ("cpu", "cpu_cores", "libraries"):
         if key not in report["machine"]:
             problems.append(f"machine.{key} missing")
+    stages = report["settings"].get("stages")
+    if not isinstance(stages, dict) or not all(isinstance(stages.get(p), list) for p in ("track", "init")):
+        return problems + ["settings.stages missing"]
     for entry in report["backends"]:
-        problems += _backend_problems(entry)
+        problems += _backend_problems(entry, stages)
     return problems
 
 
-def _backend_problems(entry: dict[str, Any]) -> list[str]:
+def _backend_problems(entry: dict[str, Any], stages: dict[str, list[str]]) -> list[str]:
     name = entry.get("name", "?")
     if entry.get("status") not in ("measured", "not measured"):
         return [f"{name}: bad status {entry.get('status')!r}"]
     if entry["status"] == "not measured":
         return [] if isinstance(entry.get("reason"), str) else [f"{name}: not measured without a reason"]
     problems = []
-    for stage in TRACK_STAGES:
+    for stage in stages["track"]:
         stats = entry.get("stages", {}).get(stage)
         if not isinstance(stats, dict) or any(k not in stats for k in STATS_KEYS):
             problems.append(f"{name}: stage '{stage}' missing or incomplete")
-    for stage in INIT_STAGES:
+    for stage in stages["init"]:
         if stage not in entry.get("init", {}):
             problems.append(f"{name}: init stage '{stage}' missing")
     if not isinstance(entry.get("memory"), dict) or "host_peak_rss_mib" not in entry["memory"]:

@@ -30,7 +30,8 @@ class BenchOptions:
     checkpoint: Path | None = None
     seed: int = 0
     width: float = 1.0
-    preset: str = "davis"
+    variant: str | None = None  # model variant of trackers released in several (None: default)
+    preset: str | None = None  # None: the tracker's default preset
     provider: str = "auto"
     tracker: str = SIAMMASK
     progress: bool = True

@@ -12,14 +12,26 @@ from typing import Any
 from masktrt.benchmarks.machine import machine_label
 from masktrt.benchmarks.report import markdown_table, text_table, write_json
 
-LATENCY_HEADER = ["backend", "device", "crop ms", "search ms", "select ms", "refine ms", "post ms",
-                  "total p50 ms", "total p90 ms", "total p99 ms", "mean ms", "fps",
-                  "speed-up vs torch FP32 (x)"]
+TOTAL_HEADER = ["total p50 ms", "total p90 ms", "total p99 ms", "mean ms", "fps",
+                "speed-up vs torch FP32 (x)"]
 # Backends run one after another in one process: its peak RSS includes every library loaded so
 # far (torch too, for ONNX Runtime); the growth while the backend ran is that backend's own.
-INIT_HEADER = ["backend", "init crop ms", "template ms", "init total ms",
-               "process peak RSS MiB (all loaded so far)", "RSS growth MiB (this backend)",
-               "device MiB"]
+MEMORY_HEADER = ["process peak RSS MiB (all loaded so far)", "RSS growth MiB (this backend)",
+                 "device MiB"]
+
+
+def _own_stages(report: dict[str, Any], phase: str) -> list[str]:
+    """The tracker's own stages of `phase` (the report's settings), without the total."""
+    return [s for s in report["settings"]["stages"][phase] if s != "total"]
+
+
+def latency_header(report: dict[str, Any]) -> list[str]:
+    return ["backend", "device"] + [f"{s} ms" for s in _own_stages(report, "track")] + TOTAL_HEADER
+
+
+def init_header(report: dict[str, Any]) -> list[str]:
+    stages = [f"{'init ' if s == 'crop' else ''}{s} ms" for s in _own_stages(report, "init")]
+    return ["backend"] + stages + ["init total ms"] + MEMORY_HEADER
 
 
 def _p50(entry: dict[str, Any], stage: str, table: str = "stages") -> float | None:
@@ -28,14 +40,13 @@ def _p50(entry: dict[str, Any], stage: str, table: str = "stages") -> float | No
 
 def latency_rows(report: dict[str, Any]) -> list[list[Any]]:
     """One row per backend: stage medians (ms), total percentiles, fps and the baseline ratio."""
-    rows = []
+    rows, stages = [], _own_stages(report, "track")
     for b in report["backends"]:
         if b["status"] != "measured":
-            rows.append([b["name"], b["device"]] + [None] * 10 + [b["reason"]])
+            rows.append([b["name"], b["device"]] + [None] * (len(stages) + 5) + [b["reason"]])
             continue
         total = b["stages"]["total"]
-        rows.append([b["name"], b["device"]]
-                    + [_p50(b, s) for s in ("crop", "search", "select", "refine", "post")]
+        rows.append([b["name"], b["device"]] + [_p50(b, s) for s in stages]
                     + [total["p50_ms"], total["p90_ms"], total["p99_ms"], total["mean_ms"],
                        total["fps"], b.get("speedup_vs_baseline")])
     return rows
@@ -47,8 +58,8 @@ def init_rows(report: dict[str, Any]) -> list[list[Any]]:
         if b["status"] != "measured":
             continue
         mem = b["memory"]
-        rows.append([b["name"], _p50(b, "crop", "init"), _p50(b, "template", "init"),
-                     _p50(b, "total", "init"), mem["host_peak_rss_mib"],
+        rows.append([b["name"]] + [_p50(b, s, "init") for s in _own_stages(report, "init")]
+                    + [_p50(b, "total", "init"), mem["host_peak_rss_mib"],
                      mem["host_peak_delta_mib"], mem["device_mib"]])
     return rows
 
@@ -93,9 +104,9 @@ def markdown_report(report: dict[str, Any]) -> str:
     parts = [
         "## masktrt bench\n", caption(report) + "\n",
         "Per-frame latency in ms (stage columns are medians; speed-up = baseline p50 / p50):\n",
-        markdown_table(LATENCY_HEADER, latency_rows(report), digits=2),
+        markdown_table(latency_header(report), latency_rows(report), digits=2),
         "Init (ms, median of repeated inits) and memory:\n",
-        markdown_table(INIT_HEADER, init_rows(report), digits=1),
+        markdown_table(init_header(report), init_rows(report), digits=1),
         "Multi-target scaling (mean ms per frame, targets tracked sequentially):\n",
         markdown_table(header, rows, digits=1),
     ]
@@ -108,8 +119,8 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 def text_summary(report: dict[str, Any]) -> str:
     header, rows = scaling_table(report)
-    return "\n".join([caption(report), "", text_table(LATENCY_HEADER, latency_rows(report), digits=2),
-                      text_table(INIT_HEADER, init_rows(report), digits=1),
+    return "\n".join([caption(report), "", text_table(latency_header(report), latency_rows(report), digits=2),
+                      text_table(init_header(report), init_rows(report), digits=1),
                       text_table(header, rows, digits=1)])
 
 

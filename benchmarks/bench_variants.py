@@ -65,7 +65,7 @@ def runtime_memory() -> DeviceMemory:
                         "cudaMemGetInfo in-use delta after the run (not a peak)")
 
 
-def torch_variants(model: Any, gpu: bool) -> list[Variant]:
+def torch_variants(model: Any, gpu: bool, tracker: str) -> list[Variant]:
     """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only."""
     import torch
 
@@ -77,26 +77,28 @@ def torch_variants(model: Any, gpu: bool) -> list[Variant]:
     memory = torch_memory if cuda else None
     info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
     fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
-                   lambda: TorchRunner(model, device=device), None, events, memory, info)
+                   lambda: TorchRunner(model, device=device, tracker=tracker), None, events, memory,
+                   info)
     reason = None if cuda else NO_GPU
     fp16 = Variant("torch-fp16", "torch eager FP16", device,
-                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device), reason, events, memory, info)
+                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device, tracker=tracker),
+                   reason, events, memory, info)
     compiled = Variant("torch-compile", "torch.compile FP32", device,
-                       lambda: compiled_backend(model, device), reason, events, memory, info)
+                       lambda: compiled_backend(model, device, tracker), reason, events, memory, info)
     return [fp32, fp16, compiled]
 
 
-def compiled_backend(model: Any, device: str) -> Any:
-    """The torch backend with template/search/refine each wrapped in torch.compile (compiled on
-    first use, i.e. during the warm-up frames)."""
+def compiled_backend(model: Any, device: str, tracker: str) -> Any:
+    """The torch backend with each of the model's entry points wrapped in torch.compile
+    (compiled on first use, i.e. during the warm-up frames). The entry points are the export
+    side's `entry_points` where it names them, else the graph names (SiamMask's methods are
+    named as its graphs)."""
     import torch
 
     from masktrt.export.torch_backend import TorchRunner
 
-    from masktrt.specs.siammask import GRAPHS  # the model's entry points are named as its graphs
-
-    backend = TorchRunner(copy.deepcopy(model), device=device)
-    for name in GRAPHS:
+    backend = TorchRunner(copy.deepcopy(model), device=device, tracker=tracker)
+    for name in getattr(backend.side, "entry_points", backend.spec.graph_names):
         setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
     return backend
 
@@ -138,7 +140,7 @@ def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
 def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | None]:
     """(torch model, source record, ONNX folder or None). With --onnx the weights are rebuilt
     from its deploy.json, so both backends always run the same model."""
-    from masktrt.export.model_source import load_model, model_for_deploy
+    from masktrt.export.model_source import load_tracker_model, model_for_deploy
 
     if options.onnx_dir is not None:
         from masktrt.runtime.contract import load_contract
@@ -146,7 +148,8 @@ def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | Non
         deploy = load_contract(options.onnx_dir)
         model = model_for_deploy(deploy, options.checkpoint).eval()
         return model, {**deploy.source, "width": deploy.model.get("width")}, Path(options.onnx_dir)
-    model, source = load_model(options.checkpoint, seed=options.seed, width=options.width)
+    model, source = load_tracker_model(options.tracker, options.checkpoint, seed=options.seed,
+                                       width=options.width, variant=options.variant)
     return model.eval(), {**source, "width": options.width}, None
 
 
@@ -162,7 +165,7 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> 
     from masktrt.paths import cache_dir
     from masktrt.runtime.contract import load_contract
 
-    key = json.dumps({"source": source, "precision": options.precision,
+    key = json.dumps({"tracker": options.tracker, "source": source, "precision": options.precision,
                       "correlation": options.correlation, "preset": options.preset}, sort_keys=True)
     root = cache_dir("bench-onnx")
     folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -191,7 +194,7 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
                    onnx_dir: Path | None, gpu: bool) -> list[Variant]:
     variants: list[Variant] = []
     if "torch" in options.backends:
-        variants += torch_variants(model, gpu)
+        variants += torch_variants(model, gpu, options.tracker)
     if "onnxruntime" in options.backends:
         variants.append(onnxruntime_variant(onnx_dir or cached_export(model, source, options),
                                             options.provider, gpu))

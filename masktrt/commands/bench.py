@@ -89,7 +89,7 @@ def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
         correlation=args.xcorr, frames=args.frames, warmup=args.warmup, targets=args.targets,
         scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
         width=args.width, preset=common.preset_name(args), provider=args.provider,
-        progress=not args.no_progress, tracker=args.tracker)
+        progress=not args.no_progress, tracker=args.tracker, variant=args.variant)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,6 +75,10 @@ class TrackerSpec:
     variants: tuple[str, ...] = ()
     # file name of the small trained demo checkpoint in masktrt/weights (None: none shipped)
     demo_weights: str | None = None
+    # the runtime tracker's timer stages, in call order ({"init": (...), "track": (...)}), and
+    # what each measures: `masktrt bench` reports exactly these, plus "total"
+    stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stage_help: str = ""
 
     # -- graphs --------------------------------------------------------------------------------
     @property

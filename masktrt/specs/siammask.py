@@ -185,6 +185,10 @@ SPEC = SiamMaskTrackerSpec(
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
     demo_weights="siammask_demo.safetensors",
+    stages={"init": ("crop", "template"), "track": ("crop", "search", "select", "refine", "post")},
+    stage_help="crop: search-window crop+resize; search: backend search call incl. copies; "
+               "select: scores, box decoding, penalties, window, argmax, state update; refine: "
+               "backend refine call; post: sigmoid + paste-back + threshold + polygon",
 )
 
 

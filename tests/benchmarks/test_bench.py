@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from masktrt.benchmarks.bench import (BASELINE, INIT_STAGES, TRACK_STAGES, jittered_boxes,
+from masktrt.benchmarks.bench import (BASELINE, jittered_boxes, stages_of,
                                       validate_report)
 from masktrt.benchmarks.clock import StageClock, summarize
 from masktrt.cli import main
@@ -139,9 +139,12 @@ def test_smoke_measured_backends_have_stats_per_stage(smoke_report):
     _, report = smoke_report
     measured = [b for b in report["backends"] if b["status"] == "measured"]
     assert {b["name"] for b in measured} >= {BASELINE, "onnxruntime-fp32"}
+    stages = stages_of("siammask")
+    assert report["settings"]["stages"] == stages
+    assert stages["track"] == ["crop", "search", "select", "refine", "post", "total"]
     for b in measured:
-        assert set(TRACK_STAGES) <= set(b["stages"]) and set(INIT_STAGES) <= set(b["init"])
-        for stage in TRACK_STAGES:
+        assert set(stages["track"]) <= set(b["stages"]) and set(stages["init"]) <= set(b["init"])
+        for stage in stages["track"]:
             stats = b["stages"][stage]
             assert stats["n"] == 3
             assert 0 < stats["p50_ms"] <= stats["p90_ms"] <= stats["p99_ms"] <= stats["max_ms"]
