@@ -316,6 +316,15 @@ def load_checkpoint(path: str | Path, model: SiamMask | None = None, strict: boo
 def save_checkpoint(model: SiamMask, path: str | Path, fp16: bool = False) -> Path:
     """Safetensors file of the official-named state dict (floats optionally FP16), written
     atomically, with the sha256 of its tensor bytes in the header (checked on loading)."""
+    metadata = {"format": "pt", "architecture": "siammask_sharp", "width": repr(model.spec.width),
+                "backbone": model.spec.backbone}
+    return save_state_dict(model, path, metadata, fp16)
+
+
+def save_state_dict(model: torch.nn.Module, path: str | Path, metadata: dict[str, str],
+                    fp16: bool = False) -> Path:
+    """Any model's state dict as safetensors with `metadata`, written atomically, with the sha256
+    of its tensor bytes in the header (every tracker's files are checked the same way)."""
     import hashlib
 
     from safetensors.torch import save
@@ -324,8 +333,7 @@ def save_checkpoint(model: SiamMask, path: str | Path, fp16: bool = False) -> Pa
 
     state = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().contiguous().cpu()
              for k, v in model.state_dict().items()}
-    metadata = {"format": "pt", "architecture": "siammask_sharp", "width": repr(model.spec.width),
-                "backbone": model.spec.backbone}
+    metadata = dict(metadata)
     _, data = safetensors_data(save(state, metadata=metadata))  # tensor bytes: metadata-independent
     metadata[CHECKSUM_KEY] = hashlib.sha256(data).hexdigest()
     return write_bytes(path, save(state, metadata=metadata))

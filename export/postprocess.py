@@ -56,8 +56,14 @@ def verify_same(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str
     if set(ref) != set(out):
         raise MasktrtError(f"{what} {name}.onnx changed its outputs {sorted(ref)} -> "
                            f"{sorted(out)}", "report this with the onnxslim version")
-    worst = max(max_rel_range_err(out[k], ref[k])[1] for k in ref)
-    if not worst <= tolerance:  # also catches NaN
+    bad = [k for k in ref if not np.isfinite(ref[k]).all()]
+    if bad:  # an inf/NaN reference makes every comparison NaN: say what is actually wrong
+        raise MasktrtError(f"{name}.onnx gives non-finite {', '.join(bad)} on its tracing feeds, "
+                           f"so {what} cannot be checked", "trace with feeds that keep the "
+                           "network finite (real-looking crops, fitted BatchNorm statistics)")
+    errors = [max_rel_range_err(out[k], ref[k])[1] for k in ref]
+    worst = float(np.nanmax(errors)) if not np.isnan(errors).any() else float("nan")
+    if not worst <= tolerance:  # NaN (a finite reference against NaN/inf output) fails too
         raise MasktrtError(f"{what} {name}.onnx changed its results (max error / range "
                            f"{worst:.2e} > {tolerance:.0e})", fix)
     return worst

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -53,8 +54,15 @@ def default_bias(conv: nn.Module, gen: torch.Generator) -> None:
 def official_init(model: SiamMask, seed: int) -> SiamMask:
     """Official init, deterministic: convs N(0, sqrt(2/(k*k*out))), BN 1/0, Refine convs
     kaiming-uniform(a=1), the deconv PyTorch's default (kaiming-uniform a=sqrt(5))."""
+    return seeded_init(model, seed, model.refine_model.modules())
+
+
+def seeded_init(model: nn.Module, seed: int, uniform: Iterable[nn.Module] = ()) -> nn.Module:
+    """The Siamese trackers' init recipe, every draw from one generator in module order: convs
+    N(0, sqrt(2/(k*k*out))) except those in `uniform` (refinement decoders without BatchNorm:
+    kaiming-uniform(a=1)), BN 1/0, deconvs PyTorch's default; biases PyTorch's default."""
     gen = torch.Generator().manual_seed(seed)
-    refine = set(model.refine_model.modules())
+    refine = set(uniform)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
@@ -81,12 +89,22 @@ class Crops:
     templates: np.ndarray  # N x 3 x 127 x 127
     searches: np.ndarray  # N x 3 x 255 x 255
     source: str
+    # N x 2: the template target's (w, h) in exemplar-crop pixels (centred); for trackers whose
+    # template also takes the target's mask (OceanPlus builds a box mask from it)
+    target_sizes: np.ndarray | None = None
 
 
 def context_size(w: float, h: float) -> float:
     """sqrt of the context-padded area (spec §3.6.3 / §3.7.1)."""
     pad = CONTEXT_AMOUNT * (w + h)
     return math.sqrt((w + pad) * (h + pad))
+
+
+def exemplar_target_size(box: Box) -> tuple[float, float]:
+    """(w, h) of the target in its exemplar crop: the crop side round(s_z) maps to 127."""
+    w, h = box[2], box[3]
+    scale = EXEMPLAR_SIZE / round(context_size(w, h))
+    return w * scale, h * scale
 
 
 def crop_pair(template_frame: np.ndarray, template_box: Box, search_frame: np.ndarray,
@@ -130,7 +148,7 @@ def real_crops(root: Path, n_pairs: int, rng: np.random.Generator) -> Crops | No
     seqs = [(s, b) for s, b in seqs if any(x is not None for x in b)]
     if not seqs:
         return None
-    zs, xs = [], []
+    zs, xs, sizes = [], [], []
     while len(zs) < n_pairs:
         seq, boxes = seqs[len(zs) % len(seqs)]
         t = int(rng.integers(len(seq)))
@@ -140,7 +158,8 @@ def real_crops(root: Path, n_pairs: int, rng: np.random.Generator) -> Crops | No
         z, x = crop_pair(seq.frame(t), boxes[t], seq.frame(u), boxes[u], rng)
         zs.append(z)
         xs.append(x)
-    return Crops(np.stack(zs), np.stack(xs), shared_source(root))
+        sizes.append(exemplar_target_size(boxes[t]))
+    return Crops(np.stack(zs), np.stack(xs), shared_source(root), np.array(sizes))
 
 
 def synthetic_frame(rng: np.random.Generator) -> tuple[np.ndarray, Box]:
@@ -162,8 +181,13 @@ def synthetic_frame(rng: np.random.Generator) -> tuple[np.ndarray, Box]:
 
 def synthetic_crops(n_pairs: int, rng: np.random.Generator) -> Crops:
     """Fallback where ../shared/data is absent; template and search come from the same frame."""
-    pairs = [crop_pair(f, b, f, b, rng) for f, b in (synthetic_frame(rng) for _ in range(n_pairs))]
-    return Crops(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), "synthetic")
+    pairs, sizes = [], []
+    for _ in range(n_pairs):  # frame and crop draws interleaved: the rng order is the model's
+        frame, box = synthetic_frame(rng)
+        pairs.append(crop_pair(frame, box, frame, box, rng))
+        sizes.append(exemplar_target_size(box))
+    return Crops(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), "synthetic",
+                 np.array(sizes))
 
 
 def calibration_crops(n_pairs: int, seed: int, use_shared_data: bool = True) -> Crops:

@@ -5,8 +5,10 @@ wrapper (TracKit's training snapshots), keys with or without a leading `module.`
 `feature_extractor.` prefix (all four combinations; TracKit's `load_pretrain` strips both, in
 that order), and `.safetensors` files. Reading, unwrapping and the key report are the shared
 machinery of `masktrt.export.checkpoints` (pickles always with `weights_only=True`); this module
-adds OceanPlus's names, its width fingerprint and the MSS/MMS variant check. Unlike TracKit's
-non-strict load, every key must fit unless `strict=False`.
+adds OceanPlus's names, its width fingerprint, the backbone (told by the trunk's first conv's
+name, as for SiamMask) and the MSS/MMS variant check, so a file written by `save_checkpoint`
+(training) rebuilds its own network. Unlike TracKit's non-strict load, every key must fit
+unless `strict=False`.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from typing import Mapping
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.checkpoints import (copy_weights, key_report, read_raw_state_dict,
-                                        renamed_or_refused, width_from_fingerprint)
+from masktrt.export.checkpoints import (checkpoint_backbone, copy_weights, key_report,
+                                        read_raw_state_dict, renamed_or_refused, save_state_dict,
+                                        width_from_fingerprint)
 from masktrt.export.models.oceanplus.channels import OceanPlusChannels
 from masktrt.export.models.oceanplus.network import OceanPlus
 
@@ -85,6 +88,9 @@ def mismatch_report(model: OceanPlus, state: Mapping[str, torch.Tensor], strict:
     width = checkpoint_width(state)
     if width != model.channels.width:
         parts.insert(0, f"checkpoint width {width:g} but model width {model.channels.width:g}")
+    backbone = checkpoint_backbone(state)
+    if backbone != model.channels.backbone:
+        parts.insert(0, f"checkpoint backbone {backbone} but model backbone {model.channels.backbone}")
     return "; ".join(parts)
 
 
@@ -102,8 +108,19 @@ def apply_state_dict(model: OceanPlus, state: Mapping[str, torch.Tensor], strict
 
 def load_checkpoint(path: str | Path, model: OceanPlus | None = None,
                     strict: bool = True) -> OceanPlus:
-    """Read `path` into `model` (built at the file's variant and width if None), in eval()."""
+    """Read `path` into `model` (built at the file's variant, width and backbone if None), in
+    eval()."""
     state = read_state_dict(path)
     if model is None:
-        model = OceanPlus(checkpoint_variant(state), checkpoint_width(state))
+        model = OceanPlus(checkpoint_variant(state), checkpoint_width(state),
+                          checkpoint_backbone(state))
     return apply_state_dict(model, state, strict, source=f"checkpoint '{path}'").eval()
+
+
+def save_checkpoint(model: OceanPlus, path: str | Path, fp16: bool = False) -> Path:
+    """Safetensors of the model's state dict (floats optionally FP16), written atomically with
+    its checksum; the metadata repeats variant, width and backbone for readers of the header
+    (loading detects all three from the keys and shapes)."""
+    metadata = {"format": "pt", "architecture": "oceanplus", "variant": model.variant,
+                "width": repr(model.channels.width), "backbone": model.channels.backbone}
+    return save_state_dict(model, path, metadata, fp16)

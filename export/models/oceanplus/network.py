@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.backbones.resnet import ResNet50Widths, ResNetTrunk, conv_bn
+from masktrt.export.models.backbones import RESNET50
+from masktrt.export.models.backbones.efficientnet_lite import EfficientNetLite0Trunk
+from masktrt.export.models.backbones.resnet import ResNetTrunk, conv_bn
 from masktrt.export.models.oceanplus.arn import lut_value
 from masktrt.export.models.oceanplus.channels import OceanPlusChannels
 from masktrt.export.models.oceanplus.decoder import DECODERS, foreground
@@ -24,11 +26,13 @@ State = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # zf_reg,
 
 
 class Backbone(nn.Module):
-    """TracKit's `ResNet50` wrapper: the shared trunk under the attribute `features`."""
+    """TracKit's `ResNet50` wrapper: the shared trunk under the attribute `features` (ResNet-50,
+    or the ImageNet-pretrained EfficientNet-Lite0 with the same four map sizes and strides)."""
 
-    def __init__(self, widths: ResNet50Widths) -> None:
+    def __init__(self, channels: OceanPlusChannels) -> None:
         super().__init__()
-        self.features = ResNetTrunk(widths)
+        self.features = (ResNetTrunk(channels.trunk) if channels.backbone == RESNET50
+                         else EfficientNetLite0Trunk())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(b1 conv1, b2 layer1, b3 layer2, layer3) at strides 2, 4, 8, 8."""
@@ -59,14 +63,15 @@ def check_variant(variant: str) -> str:
 
 
 class OceanPlus(nn.Module):
-    """The released network (online=False); `variant` picks the MSS or MMS mask decoder."""
+    """The released network (online=False); `variant` picks the MSS or MMS mask decoder and
+    `backbone` the trunk (`resnet50`, the released one, or `efficientnet_lite0`)."""
 
-    def __init__(self, variant: str = "mss", width: float = 1.0) -> None:
+    def __init__(self, variant: str = "mss", width: float = 1.0, backbone: str = RESNET50) -> None:
         super().__init__()
         self.variant = check_variant(variant)
-        self.channels = OceanPlusChannels(float(width))
-        self.features = Backbone(self.channels.trunk)
-        self.neck = Neck(self.channels.trunk.p3, self.channels.neck)
+        self.channels = OceanPlusChannels(float(width), backbone)
+        self.features = Backbone(self.channels)
+        self.neck = Neck(self.channels.taps[3], self.channels.neck)
         self.connect_model = BoxTower(self.channels.neck)
         self.mask_model = DECODERS[variant](self.channels)
 
@@ -89,8 +94,22 @@ class OceanPlus(nn.Module):
         foreground), xf 1x256xFxF (the neck map the template update samples); R/F = 25/31 or
         29/35.
         """
+        cls, bbox, logits, xf = self.track_logits(x, zf_reg, zf_cls, lut_key, lut_value, xcorr)
+        return cls, bbox, foreground(logits), xf
+
+    def track_logits(self, x: torch.Tensor, zf_reg: torch.Tensor, zf_cls: torch.Tensor,
+                     lut_key: torch.Tensor, lut_value: torch.Tensor,
+                     xcorr: XCorr = xcorr_depthwise
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`track` with the decoder's Bx2xSxS logits in place of mask_prob: training's mask
+        loss needs them (a loss on the softmax would saturate). Any batch size."""
         b1, b2, b3, p3 = self.features(x)
         xf = self.neck(p3)
         cls, bbox, corr = self.connect_model(xf, zf_reg, zf_cls, xcorr)
         logits = self.mask_model((b1, b2, b3), xf, corr, lut_key, lut_value, tuple(x.shape[-2:]))
-        return cls, bbox, foreground(logits), xf
+        return cls, bbox, logits, xf
+
+    @property
+    def backbone(self) -> str:
+        """The trunk's name (`resnet50` or `efficientnet_lite0`), for records and checks."""
+        return self.channels.backbone
