@@ -80,3 +80,6 @@ def spec(name: str) -> Any:
 register(TrackerEntry("siammask", spec="masktrt.specs.siammask:SPEC",
                       runtime="masktrt.runtime.trackers.siammask:SiamMaskTracker",
                       export="masktrt.export.models.siammask.export_side:EXPORT"))
+register(TrackerEntry("oceanplus", spec="masktrt.specs.oceanplus:SPEC",
+                      runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
+                      export="masktrt.export.models.oceanplus.export_side:EXPORT"))

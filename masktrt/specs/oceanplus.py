@@ -39,6 +39,9 @@ EMBED = 64  # ARN embedding channels (lut_key)
 NECK = 256  # neck / head channels (zf, xf)
 MIN_TARGET_SIZE = 10.0  # clamp floor for w and h (§A3 per frame 12)
 MIN_MASK_PIXELS = 10  # VOT: a smaller binary mask is replaced by the filled box (§A4.5)
+# presets evaluated through the VOT wrapper, the only place that small-mask rule exists (§A4.5);
+# DAVIS reports the thresholded mask as it is (an absent object is an empty mask)
+SMALL_MASK_BOX_PRESETS = ("vot2020",)
 TEMPLATE_MASK_THRESHOLD = 0.5  # the first-frame mask crop is binarised at this (§A3 init 4)
 # template update (§A2): fused peak score above UPDATE_SCORE triggers it
 UPDATE_SCORE = 0.95
@@ -240,4 +243,10 @@ SPEC = OceanPlusTrackerSpec(
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
     variants=VARIANTS,  # mss first: the default, as the default preset vot2020 runs it
+    stages={"init": ("crop", "template", "search"), "track": ("crop", "search", "select", "update",
+                                                              "post")},
+    stage_help="crop: search-window crop+resize; search: the track graph call incl. copies (at "
+               "init: the cyclic-init track runs of a box-only start); select: sigmoid, "
+               "penalties, window, argmax, size smoothing, clamping; update: host template update "
+               "(frames whose fused peak > 0.95); post: paste-back + threshold + polygon",
 )

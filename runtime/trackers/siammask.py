@@ -12,9 +12,7 @@ position/size in float64, the crop's rounding half-to-even.
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
@@ -22,10 +20,12 @@ from masktrt.runtime.anchors import generate_anchors
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, choose_ops
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
+# shared with the other trackers; re-exported here, where callers have always imported them
+from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
+                                              nonfinite, untimed)
 from masktrt.specs.siammask import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, FEATURES,
                                     INSTANCE_SIZE, KERNELS, MIN_TARGET_SIZE, SCORE_SIZE, SEARCH,
                                     SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT, TrackerConfig)
-from masktrt.runtime.mask import box_polygon
 from masktrt.runtime.window import cosine_window
 from masktrt.types import FrameResult, TargetState
 
@@ -129,15 +129,6 @@ def search_geometry(center: np.ndarray, size: np.ndarray) -> SearchGeometry:
 
 
 # ---------------------------------------------------------------- the tracker
-StageTimer = Callable[[str], AbstractContextManager]
-
-
-def untimed(stage: str) -> AbstractContextManager:
-    """The default stage timer: does nothing (stage names: crop, template, search, select,
-    refine, post)."""
-    return nullcontext()
-
-
 class SiamMaskTracker:
     """SiamMask's tracking procedure; holds constants only, state is passed in and out.
 
@@ -164,8 +155,14 @@ class SiamMaskTracker:
         if self._owns_ops and callable(getattr(self.ops, "close", None)):
             self.ops.close()
 
-    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float]) -> TargetState:
-        """Start tracking the target in box (x, y, w, h) of the first frame (§3.6)."""
+    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float],
+             mask: np.ndarray | None = None) -> TargetState:
+        """Start tracking the target in box (x, y, w, h) of the first frame (§3.6).
+
+        `mask` (a first-frame target mask) is accepted so every tracker has one init signature,
+        and ignored: the official SiamMask initialises from the box alone. Stage names of the
+        timer: crop, template, search, select, refine, post.
+        """
         check_frame(frame)
         frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         check_box(box_xywh, frame_hw)
@@ -244,34 +241,3 @@ class SiamMaskTracker:
 
 
 HOST_OUTPUTS = ("cls", "loc")  # search outputs read on the host (the features may stay on device)
-
-
-def nonfinite(outputs: dict, names: tuple[str, ...]) -> str | None:
-    """'nonfinite <names>' for those of `outputs` (host arrays) holding NaN or Inf, else None.
-
-    FP16 overflow, a corrupt engine or a broken driver show up as NaN/Inf here; tracking on
-    them moves the box to nowhere for good (NaN centre) while the score reads 1.0. Device
-    buffers are not checked (copying them would cost what the GPU path saves): a NaN there
-    reaches the polygon, which is checked.
-    """
-    bad = [n for n in names if isinstance(outputs.get(n), np.ndarray)
-           and not np.isfinite(outputs[n]).all()]
-    return f"nonfinite {','.join(bad)}" if bad else None
-
-
-def invalid_result(state: TargetState, reason: str) -> FrameResult:
-    """A frame with no usable network output: the last good box, score 0, lost, an empty mask,
-    and why. The caller keeps `state` as it was, so the next good frame tracks from there."""
-    center, size = state.center.copy(), state.size.copy()
-    return FrameResult(center=center, size=size,
-                       polygon=box_polygon((center[0], center[1], size[0], size[1])),
-                       score=0.0, lost=True, mask=np.zeros(state.frame_hw, np.uint8),
-                       invalid=reason)
-
-
-def initial_result(state: TargetState) -> FrameResult:
-    """The first frame's output: the given box itself (no network output exists for it)."""
-    center, size = state.center.copy(), state.size.copy()
-    return FrameResult(center=center, size=size,
-                       polygon=box_polygon((center[0], center[1], size[0], size[1])),
-                       score=1.0, lost=False)
