@@ -17,14 +17,16 @@ from masktrt.files import is_user_os_error, os_error
 # In pipeline order: the order `masktrt --help` lists them.
 COMMANDS = [
     "demo", "trackers", "track", "export", "build", "calibrate", "parity", "eval", "bench", "train",
+    "vot", "vot-workspace",
 ]
 
 
 def _load(name: str):
+    module = f"masktrt.commands.{name.replace('-', '_')}"  # vot-workspace -> vot_workspace
     try:
-        return importlib.import_module(f"masktrt.commands.{name}")
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name == f"masktrt.commands.{name}":
+        if exc.name == module:
             return None  # not shipped in this build
         raise
 
