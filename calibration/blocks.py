@@ -1,9 +1,10 @@
 """Named blocks of the exported graphs: the unit of sensitivity analysis and of `--keep`.
 
-A block is a group of ONNX nodes that belong to one part of SiamMask (spec names): the trunk's
+A block is a group of ONNX nodes that belong to one part of the model (spec names): the trunk's
 stem and layer1..3, the adjust layer, each head's conv_kernel / conv_search / correlation / head,
-and Refine's v*, h*, deconv and post* convolutions ("glue": its pads, gathers, adds). Names are qualified by graph
-("search:cls.corr") because the trunk appears in both the template and the search graph and the
+and Refine's v*, h*, deconv and post* convolutions ("glue": its pads, gathers, adds) for
+SiamMask; the neck, each child of the Ocean head and of the mask decoder for OceanPlus. Names are
+qualified by graph ("search:cls.corr") because the trunk appears in both the template and the search graph and the
 two can fail differently (the template runs once, the search crop every frame).
 
 The grouping reads the node names the exporter writes (PyTorch module paths, e.g.
@@ -17,6 +18,8 @@ import onnx
 
 _STEM = ("conv1", "relu", "maxpool", "bn1")
 _HEAD_PARTS = ("conv_kernel", "conv_search", "head")
+# top-level modules whose children are blocks of their own (OceanPlus's head and mask decoder)
+TWO_LEVEL = ("connect_model", "mask_model")
 
 
 def _trunk(parts: list[str]) -> str:
@@ -40,6 +43,8 @@ def block_of(node_name: str) -> str:
         return top if top == "conv_kernel" else "mask.conv_search"
     if top == "refine_model":
         return parts[1] if len(parts) > 2 else "glue"  # v0..2, h0..2, deconv, post0..2
+    if top in TWO_LEVEL and len(parts) > 2:
+        return f"{top}.{parts[1]}"  # e.g. OceanPlus's connect_model.cls_tower, mask_model.b1
     return "mask.corr" if len(parts) == 1 else top  # '/Conv', '/Reshape_1': the mask branch
 
 

@@ -8,9 +8,11 @@ wrapper around its backend keeps every input it passes on:
 - search: the 255 crop *paired with the kernels of its own target* (the correlation's two inputs
   must come from the same target, or the cls/loc ranges are those of a mismatch);
 - refine: p0, p1, p2, corr and the position the tracker chose on that frame;
-- template: the init crop, plus an exemplar crop cut with the tracker's own crop logic at the
-  target state of every recorded frame (what `init` would cut there). One init per sequence would
-  give the template graph two samples; these give it one per frame, with the same padding cases.
+- per-target graphs (template): the init crop, plus what the tracker's `calibration_feeds` cuts
+  with its own crop logic at the target state of every recorded frame (what `init` would cut
+  there). One init per sequence would give the template graph two samples; these give it one per
+  frame, with the same padding cases. A tracker with alternative graphs (OceanPlus's two search
+  sizes) also gives the one it did not choose a sample per frame, so both are calibrated.
 
 Arrays are copied to the host (NumPy) as they pass, so the set is independent of the backend.
 """
@@ -27,12 +29,8 @@ from masktrt.errors import MasktrtError
 from masktrt.runtime import loop
 from masktrt.runtime.backends.base import GraphRunner, RunnerBase
 from masktrt.runtime.contract import Contract, GraphSpec
-from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.sequences import Sequence, load_sequence
 from masktrt.runtime.trackers import make_tracker
-from masktrt.runtime.trackers.siammask import context_size
-from masktrt.specs.siammask import EXEMPLAR_SIZE, TEMPLATE, TEMPLATE_INPUT
-from masktrt.types import TargetState
 
 Feeds = dict[str, np.ndarray]
 
@@ -76,24 +74,21 @@ class RecordingRunner(RunnerBase):
         super().close()
 
 
-def exemplar_crop(frame: np.ndarray, state: TargetState) -> np.ndarray:
-    """The 127 crop `SiamMaskTracker.init` would cut for the target in `state` (same rounding)."""
-    s_z = round(context_size(state.size))
-    return crop_subwindow(frame, state.center, EXEMPLAR_SIZE, s_z, state.avg_chans)
-
-
 class ExemplarRecorder:
-    """The tracker, plus: before each tracked frame, the exemplar crop at the target's state
-    (what `init` would cut there) joins the template inputs."""
+    """The tracker, plus: before each tracked frame, the extra samples the tracker itself cuts at
+    the target's state (`tracker.calibration_feeds(frame, state)`: e.g. the exemplar crop `init`
+    would cut there, or the search crop of an alternative graph) join the recorded inputs."""
 
     def __init__(self, tracker: Any, data: CalibrationSet) -> None:
         self.tracker, self.data = tracker, data
 
-    def init(self, frame: np.ndarray, box: loop.Box) -> Any:
-        return self.tracker.init(frame, box)
+    def init(self, frame: np.ndarray, box: loop.Box, mask: np.ndarray | None = None) -> Any:
+        return loop.init_call(self.tracker, frame, box, mask)()
 
     def track(self, frame: np.ndarray, state: Any) -> tuple[Any, Any]:
-        self.data.feeds[TEMPLATE].append({TEMPLATE_INPUT: exemplar_crop(frame, state)})
+        extra = getattr(self.tracker, "calibration_feeds", None)
+        for graph, feeds in (extra(frame, state) if callable(extra) else {}).items():
+            self.data.feeds[graph].append({name: host(value) for name, value in feeds.items()})
         return self.tracker.track(frame, state)
 
     def initial_result(self, state: Any) -> None:
@@ -107,7 +102,7 @@ def record_sequence(tracker: Any, data: CalibrationSet, seq: Sequence, frames: i
             data.frames.append((seq.name, step.index))
 
     loop.run(ExemplarRecorder(tracker, data), seq, tuple(seq.init_box()),
-             max_frames=min(frames, len(seq)), on_step=tracked)
+             max_frames=min(frames, len(seq)), on_step=tracked, mask=seq.init_mask())
 
 
 def record(runner: GraphRunner, contract: Contract, sequences: list[Path],

@@ -29,6 +29,7 @@ from masktrt.errors import MasktrtError
 from masktrt.geometry import crop_window, sigmoid
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, HostOps
+from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, largest_contour
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
@@ -428,6 +429,23 @@ class OceanPlusTracker:
                 lut = self.runner.run(TEMPLATE, {TEMPLATE_INPUT: z, TEMPLATE_MASK: z_mask})
             state = replace(state, lut_value=lut[LUT_VALUE])
         return state
+
+    def calibration_feeds(self, frame: np.ndarray, state: OceanPlusState) -> dict[str, dict]:
+        """INT8 calibration samples beyond the calls tracking makes, cut at `state` with the
+        tracker's own crop logic: the template crop `init` would cut there (with the box-filled
+        mask), and the search crop of every track graph the sequence did not choose, so the
+        track_287 engine is calibrated even where every target is large (and vice versa)."""
+        s_z = round(context_side(state.size))
+        z = crop_subwindow(frame, state.center, EXEMPLAR_SIZE, s_z, state.avg_chans)
+        start = box_mask((*state.center, *state.size), state.frame_hw)
+        feeds = {TEMPLATE: {TEMPLATE_INPUT: z, TEMPLATE_MASK: self._exemplar_mask(
+            start, state.center, s_z, TEMPLATE_MASK_THRESHOLD)}}
+        for size in INSTANCE_SIZES:
+            if track_graph(size) != state.graph:
+                geo = search_geometry(state.center, state.size, size)
+                x = crop_subwindow(frame, state.center, size, geo.side, state.avg_chans)
+                feeds[track_graph(size)] = {SEARCH_INPUT: x, **self._feeds(state)}
+        return feeds
 
     def initial_result(self, state: OceanPlusState) -> FrameResult:
         """The init frame's output (the given box itself)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from masktrt.runtime.anchors import generate_anchors
+from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, choose_ops
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
@@ -177,6 +178,13 @@ class SiamMaskTracker:
             kernels = self.runner.run(TEMPLATE, {TEMPLATE_INPUT: z}, keep_on_device=KERNELS)
         return TargetState(center=center, size=size, avg_chans=avg_chans, frame_hw=frame_hw,
                            kernels=kernels, score=1.0)
+
+    def calibration_feeds(self, frame: np.ndarray, state: TargetState) -> dict[str, dict]:
+        """INT8 calibration samples beyond the calls tracking makes: the exemplar crop `init`
+        would cut at `state` (same rounding), so the template graph gets one per frame."""
+        s_z = round(context_size(state.size))
+        z = crop_subwindow(frame, state.center, EXEMPLAR_SIZE, s_z, state.avg_chans)
+        return {TEMPLATE: {TEMPLATE_INPUT: z}}
 
     def initial_result(self, state: TargetState) -> FrameResult:
         """The init frame's output (the given box itself)."""
