@@ -83,6 +83,12 @@ FP16_SANITY = 0.25
 # typing.
 
 
+def fp32_nodes(tracker: str, graph: str, proto: onnx.ModelProto) -> list[str]:
+    """Nodes the tracker's export side keeps FP32 in an FP16 graph (none unless it says)."""
+    mark = getattr(registry.get(tracker).load_export(), "fp32_nodes", None)
+    return list(mark(graph, proto)) if mark is not None else []
+
+
 def export_graph(name: str, module: nn.Module, feeds: dict[str, Any], options: ExportOptions,
                  tracker_options: dict[str, Any]) -> onnx.ModelProto:
     """Trace one graph and take it through the checks; returns the graph to save."""
@@ -91,7 +97,7 @@ def export_graph(name: str, module: nn.Module, feeds: dict[str, Any], options: E
     proto = checked(raw, name, static=False)
     proto = slim_verified(proto, feeds, name)
     if name in options.half_graphs():
-        half = checked(slim(to_fp16(proto)), name)
+        half = checked(slim(to_fp16(proto, fp32_nodes(options.tracker, name, proto))), name)
         verify_same(proto, half, feeds, name, tolerance=FP16_SANITY, what="converting to FP16",
                     fix="the weights overflow or underflow FP16: export with --precision fp32")
         proto = half

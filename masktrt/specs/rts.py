@@ -136,24 +136,43 @@ GRAPH_DECLS = (
     for g in CLF_LEARN_GRAPHS)
 
 
-def tensor_shapes(graph: str) -> dict[str, tuple[int, ...]]:
-    """Full-size shapes of `graph`'s tensors by name (spec §B1 shapes, §B6 table)."""
-    seg, clf = feature_hw(SEG_STRIDE), feature_hw(CLF_STRIDE)
-    feats = {name: (1, c, *feature_hw(s)) for name, c, s in
+@dataclass(frozen=True)
+class GraphSizes:
+    """The sizes graphs are traced at: the crop (H, W, multiples of 32) and the memory slots.
+
+    The deployment uses the defaults; tests trace smaller crops and memories to keep a full
+    export affordable on a CPU (same ops, same strides; padding the memory is exact, §B6)."""
+
+    crop_hw: tuple[int, int] = CROP_HW
+    seg_memory: int = SEG_MEMORY
+    clf_memory: int = CLF_MEMORY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"crop_hw": list(self.crop_hw), "seg_memory": self.seg_memory,
+                "clf_memory": self.clf_memory}
+
+
+FULL_SIZES = GraphSizes()
+
+
+def tensor_shapes(graph: str, sizes: GraphSizes = FULL_SIZES) -> dict[str, tuple[int, ...]]:
+    """Shapes of `graph`'s tensors by name (spec §B1 shapes, §B6 table) at `sizes`."""
+    crop, n, m = sizes.crop_hw, sizes.seg_memory, sizes.clf_memory
+    seg, clf, score = feature_hw(SEG_STRIDE, crop), feature_hw(CLF_STRIDE, crop), clf_score_hw(crop)
+    feats = {name: (1, c, *feature_hw(s, crop)) for name, c, s in
              zip((L1, L2, L3, L4), LAYER_CHANNELS, LAYER_STRIDES)}
     feats |= {SEG_X: (1, FEATURE_DIM, *seg), CLF_X: (1, FEATURE_DIM, *clf)}
     filters = {SEG_FILTER: (NUM_FILTERS, FEATURE_DIM, SEG_FILTER_SIZE, SEG_FILTER_SIZE),
                CLF_FILTER: (1, FEATURE_DIM, CLF_FILTER_SIZE, CLF_FILTER_SIZE)}
     filters |= {SEG_FILTER_OUT: filters[SEG_FILTER], CLF_FILTER_OUT: filters[CLF_FILTER]}
     enc = (NUM_FILTERS, *seg)
-    shapes = {IM: (1, 3, *CROP_HW), IM5: (CLF_INIT_SAMPLES, 3, *CROP_HW),
+    shapes = {IM: (1, 3, *crop), IM5: (CLF_INIT_SAMPLES, 3, *crop),
               CLF_X5: (CLF_INIT_SAMPLES, FEATURE_DIM, *clf),
               CLF_POOL_IN5: (CLF_INIT_SAMPLES, FEATURE_DIM, *clf),
-              MASK_LOGITS: (1, 1, *CROP_HW), CLF_SCORES: (1, 1, *clf_score_hw()),
-              MASK: (1, 1, *CROP_HW), LABEL: (1, *enc), LABEL_W: (1, *enc),
-              SEG_MEM[0]: (SEG_MEMORY, FEATURE_DIM, *seg), SEG_MEM[1]: (SEG_MEMORY, *enc),
-              SEG_MEM[2]: (SEG_MEMORY, *enc), CLF_MEM[0]: (CLF_MEMORY, FEATURE_DIM, *clf),
-              CLF_MEM[1]: (CLF_MEMORY, 1, *clf_score_hw()), CLF_MEM[2]: (CLF_MEMORY,),
+              MASK_LOGITS: (1, 1, *crop), CLF_SCORES: (1, 1, *score),
+              MASK: (1, 1, *crop), LABEL: (1, *enc), LABEL_W: (1, *enc),
+              SEG_MEM[0]: (n, FEATURE_DIM, *seg), SEG_MEM[1]: (n, *enc), SEG_MEM[2]: (n, *enc),
+              CLF_MEM[0]: (m, FEATURE_DIM, *clf), CLF_MEM[1]: (m, 1, *score), CLF_MEM[2]: (m,),
               **feats, **filters}
     decl = next(d for d in GRAPH_DECLS if d.name == graph)
     return {k: shapes[k] for k in decl.inputs + decl.outputs}
@@ -253,6 +272,12 @@ BUDGETS: tuple[Budget, ...] = (
 
 class RtsTrackerSpec(TrackerSpec):
     """RTS's contract section: geometry, memory sizes and the learner schedule."""
+
+    def preset_from_dict(self, values: Any) -> Any:
+        """JSON has no tuples: the pair-valued fields (max_scale_change) come back as lists."""
+        if isinstance(values, dict):
+            values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return super().preset_from_dict(values)
 
     def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
         return {"geometry": geometry(),

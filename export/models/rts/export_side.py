@@ -1,0 +1,113 @@
+"""RTS's export side (torch): the model, its graphs as modules, and their reference run.
+
+The generic exporter (export/onnx_export.py), the torch reference runner and tensor parity call
+these through the registry entry `EXPORT`; they never name RTS's graphs or tensors themselves.
+Learner graphs are referenced by the closed-form steps they unroll (`steepest_descent`); the
+closed form against the release's autograd is covered by tests/export/test_rts_model.py.
+`RtsExport(sizes)` traces at other sizes (tests: a small crop and memory, same ops).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from masktrt.errors import MasktrtError
+from masktrt.export.models.rts.chain import Case, first_feeds, run_torch, tracker_cases
+from masktrt.export.models.rts.crops import fitted
+from masktrt.export.models.rts.fp32_nodes import fp32_nodes
+from masktrt.export.models.rts.graphs import graph_modules
+from masktrt.specs.rts import FULL_SIZES, IM, IM5, MASK, SPEC, GraphSizes
+
+MODEL_NAME = "rts50"
+NOISE_SEED = 0
+CROP_INPUTS = (IM, IM5, MASK)
+
+
+class RtsExport:
+    """The torch side of the `rts` registry entry, tracing at `sizes`."""
+
+    spec = SPEC
+
+    def __init__(self, sizes: GraphSizes = FULL_SIZES) -> None:
+        self.sizes = sizes
+
+    def load_model(self, checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
+                   pairs: int | None = None, variant: str | None = None
+                   ) -> tuple[nn.Module, dict[str, Any]]:
+        """(model in eval mode, the contract's `source` record); `pairs`: the number of crops
+        the random model's BatchNorm statistics are fitted on (None: the default)."""
+        check_model_args(width, variant)
+        from masktrt.export.deploy import checkpoint_source, random_source
+
+        if checkpoint is not None:
+            from masktrt.export.models.rts.checkpoint import load_checkpoint
+
+            return load_checkpoint(checkpoint), checkpoint_source(checkpoint)
+        from masktrt.export.models.rts.random_weights import DEFAULT_CROPS, random_model
+
+        return random_model(seed, pairs or DEFAULT_CROPS), random_source(seed, pairs)
+
+    def model_record(self, model: nn.Module) -> dict[str, Any]:
+        """deploy.json's `model` record, with lambda_seg: the only weight of the seg learner
+        graphs, so an engine built from one checkpoint is recognisable (NOTES mismatch 7)."""
+        return {"name": MODEL_NAME, "backbone": "resnet50_mrcnn", "width": 1.0,
+                "seg_reg": float(model.target_model.reg.detach().reshape(-1)[0]),
+                "sizes": self.sizes.to_dict()}
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """RTS has no export options (the spec declares none; unknown ones fail before this)."""
+
+    def trace_setup(self, model: nn.Module, options: Mapping[str, Any]
+                    ) -> tuple[dict[str, nn.Module], dict[str, dict[str, np.ndarray]]]:
+        """Each graph's module and its feeds, chained as the tracker runs them from noise crops."""
+        return graph_modules(model), first_feeds(model, noise_crops(self.sizes), self.sizes)
+
+    def run_graph(self, model: nn.Module, graph: str, feeds: Mapping[str, torch.Tensor],
+                  options: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The reference of one graph (learners: the closed form), outputs by name."""
+        self.check_crops(feeds)
+        return run_torch(model, graph, dict(feeds))
+
+    def parity_cases(self, model: nn.Module, crops: Any, options: Mapping[str, Any],
+                     positions: tuple[tuple[int, int], ...] | None = None) -> Iterator[Case]:
+        """(label, graph, feeds, reference outputs) for every graph: init on `crops.xs[0]`, a
+        tracked frame per later crop. Crops of another geometry (a `CropSet` of SiamMask's
+        255x255 search crops) are resized to the traced crop; `sequence_crops` in
+        `rts.crops` cuts RTS-geometry ones."""
+        if positions:
+            raise MasktrtError("RTS has no refine positions", "drop --positions for RTS")
+        xs = [fitted(x, self.sizes.crop_hw) for x in crops.xs]
+        yield from tracker_cases(model.eval(), xs, self.sizes)
+
+    def fp32_nodes(self, graph: str, proto: onnx.ModelProto) -> list[str]:
+        """Nodes kept FP32 in FP16 builds: reductions that overflow FP16 (fp32_nodes.py)."""
+        return fp32_nodes(proto)
+
+    def check_crops(self, feeds: Mapping[str, Any]) -> None:
+        """A crop or mask of another size than traced is a one-line error."""
+        for name in CROP_INPUTS:
+            if name in feeds and tuple(feeds[name].shape[-2:]) != tuple(self.sizes.crop_hw):
+                raise MasktrtError(f"'{name}' has shape {tuple(feeds[name].shape)}, expected "
+                                   f"H x W = {tuple(self.sizes.crop_hw)}",
+                                   "crop at RTS's size (masktrt.specs.rts.CROP_HW)")
+
+
+def check_model_args(width: float, variant: str | None) -> None:
+    if variant is not None:
+        raise MasktrtError(f"RTS has no variant '{variant}'", "drop --variant for RTS")
+    if float(width) != 1.0:
+        raise MasktrtError(f"RTS has no width multiplier (got {width:g})", "drop --width for RTS")
+
+
+def noise_crops(sizes: GraphSizes, seed: int = NOISE_SEED, count: int = 2) -> list[np.ndarray]:
+    """Uniform 0..255 BGR crops: enough to trace (init on one, track on the other)."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0, 255, (1, 3, *sizes.crop_hw)).astype(np.float32) for _ in range(count)]
+
+
+EXPORT = RtsExport()

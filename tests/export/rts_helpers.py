@@ -1,0 +1,49 @@
+"""Shared helpers of the RTS export tests: the seeded model, a small-size export side, crops.
+
+The network has no width multiplier, so tests keep it whole and trace small: a 128x224 crop
+(every stride divides it; l1..l4 32x56..4x7, seg 8x14, clf 4x7) and memories of 4 / 8 slots,
+the same ops as the deployment's 480x832 / 32 / 50. 8 real crops fit the BatchNorm statistics
+(at full size, once, cached).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from masktrt import registry
+from masktrt.export.deploy import random_source
+from masktrt.export.models.rts.export_side import RtsExport
+from masktrt.export.onnx_export import ExportOptions, export_onnx
+from masktrt.registry import TrackerEntry
+from masktrt.runtime.contract import Contract
+from masktrt.specs.rts import GraphSizes
+
+SEED, CROPS = 0, 8
+SMALL_SIZES = GraphSizes(crop_hw=(128, 224), seg_memory=4, clf_memory=8)
+SMALL_EXPORT = RtsExport(SMALL_SIZES)
+ENTRY = dict(spec="masktrt.specs.rts:SPEC", runtime="masktrt.runtime.trackers.rts:RTSTracker")
+
+
+def rts_model():
+    from masktrt.export.models.rts.random_weights import random_model
+
+    torch.set_num_threads(2)
+    return random_model(seed=SEED, count=CROPS).eval()
+
+
+@contextmanager
+def registered(export: str = "rts_helpers:SMALL_EXPORT") -> Iterator[None]:
+    """RTS in the registry (it is not registered until its runtime tracker exists)."""
+    registry.register(TrackerEntry("rts", export=export, **ENTRY), replace=True)
+    try:
+        yield
+    finally:
+        registry.unregister("rts")
+
+
+def export_rts(model, folder: Path, precision: str = "fp32") -> Contract:
+    options = ExportOptions(tracker="rts", precision=precision)
+    return export_onnx(model, folder, random_source(SEED, CROPS), options)

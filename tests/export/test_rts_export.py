@@ -1,0 +1,164 @@
+"""RTS's export side: every graph through the generic exporter, tensor parity in ONNX Runtime,
+the unrolled learner graphs against the closed-form step, zero-weight padding, FP16 marks.
+
+Fast tests trace at 128x224 with 4 / 8 memory slots (rts_helpers.py); the full-size export
+(480x832, 32 / 50 slots) is `slow`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from rts_helpers import CROPS, SEED, SMALL_EXPORT, SMALL_SIZES, export_rts, registered, rts_model
+from masktrt.errors import MasktrtError
+from masktrt.export.onnx_export import ExportOptions, export_graph
+from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
+from masktrt.export.parity_tensor import tensor_parity
+from masktrt.specs import rts
+from tests.conftest import real_sequence
+
+
+@pytest.fixture(scope="module")
+def model():
+    return rts_model()
+
+
+@pytest.fixture(scope="module")
+def small_rts():
+    with registered():
+        yield
+
+
+@pytest.fixture(scope="module")
+def deploy(model, small_rts, tmp_path_factory):
+    return export_rts(model, tmp_path_factory.mktemp("rts_fp32"))
+
+
+@pytest.fixture(scope="module")
+def traced(model):
+    """(modules, feeds) by graph, traced once: the chain at the small size."""
+    return SMALL_EXPORT.trace_setup(model, {})
+
+
+@pytest.fixture(scope="module")
+def crops():
+    from masktrt.export.models.rts.crops import sequence_crops
+
+    return sequence_crops(real_sequence("davis-dog"), 2, SMALL_SIZES.crop_hw)
+
+
+def session(deploy, graph: str):
+    return cpu_session(deploy.graph(graph).path, threads=2)
+
+
+def learn_case(traced, deploy, graph: str):
+    """The graph's traced feeds (a chained memory) and its ONNX Runtime output."""
+    feeds = traced[1][graph]
+    return feeds, next(iter(run_session(session(deploy, graph), feeds).values()))
+
+
+def test_every_graph_is_exported_with_the_spec_names(deploy) -> None:
+    assert deploy.tracker == "rts" and set(deploy.graph_names) == set(rts.SPEC.graph_names)
+    for name in deploy.graph_names:
+        shapes = rts.tensor_shapes(name, SMALL_SIZES)
+        graph = deploy.graph(name)
+        assert {t.name: t.shape for t in graph.inputs + graph.outputs} == shapes
+    assert deploy.model["sizes"] == SMALL_SIZES.to_dict()
+
+
+def test_tensor_parity_within_the_fp32_budget_on_real_crops(model, deploy, crops) -> None:
+    report = tensor_parity(model, deploy, [crops], threads=2)
+    print(report.table())
+    assert report.passed, report.table()
+    assert {r.graph for r in report.rows} == set(rts.SPEC.graph_names)
+
+
+@pytest.mark.parametrize("graph", rts.SEG_LEARN_GRAPHS + rts.CLF_LEARN_GRAPHS)
+def test_unrolled_learner_graph_equals_n_closed_form_steps(model, deploy, traced, graph) -> None:
+    feeds, onnx_out = learn_case(traced, deploy, graph)
+    seg = graph in rts.SEG_LEARN_GRAPHS
+    step = model.seg_step if seg else model.clf_step
+    f, *memory = (torch.from_numpy(feeds[n]) for n in rts.SPEC.graph(graph).inputs)
+    with torch.no_grad():
+        for _ in range(rts.learn_iterations(graph)):
+            f = step(f, *memory)
+    budget = rts.SPEC.budget("learner-fp32").value
+    assert max_rel_range_err(onnx_out, f.numpy())[1] <= budget
+    assert not np.array_equal(feeds[rts.SPEC.graph(graph).inputs[0]], onnx_out)  # it learned
+
+
+@pytest.mark.parametrize("graph", (rts.SEG_LEARN_GRAPHS[1], rts.CLF_LEARN_GRAPHS[1]))
+def test_zero_weight_padding_leaves_the_learned_filter_unchanged(model, deploy, traced, graph) -> None:
+    feeds, onnx_out = learn_case(traced, deploy, graph)
+    names = rts.SPEC.graph(graph).inputs
+    weights = feeds[names[3]].reshape(len(feeds[names[3]]), -1)
+    used = int(np.flatnonzero(np.abs(weights).sum(axis=1))[-1]) + 1
+    assert used < len(weights)  # the traced memory is padded
+    unpadded = [torch.from_numpy(feeds[names[0]])] + [torch.from_numpy(feeds[n][:used]) for n in names[1:]]
+    with torch.no_grad():
+        ref = (model.seg_learn if graph in rts.SEG_LEARN_GRAPHS else model.clf_learn)(
+            *unpadded, rts.learn_iterations(graph))
+    assert max_rel_range_err(onnx_out, ref.numpy())[1] <= 1e-5
+
+
+def fp16_graph(traced, graph: str) -> onnx.ModelProto:
+    modules, feeds = traced
+    options = ExportOptions(tracker="rts", precision="fp16")
+    return export_graph(graph, modules[graph], feeds[graph], options, {})
+
+
+def float_types(proto: onnx.ModelProto) -> dict[str, int]:
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    values = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    return {v.name: v.type.tensor_type.elem_type for v in values}
+
+
+@pytest.mark.parametrize("graph", (rts.FEAT, rts.SEG_LEARN_GRAPHS[1], rts.CLF_LEARN_GRAPHS[1]))
+def test_fp16_export_keeps_the_overflowing_reductions_fp32(traced, small_rts, graph) -> None:
+    proto = fp16_graph(traced, graph)
+    types = float_types(proto)
+    reductions = [n for n in proto.graph.node if n.op_type == "ReduceSum"]
+    assert reductions
+    for node in reductions:
+        assert types[node.input[0]] == onnx.TensorProto.FLOAT, node.name
+        assert types[node.output[0]] == onnx.TensorProto.FLOAT, node.name
+        consumers = [n for n in proto.graph.node if node.output[0] in n.input]
+        assert all(n.op_type != "Cast" for n in consumers), node.name  # no FP16 round trip
+    half = [t for t in types.values() if t == onnx.TensorProto.FLOAT16]
+    assert half or graph != rts.FEAT  # the feature maps themselves are FP16
+
+
+def test_load_model_refuses_variants_and_widths() -> None:
+    with pytest.raises(MasktrtError, match="no variant"):
+        SMALL_EXPORT.load_model(None, variant="mms")
+    with pytest.raises(MasktrtError, match="no width"):
+        SMALL_EXPORT.load_model(None, width=0.5)
+
+
+def test_run_graph_refuses_a_crop_of_another_size(model) -> None:
+    with pytest.raises(MasktrtError, match="expected H x W"):
+        SMALL_EXPORT.run_graph(model, rts.FEAT, {rts.IM: torch.zeros(1, 3, 64, 64)})
+
+
+def test_random_weights_are_cached_and_reproducible(model) -> None:
+    again = rts_model()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                  again.state_dict().values()))
+    record = SMALL_EXPORT.load_model(None, SEED, pairs=CROPS)[1]
+    assert record == {"kind": "random", "seed": SEED, "sha256": f"random:{SEED}", "pairs": CROPS}
+
+
+@pytest.mark.slow
+def test_full_size_export_matches_torch(model, tmp_path) -> None:
+    """480x832 crops, 32 / 50 memory slots: the deployment's graphs."""
+    from masktrt.export.models.rts.crops import sequence_crops
+
+    with registered("masktrt.export.models.rts.export_side:EXPORT"):
+        deploy = export_rts(model, tmp_path)
+        crops = sequence_crops(real_sequence("davis-dog"), 2)
+        report = tensor_parity(model, deploy, [crops], threads=2)
+    print(report.table())
+    assert deploy.graph(rts.FEAT).input(rts.IM).shape == (1, 3, *rts.CROP_HW)
+    assert report.passed, report.table()
