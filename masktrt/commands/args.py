@@ -180,6 +180,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", required=True, metavar="X,Y,W,H",
                         help="target on the first frame: top-left corner, width, height (pixels); "
                              "a negative x or y is fine (--box -5,10,40,30 or --box=-5,10,40,30)")
+    parser.add_argument("--mask", metavar="PNG", default=None,
+                        help="the target's mask on the first frame (nonzero = target, the frame's "
+                             "size): trackers that start from a mask use it (oceanplus; without "
+                             "it, it starts from the box by cyclic initialisation); siammask "
+                             "starts from the box")
 
 
 def add_sequence_argument(parser: Any, help: str, many: bool = False, required: bool = False,

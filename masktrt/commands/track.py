@@ -56,6 +56,7 @@ class TrackJob:
     write_video: bool = True
     overwrite: bool = False
     result_format: str = "plain"  # plain | davis | ytvos (runtime.outputs.FORMATS)
+    init_mask: str | None = None  # first-frame mask PNG, for trackers that start from a mask
 
     def preset_name(self) -> str:
         if self.preset is None:
@@ -113,7 +114,8 @@ def job_from(args: argparse.Namespace) -> TrackJob:
     preset = common.preset_of(args) if args.preset is not None or args.backend == "torch" else None
     return TrackJob(parse_box(args.box), Path(args.out), args.frames, args.video, args.camera,
                     args.tracker, preset, args.max_frames, not args.no_video,
-                    getattr(args, "overwrite", False), getattr(args, "format", "plain"))
+                    getattr(args, "overwrite", False), getattr(args, "format", "plain"),
+                    getattr(args, "mask", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,11 +146,12 @@ def track_job(job: TrackJob, make_runner: Callable[[], Any], close_runner: bool 
     with open_source(job.frames, job.video, job.camera, warn=_warn) as source:
         frames = iter(source)
         first = _first_frame(frames, job)
+        mask = first_mask(job, first[1])
         prepare_folder(job.out, job.overwrite, job.mask_layout())
         runner = make_runner()
         try:
             job = job.for_runner(runner)
-            summary, codec = _track_source(job, runner, source, first, frames)
+            summary, codec = _track_source(job, runner, source, first, frames, mask)
         finally:
             if close_runner and callable(getattr(runner, "close", None)):
                 runner.close()
@@ -174,8 +177,25 @@ def _first_frame(frames: Any, job: TrackJob) -> tuple[int, Any]:
     return index, first
 
 
+def first_mask(job: TrackJob, frame: Any) -> Any:
+    """--mask read and checked against the first frame (None without one)."""
+    if job.init_mask is None:
+        return None
+    from masktrt.runtime.sequences import read_mask
+
+    mask = read_mask(job.init_mask)
+    if mask.shape != frame.shape[:2]:
+        raise MasktrtError(f"--mask '{job.init_mask}' is {mask.shape[1]}x{mask.shape[0]}, the first "
+                           f"frame {frame.shape[1]}x{frame.shape[0]}",
+                           "give the first frame's mask at the frame's size")
+    if not mask.any():
+        raise MasktrtError(f"--mask '{job.init_mask}' is empty (no nonzero pixel)",
+                           "give a mask whose nonzero pixels cover the target")
+    return mask
+
+
 def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any],
-                  frames: Any) -> Any:
+                  frames: Any, mask: Any = None) -> Any:
     from itertools import chain
 
     from tqdm import tqdm
@@ -194,7 +214,7 @@ def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any
             tqdm(total=total, unit="frame", file=sys.stderr, disable=None) as bar:
         writer = StepWriter(outputs, lambda index: layout.stem(source.frame_name(index), index))
         summary = loop.run(tracker, chain([first], frames), job.box, max_frames=job.max_frames,
-                           on_step=writer, progress=bar.update)
+                           on_step=writer, progress=bar.update, mask=mask)
     return summary, outputs.codec
 
 

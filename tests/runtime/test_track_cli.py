@@ -8,6 +8,7 @@ from fake_numpy_backend import OracleBackend, synthetic_sequence
 
 from masktrt.cli import main
 from masktrt.commands import track
+from masktrt.errors import MasktrtError
 
 
 def write_frames(folder, frames, names=None):
@@ -140,3 +141,24 @@ def test_missing_folder_and_unreadable_first_frame_are_one_line_errors(tmp_path,
     rc = main(["track", "--frames", str(src), "--box", "1,1,5,5", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith("error: cannot read the first frame")
+
+
+def test_first_frame_mask_is_read_and_checked(tmp_path) -> None:
+    import cv2
+    import numpy as np
+
+    from masktrt.commands.track import TrackJob, first_mask
+
+    frame = np.zeros((40, 60, 3), np.uint8)
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:20, 5:25] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    job = TrackJob((5, 10, 20, 10), tmp_path / "out", init_mask=str(tmp_path / "m.png"))
+    got = first_mask(job, frame)
+    assert got.dtype == np.uint8 and got.sum() == 200 and set(np.unique(got)) == {0, 1}
+    assert first_mask(TrackJob((5, 10, 20, 10), tmp_path / "out"), frame) is None
+    with pytest.raises(MasktrtError, match="is 60x40, the first frame 30x40"):
+        first_mask(job, frame[:, :30])
+    cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((40, 60), np.uint8))
+    with pytest.raises(MasktrtError, match="is empty"):
+        first_mask(TrackJob((5, 10, 20, 10), tmp_path, init_mask=str(tmp_path / "empty.png")), frame)
