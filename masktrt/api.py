@@ -34,11 +34,13 @@ class Tracker:
         self.core = core
         self.state: Any = None
 
-    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float]) -> FrameResult:
-        """Start on `box_xywh` (top-left x, y, width, height in pixels) of `frame` (HxWx3 BGR)."""
-        from masktrt.runtime.loop import initial_result
+    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float],
+             mask: np.ndarray | None = None) -> FrameResult:
+        """Start on `box_xywh` (top-left x, y, width, height in pixels) of `frame` (HxWx3 BGR);
+        `mask` (HxW, nonzero = target) for trackers that start from one (OceanPlus)."""
+        from masktrt.runtime.loop import init_call, initial_result
 
-        self.state = self.core.init(frame, box_xywh)
+        self.state = init_call(self.core, frame, box_xywh, mask)()
         return initial_result(self.core, self.state)
 
     def track(self, frame: np.ndarray) -> FrameResult:
