@@ -83,3 +83,6 @@ register(TrackerEntry("siammask", spec="masktrt.specs.siammask:SPEC",
 register(TrackerEntry("oceanplus", spec="masktrt.specs.oceanplus:SPEC",
                       runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
                       export="masktrt.export.models.oceanplus.export_side:EXPORT"))
+register(TrackerEntry("rts", spec="masktrt.specs.rts:SPEC",
+                      runtime="masktrt.runtime.trackers.rts:RTSTracker",
+                      export="masktrt.export.models.rts.export_side:EXPORT"))

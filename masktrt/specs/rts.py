@@ -94,6 +94,18 @@ CLF_INIT_ITERS, CLF_UPDATE_ITERS = 10, 2
 CLF_INIT_SAMPLES = 5  # original + fliplr + 3 blurs
 CLF_INIT_BLURS = ((3.0, 1.0), (1.0, 3.0), (2.0, 2.0))  # Gaussian sigmas (y, x)
 
+# -- host-side constants of the released tracker (pytracking rts.py, clf_branch.py, preprocessing.py)
+INIT_MASK_LOGIT = 100.0  # the first frame's "segmentation_raw": (mask - 0.5) * 200, i.e. +-100
+SEG_INIT_EXPANSION = 2.0  # seg init sample: crop at 2x the sample size, then an Identity shift-crop
+SUBSAMPLE_MARGIN = 0.1  # integer pre-subsampling stride df = max(int(resize_factor - 0.1), 1)
+MIN_CROP_PIXELS = 2  # a crop is at least 2 source pixels per side
+CLF_INIT_BLUR_EXTENT = 2.0  # blur kernel half-width ceil(2 sigma), zero padding (F.conv2d's)
+CLF_MIN_TARGET_PX = 10.0  # clf scale factor >= max(10 / base target size)
+RESCALE_MIN_SCALES = 2  # lost search-area rescaling averages at least 2 past scales
+LOST_SEG_BOX = (0.0, 0.0, 1.0, 1.0)  # masks_to_bboxes of an empty mask: "seg lost"
+NOT_FOUND, NORMAL = "not_found", "normal"  # classifier flags (distractor/hard-negative never fire)
+
+
 # -- graph and tensor names ----------------------------------------------------------------------
 FEAT, CLF_INIT_FEAT, HEAD, LABEL_ENC = "feat", "clf_init_feat", "head", "label_enc"
 IM, IM5 = "im", "im5"
@@ -302,4 +314,11 @@ SPEC = RtsTrackerSpec(
     # the contract section's geometry instead (NOTES.md, mismatch 2)
     preprocessing=Preprocessing(),
     budgets=BUDGETS,
+    stages={"init": ("crop", "init"),
+            "track": ("update", "crop", "features", "head", "post", "classifier")},
+    stage_help="update: the learners' memory insert and (scheduled) learner graphs for the "
+               "previous frame; crop: search crop + subsampling; features: backbone graph; head: "
+               "segmentation + classifier head graph; post: paste-back, threshold, box; "
+               "classifier: localisation and not-found logic; init (at init): label encoding and "
+               "the 20/10-step learners",
 )
