@@ -135,8 +135,9 @@ def _total(clock: StageClock, last: list[Any]) -> Any:
 
 
 def time_targets(tracker: Any, work: Workload, count: int, frames: int, desc: str,
-                 progress: bool) -> list[float]:
-    """Per-frame milliseconds to track `count` targets one after another in the same frames."""
+                 progress: bool, many: bool = False) -> list[float]:
+    """Per-frame milliseconds to track `count` targets one after another in the same frames
+    (`many`: all of them in one `track_many` call per frame)."""
     from tqdm import tqdm
 
     boxes = jittered_boxes(work.box, count, work.frames[0].shape[:2])
@@ -146,7 +147,9 @@ def time_targets(tracker: Any, work: Workload, count: int, frames: int, desc: st
     for index, frame in enumerate(tqdm(todo, desc=desc, unit="frame", file=sys.stderr,
                                        disable=not progress, leave=False)):
         start_states = states
-        (states, ms) = timed_ms(lambda: [tracker.track(frame, s)[0] for s in start_states])
+        step = ((lambda: tracker.track_many(frame, start_states)[0]) if many else
+                (lambda: [tracker.track(frame, s)[0] for s in start_states]))
+        (states, ms) = timed_ms(step)
         if index >= work.warmup:
             samples.append(ms)
     return samples
@@ -169,6 +172,34 @@ def scaling_rows(tracker: Any, work: Workload, options: BenchOptions, name: str,
     for row in rows:
         row["relative_to_one_target"] = row["frame"]["mean_ms"] / base if base else None
     return rows
+
+
+def batched_rows(make: Any, work: Workload, options: BenchOptions, config: Any, name: str,
+                 rows: list[dict[str, Any]]) -> None:
+    """Add to each scaling row the batched export's cost for its N targets, one by one and in
+    one call per frame, side by side (same graphs, same frames, same boxes)."""
+    from masktrt.runtime.trackers import make_tracker
+
+    frames = min(options.scaling_frames or work.timed, work.timed)
+    runner = make()
+    try:
+        tracker = make_tracker(options.tracker, runner, config)
+        for row in rows:
+            row["batched"] = batched_row(tracker, work, row["targets"], frames, name, options.progress)
+    finally:
+        _close(runner)
+
+
+def batched_row(tracker: Any, work: Workload, count: int, frames: int, name: str,
+                progress: bool) -> dict[str, Any]:
+    """Sequential and batched per-frame stats for `count` targets on the batched export."""
+    one = summarize(time_targets(tracker, work, count, frames, f"{name} x{count} seq", progress))
+    many = summarize(time_targets(tracker, work, count, frames, f"{name} x{count} batched",
+                                  progress, many=True))
+    return {"sequential": one, "batched": many,
+            "sequential_per_target_ms": one["mean_ms"] / count if one["mean_ms"] else None,
+            "batched_per_target_ms": many["mean_ms"] / count if many["mean_ms"] else None,
+            "speedup": one["mean_ms"] / many["mean_ms"] if one["mean_ms"] and many["mean_ms"] else None}
 
 
 def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
@@ -212,6 +243,8 @@ def _time_backend(backend: Any, variant: Variant, work: Workload, options: Bench
                   variant.name, options.progress)
     scaling = scaling_rows(make_tracker(options.tracker, backend, config), work, options,
                            variant.name, clock.host["track"][TOTAL])
+    if variant.batched is not None:
+        batched_rows(variant.batched, work, options, config, variant.name, scaling)
     return clock, scaling
 
 
@@ -314,6 +347,10 @@ METHOD = {
     "ratio": "speedup_vs_baseline = baseline p50 total / backend p50 total",
     "scaling": "N targets tracked one after another in the same frames with one backend; "
                "initial boxes = the ground-truth box and jittered copies",
+    "batched": "where a backend has one (ONNX Runtime, trackers with batchable graphs), the same "
+               "weights exported with batch=dynamic (unrolled correlation) track the N targets "
+               "one by one ('sequential') and in one track_many call per frame ('batched'): same "
+               "graphs, frames and boxes, so the ratio is what batching alone buys",
 }
 
 
@@ -361,5 +398,19 @@ def _backend_problems(entry: dict[str, Any], stages: dict[str, list[str]]) -> li
     if not isinstance(entry.get("memory"), dict) or "host_peak_rss_mib" not in entry["memory"]:
         problems.append(f"{name}: memory missing")
     if not isinstance(entry.get("scaling"), list) or not entry["scaling"]:
-        problems.append(f"{name}: scaling missing")
-    return problems
+        return problems + [f"{name}: scaling missing"]
+    return problems + [p for row in entry["scaling"] for p in _batched_problems(name, row)]
+
+
+BATCHED_KEYS = ("sequential", "batched", "sequential_per_target_ms", "batched_per_target_ms",
+                "speedup")
+
+
+def _batched_problems(name: str, row: Any) -> list[str]:
+    """A scaling row's optional `batched` record must hold both sides and the per-target costs."""
+    batched = row.get("batched") if isinstance(row, dict) else None
+    if batched is None:
+        return []
+    if not isinstance(batched, dict) or any(k not in batched for k in BATCHED_KEYS):
+        return [f"{name}: batched scaling row for {row.get('targets')} targets incomplete"]
+    return []

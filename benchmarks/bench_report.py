@@ -80,6 +80,30 @@ def scaling_table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
+def batched_table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Per N targets on the batched export: ms per frame and per target, one by one vs one
+    call, and the speed-up (empty rows: no backend measured batched calls)."""
+    header = ["backend", "targets", "sequential ms/frame", "batched ms/frame",
+              "sequential ms/target", "batched ms/target", "speed-up"]
+    rows = []
+    for b in report["backends"]:
+        for r in (b.get("scaling") or []) if b["status"] == "measured" else []:
+            x = r.get("batched")
+            if x:
+                rows.append([b["name"], r["targets"], x["sequential"]["mean_ms"],
+                             x["batched"]["mean_ms"], x["sequential_per_target_ms"],
+                             x["batched_per_target_ms"], x["speedup"]])
+    return header, rows
+
+
+def _batched_parts(report: dict[str, Any]) -> list[str]:
+    header, rows = batched_table(report)
+    if not rows:
+        return []
+    return ["Batched targets (batch=dynamic export; mean ms, N targets one by one vs one "
+            "track_many call per frame):\n", markdown_table(header, rows, digits=2)]
+
+
 def _load(machine: dict[str, Any]) -> str:
     before, after = machine.get("load_average"), machine.get("load_average_after")
     if not before:
@@ -109,7 +133,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         markdown_table(init_header(report), init_rows(report), digits=1),
         "Multi-target scaling (mean ms per frame, targets tracked sequentially):\n",
         markdown_table(header, rows, digits=1),
-    ]
+    ] + _batched_parts(report)
     missing = [f"- {b['name']}: {b['reason']}" for b in report["backends"] if b["status"] != "measured"]
     if missing:
         parts.append("Not measured:\n\n" + "\n".join(missing) + "\n")
@@ -119,9 +143,11 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 def text_summary(report: dict[str, Any]) -> str:
     header, rows = scaling_table(report)
+    b_header, b_rows = batched_table(report)
     return "\n".join([caption(report), "", text_table(latency_header(report), latency_rows(report), digits=2),
                       text_table(init_header(report), init_rows(report), digits=1),
-                      text_table(header, rows, digits=1)])
+                      text_table(header, rows, digits=1)]
+                     + ([text_table(b_header, b_rows, digits=2)] if b_rows else []))
 
 
 def write_reports(report: dict[str, Any], out: str | Path) -> dict[str, Path]:

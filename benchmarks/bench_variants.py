@@ -32,6 +32,9 @@ class Variant:
     events: Callable[[], DeviceEvents] | None = None
     device_memory: Callable[[], "DeviceMemory"] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # a runner on the batch=dynamic export of the same weights: the scaling run times N targets
+    # tracked one by one and in one call (track_many) on it; None: sequential only
+    batched: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -153,8 +156,10 @@ def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | Non
     return model.eval(), {**source, "width": options.width}, None
 
 
-def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> Path:
-    """Export the graphs once per (weights, width, precision, correlation) into the cache."""
+def cached_export(model: Any, source: dict[str, Any], options: BenchOptions,
+                  batch: bool = False) -> Path:
+    """Export the graphs once per (weights, width, precision, correlation) into the cache;
+    `batch`: the batch=dynamic export (its correlation is the one that broadcasts per target)."""
     import hashlib
     import json
     import os
@@ -165,8 +170,13 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> 
     from masktrt.paths import cache_dir
     from masktrt.runtime.contract import load_contract
 
+    from masktrt.specs.base import BATCH, BATCH_CORRELATION, BATCH_DYNAMIC
+
+    tracker_options = ({"correlation": BATCH_CORRELATION, BATCH: BATCH_DYNAMIC} if batch
+                       else {"correlation": options.correlation})
     key = json.dumps({"tracker": options.tracker, "source": source, "precision": options.precision,
-                      "correlation": options.correlation, "preset": options.preset}, sort_keys=True)
+                      "correlation": options.correlation, "preset": options.preset,
+                      **({BATCH: BATCH_DYNAMIC} if batch else {})}, sort_keys=True)
     root = cache_dir("bench-onnx")
     folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
     try:
@@ -174,13 +184,13 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions) -> 
         return folder
     except MasktrtError:
         pass
-    print(f"exporting ONNX graphs ({options.precision}, {options.correlation}) to {folder} "
+    print(f"exporting ONNX graphs ({options.precision}, {tracker_options}) to {folder} "
           "(once) ...", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
     try:
         record = {k: v for k, v in source.items() if k != "width"}
         export_onnx(model, tmp, record, ExportOptions(tracker=options.tracker,
-                                                      options={"correlation": options.correlation},
+                                                      options=tracker_options,
                                                       precision=options.precision,
                                                       preset=options.preset))
         shutil.rmtree(folder, ignore_errors=True)
@@ -198,6 +208,9 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
     if "onnxruntime" in options.backends:
         variants.append(onnxruntime_variant(onnx_dir or cached_export(model, source, options),
                                             options.provider, gpu))
+        if wants_batched(options):
+            variants[-1].batched = batched_runner(batched_export(model, source, options, onnx_dir),
+                                                  options.provider)
     if "tensorrt" in options.backends:
         variants.append(tensorrt_variant(options.engines_dir, gpu))
     for folder in options.extra_onnx:
@@ -206,6 +219,32 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
             extra.name = f"{extra.name}-{Path(folder).resolve().parent.name}"
         variants.append(extra)
     return variants
+
+
+def wants_batched(options: BenchOptions) -> bool:
+    """Batched calls are timed when more than one target is asked for and the tracker has
+    batchable graphs."""
+    from masktrt import registry
+
+    return max(options.targets) > 1 and bool(registry.spec(options.tracker).batch_graphs)
+
+
+def batched_export(model: Any, source: dict[str, Any], options: BenchOptions,
+                   onnx_dir: Path | None) -> Path:
+    """--onnx DIR itself when it was exported with batch=dynamic, else the cached batch export."""
+    from masktrt.runtime.contract import load_contract
+    from masktrt.specs.base import batched
+
+    if onnx_dir is not None and batched(load_contract(onnx_dir).options):
+        return Path(onnx_dir)
+    return cached_export(model, source, options, batch=True)
+
+
+def batched_runner(onnx_dir: Path, provider: str) -> Callable[[], Any]:
+    """A factory of ONNX Runtime runners on the batched export."""
+    from masktrt.runtime.backends import get_backend
+
+    return lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider)
 
 
 def same_weights(folder: Path, source: dict[str, Any]) -> Path:

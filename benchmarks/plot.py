@@ -69,11 +69,25 @@ def _scaling(ax: Any, measured: list[dict]) -> None:
         ys = [r["frame"]["mean_ms"] for r in rows]
         ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=STYLES[i % len(STYLES)],
                 alpha=0.75, label=backend["name"])
+        _batched_lines(ax, backend["name"], rows, i)
     counts = sorted({r["targets"] for b in measured for r in b.get("scaling") or []})
     if counts:
         ax.set_xticks(counts)
     ax.set_xlabel("targets")
     ax.set_ylabel("mean ms per frame")
-    ax.set_title("cost vs targets (sequential)", fontsize=10)
+    ax.set_title("cost vs targets (sequential; batched where measured)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def _batched_lines(ax: Any, name: str, rows: list[dict], i: int) -> None:
+    """The batched export's one-by-one and one-call costs beside the backend's own line."""
+    measured = [r for r in rows if r.get("batched")]
+    if not measured:
+        return
+    xs = [r["targets"] for r in measured]
+    for offset, (side, label) in enumerate((("sequential", "one by one"), ("batched", "track_many"))):
+        ys = [r["batched"][side]["mean_ms"] for r in measured]
+        ax.plot(xs, ys, marker=MARKERS[(i + 1 + offset) % len(MARKERS)],
+                linestyle=STYLES[(i + 1 + offset) % len(STYLES)], alpha=0.75,
+                label=f"{name} batch export, {label}")

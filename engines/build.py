@@ -19,6 +19,7 @@ from masktrt.runtime.engine_loader import Gpu, probe_gpu
 from masktrt.runtime.trt_module import Flavour, flavour_of, import_trt
 
 from . import metadata, timing_cache
+from .batch import add_profiles, batch_entry, is_batch_graph, per_target_io
 from .builder_config import configure
 from .correlation import contract_xcorr
 from .network import Parsed, check_no_shape_inputs, graph_precision, io_mismatches, network_io, parse_onnx
@@ -55,7 +56,9 @@ def _parsed(build: Build, graph: str) -> tuple[Parsed, Any]:
     if plan.strongly_typed and not build.flavour.always_strongly_typed:
         parsed = parse_onnx(build.trt, path, strongly_typed=True)
     check_no_shape_inputs(parsed.network, path)
-    problems = io_mismatches(network_io(parsed.network), graph_io(build.contract, graph))
+    io = network_io(parsed.network)
+    io = per_target_io(io) if is_batch_graph(build.contract, graph) else io
+    problems = io_mismatches(io, graph_io(build.contract, graph))
     if problems:
         raise MasktrtError(f"'{path}' does not match deploy.json: " + "; ".join(problems),
                            f"re-export the graphs together: masktrt export --out {build.request.onnx_dir}")
@@ -80,6 +83,8 @@ def build_one(build: Build, graph: str, cache: bytes | None) -> tuple[bytes, dic
     """
     parsed, plan = _parsed(build, graph)
     config = configure(parsed, build.flavour, plan, build.request, cache)
+    if is_batch_graph(build.contract, graph):
+        add_profiles(parsed, config)
     refit = build.contract.graph(graph).refit
     flags = list(plan.flags)
     if refit:
@@ -109,6 +114,7 @@ def _metadata(build: Build, graph: str, engine: bytes, parsed: Parsed, plan: Any
         "precision": request.precision, "graph_precision": graph_precision(parsed.network),
         "strongly_typed": plan.strongly_typed, "builder_flags": flags, "xcorr": build.xcorr,
         "refit": refit_entry(flavour, refit) if refit else None,
+        "batch": batch_entry(build.contract, graph),
         **metadata.contract_entry(build.contract, graph),
         "onnx": {"file": path.name, "dir": str(Path(request.onnx_dir).resolve()), "sha256": sha256_file(path)},
         "build_seconds": round(seconds, 3), "built_at": metadata.built_at(),

@@ -41,14 +41,17 @@ def versions() -> dict[str, str]:
 
 
 def tensor_table(values: Any) -> list[dict[str, Any]]:
-    """[{name, shape, dtype}] from ONNX value infos or initializers (static shapes)."""
+    """[{name, shape, dtype}] from ONNX value infos or initializers (static shapes). A batched
+    graph's symbolic target dimension is recorded as 1: the contract lists one target's shapes,
+    and its options (batch=dynamic) say that dimension 0 of the batch graphs takes N."""
     table = []
     for value in values:
         if isinstance(value, onnx.TensorProto):
             shape, dtype = list(value.dims), value.data_type
         else:
             t = value.type.tensor_type
-            shape, dtype = [d.dim_value for d in t.shape.dim], t.elem_type
+            shape = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
+            dtype = t.elem_type
         table.append({"name": value.name, "shape": shape, "dtype": ONNX_DTYPES.get(dtype, str(dtype))})
     return table
 

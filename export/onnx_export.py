@@ -21,11 +21,12 @@ from masktrt import registry
 from masktrt.errors import MasktrtError
 from masktrt.export.deploy import ONNX_DTYPES, deploy_document, graph_entry, write_deploy
 from masktrt.export.fp16 import compute_dtype, to_fp16
-from masktrt.export.postprocess import checked, slim, slim_verified, verify_same
+from masktrt.export.postprocess import (checked, slim, slim_verified, verify_per_target,
+                                        verify_same)
 from masktrt.export.trace import check_opset, trace_to_onnx
 from masktrt.provenance import writable_folder
 from masktrt.runtime.contract import EXPORT_PRECISIONS, Contract, load_contract
-from masktrt.specs.base import TrackerSpec
+from masktrt.specs.base import BATCH, TrackerSpec, batched
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class ExportOptions:
 
     def tracker_options(self) -> dict[str, Any]:
         """The spec's defaults overridden by the given options (what the contract records)."""
-        unknown = sorted(set(self.options) - set(self.spec.options))
+        known = set(self.spec.options) | ({BATCH} if self.spec.batch_graphs else set())
+        unknown = sorted(set(self.options) - known)
         if unknown:
             raise MasktrtError(f"tracker '{self.tracker}' has no export option {unknown}",
                                f"its options are: {sorted(self.spec.options) or 'none'}")
@@ -93,11 +95,14 @@ def export_graph(name: str, module: nn.Module, feeds: dict[str, Any], options: E
                  tracker_options: dict[str, Any]) -> onnx.ModelProto:
     """Trace one graph and take it through the checks; returns the graph to save."""
     inputs, outputs = options.spec.io_names(name, tracker_options)
-    raw = onnx.load_from_string(trace_to_onnx(module, feeds, options.opset, inputs, outputs))
+    batch = name in options.spec.batch_graphs and batched(tracker_options)
+    raw = onnx.load_from_string(trace_to_onnx(module, feeds, options.opset, inputs, outputs, batch))
     proto = checked(raw, name, static=False)
-    proto = slim_verified(proto, feeds, name)
+    proto = slim_verified(proto, feeds, name, batch)
+    if batch:
+        verify_per_target(proto, feeds, name)
     if name in options.half_graphs():
-        half = checked(slim(to_fp16(proto, fp32_nodes(options.tracker, name, proto))), name)
+        half = checked(slim(to_fp16(proto, fp32_nodes(options.tracker, name, proto))), name, batch=batch)
         verify_same(proto, half, feeds, name, tolerance=FP16_SANITY, what="converting to FP16",
                     fix="the weights overflow or underflow FP16: export with --precision fp32")
         proto = half

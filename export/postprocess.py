@@ -22,10 +22,12 @@ from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 SLIM_TOLERANCE = 1e-5  # max abs error relative to each output's range
 
 
-def checked(model: onnx.ModelProto, name: str, static: bool = True) -> onnx.ModelProto:
+def checked(model: onnx.ModelProto, name: str, static: bool = True,
+            batch: bool = False) -> onnx.ModelProto:
     """Run the full checker and strict shape inference; with `static`, every I/O shape must
     be static (the raw trace computes some Pad/Resize sizes with Shape ops that only the
-    simplifier folds, so the raw trace is checked without it)."""
+    simplifier folds, so the raw trace is checked without it), except, with `batch`, the
+    leading target dimension of a batched graph."""
     try:
         onnx.checker.check_model(model, full_check=True)
         model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
@@ -35,8 +37,8 @@ def checked(model: onnx.ModelProto, name: str, static: bool = True) -> onnx.Mode
     if not static:
         return model
     for value in list(model.graph.input) + list(model.graph.output):
-        dims = value.type.tensor_type.shape.dim
-        if not dims or any(not d.HasField("dim_value") for d in dims):
+        dims = list(value.type.tensor_type.shape.dim)
+        if not dims or any(not d.HasField("dim_value") for d in dims[int(batch):]):
             raise MasktrtError(f"{name}.onnx: '{value.name}' has a non-static shape",
                                "export with static shapes (batch 1)")
     return model
@@ -69,9 +71,44 @@ def verify_same(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str
     return worst
 
 
-def slim_verified(model: onnx.ModelProto, feeds: dict[str, np.ndarray], name: str
-                  ) -> onnx.ModelProto:
+def slim_verified(model: onnx.ModelProto, feeds: dict[str, np.ndarray], name: str,
+                  batch: bool = False) -> onnx.ModelProto:
     """Simplify, re-check, and prove on `feeds` that the outputs are unchanged."""
-    slimmed = checked(slim(model), name)
+    slimmed = slim(model)
+    slimmed = checked(pin_target_dims(slimmed, feeds) if batch else slimmed, name, batch=batch)
     verify_same(model, slimmed, feeds, name)
     return slimmed
+
+
+def verify_per_target(model: onnx.ModelProto, feeds: dict[str, np.ndarray], name: str) -> float:
+    """Prove a batched graph keeps targets apart: each target of the traced batch run alone
+    (batch 1) gives its rows of the batch run. A kernel or state mixed across the batch (a
+    folded reshape, a grouped conv frozen at the traced batch) fails here, at export."""
+    session = cpu_session(model)
+    whole = run_session(session, feeds)
+    count = len(next(iter(feeds.values())))
+    worst = 0.0
+    for k in range(count):
+        alone = run_session(session, {n: v[k:k + 1] for n, v in feeds.items()})
+        for out, value in alone.items():
+            worst = max(worst, max_rel_range_err(value, whole[out][k:k + 1])[1])
+    if not worst <= SLIM_TOLERANCE:
+        raise MasktrtError(f"{name}.onnx mixes targets: a target alone differs from its rows of "
+                           f"the batch by {worst:.2e} of the range", "report this export bug; "
+                           "export without --batch meanwhile")
+    return worst
+
+
+def pin_target_dims(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """A batched graph's outputs with every dimension but the target one made static again.
+
+    With a dynamic batch the exporter computes Resize sizes as Concat(Shape(x)[:2], sizes), so
+    shape inference loses the (constant) spatial sides of what follows; they are read from a run
+    on `feeds` and written into the output declarations (in place), which the checker then
+    reconciles with the graph."""
+    results = run_session(cpu_session(model), feeds)
+    for value in model.graph.output:
+        for dim, side in zip(value.type.tensor_type.shape.dim[1:], results[value.name].shape[1:]):
+            if not dim.HasField("dim_value"):
+                dim.dim_value = int(side)
+    return model

@@ -34,8 +34,10 @@ def check_opset(opset: int) -> None:
 
 
 def trace_to_onnx(module: nn.Module, feeds: dict[str, np.ndarray], opset: int,
-                  inputs: tuple[str, ...], outputs: tuple[str, ...]) -> bytes:
-    """One graph as serialized ONNX (static shapes, batch 1, the given tensor names)."""
+                  inputs: tuple[str, ...], outputs: tuple[str, ...], batch: bool = False) -> bytes:
+    """One graph as serialized ONNX (static shapes, the given tensor names). Batch 1, or with
+    `batch` a symbolic leading dimension on every input and output (the target batch; trace
+    such graphs with feeds of 2+ distinct targets so no op is specialised to a batch of 1)."""
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -44,5 +46,13 @@ def trace_to_onnx(module: nn.Module, feeds: dict[str, np.ndarray], opset: int,
         warnings.simplefilter("ignore")
         torch.onnx.export(module.eval(), args, buffer, dynamo=False, opset_version=opset,
                           input_names=list(inputs), output_names=list(outputs),
-                          do_constant_folding=True)
+                          do_constant_folding=True, dynamic_axes=batch_axes(inputs + outputs, batch))
     return buffer.getvalue()
+
+
+BATCH_AXIS = "batch"  # the symbolic name of the target dimension in batched graphs
+
+
+def batch_axes(names: tuple[str, ...], batch: bool) -> dict[str, dict[int, str]] | None:
+    """torch.onnx's dynamic_axes for a batched graph: dimension 0 of every tensor (None: static)."""
+    return {n: {0: BATCH_AXIS} for n in names} if batch else None

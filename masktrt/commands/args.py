@@ -95,6 +95,38 @@ def preset_name(args: argparse.Namespace) -> str:
     return preset_of(args).name
 
 
+# ---------------------------------------------------------------- export options
+def add_option_argument(parser: Any) -> None:
+    """--option KEY=VALUE (repeatable): a tracker's own export option, checked by its export side."""
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="tracker export option, repeatable; e.g. --option sizes=128x224/4/8 "
+                             "(rts: crop HxW / seg / clf memory slots traced; default the "
+                             "deployment's 480x832/32/50)")
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    """['k=v', ...] -> {k: v}; anything without '=' is a one-line error."""
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            raise MasktrtError(f"--option '{pair}' is not KEY=VALUE",
+                               "write e.g. --option sizes=128x224/4/8")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def export_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The tracker's export options: --xcorr where its spec declares `correlation` (Siamese
+    trackers), then --option pairs (which win); the export side validates them."""
+    from masktrt import registry
+
+    declared = registry.spec(tracker_of(args)).options
+    xcorr = getattr(args, "xcorr", None)
+    correlation = {"correlation": xcorr} if xcorr is not None and "correlation" in declared else {}
+    return {**correlation, **parse_options(getattr(args, "option", None) or [])}
+
+
 # ---------------------------------------------------------------- backend
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """--backend, --onnx, --engines: which graph runner tracks, and its files."""

@@ -20,7 +20,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.contract import EXPORT_PRECISIONS
-    from masktrt.specs.base import CORRELATIONS
+    from masktrt.specs.base import BATCH_DYNAMIC, CORRELATIONS
 
     common.add_tracker_arguments(parser, preset_choices=True)
     common.add_weights_arguments(parser, width=True)
@@ -28,12 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
                         help="correlation: dynamic-weight conv, unrolled Slice/Mul/Add (any "
                              "TensorRT), or refit (kernels as refittable conv weights)")
+    parser.add_argument("--batch", choices=(BATCH_DYNAMIC,), default=None,
+                        help="dynamic: the per-frame graphs take N targets in one call "
+                             "(track_many; needs --xcorr unrolled); default batch 1")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="fp16 writes FP16 graphs with FP32 inputs/outputs")
     parser.add_argument("--fp32-template", action="store_true",
                         help="with --precision fp16: keep template.onnx FP32 (it runs once per "
                              "target; FP16 kernels carry their rounding into every frame)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
+    common.add_option_argument(parser)
 
 
 def per_target_graphs(tracker: str) -> tuple[str, ...]:
@@ -48,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.provenance import writable_folder
 
-    options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
+    batch = {"batch": args.batch} if getattr(args, "batch", None) else {}
+    options = ExportOptions(tracker=args.tracker, options={**common.export_options(args), **batch},
                             precision=args.precision, opset=args.opset, preset=args.preset,
                             keep_fp32=per_target_graphs(args.tracker) if args.fp32_template else ())
     options.validate()  # fail on a bad option before loading or computing weights

@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="correlation strategy when exporting (ignored with --onnx)")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="precision when exporting (ignored with --onnx)")
+    common.add_option_argument(parser)
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data (default: "
                                  "all there)", many=True)
     parser.add_argument("--frames", type=int, default=2, help="search frames per sequence")
@@ -93,10 +94,13 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
 
     from masktrt.export.torch_backend import TorchRunner
     from masktrt.runtime.backends import get_backend
+    from masktrt.specs.base import BATCH
 
     deploy, model = _deployed_model(args, onnx_dir)
+    # the reference means what the graphs mean (e.g. RTS's traced sizes), one target per call
+    meaning = {k: v for k, v in deploy.options.items() if k != BATCH}
     with ExitStack() as owned:
-        reference = owned.enter_context(TorchRunner(model, tracker=deploy.tracker))
+        reference = owned.enter_context(TorchRunner(model, tracker=deploy.tracker, options=meaning))
         backends = [(f"onnxruntime-{deploy.precision}", deploy.precision, owned.enter_context(
             get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
                         threads=args.threads)))]
@@ -141,7 +145,7 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
         deploy = load_contract(onnx_dir)
         return deploy, model_for_deploy(deploy, args.checkpoint)
     model, source = common.load_model(args)
-    options = ExportOptions(tracker=args.tracker, options={"correlation": args.xcorr},
+    options = ExportOptions(tracker=args.tracker, options=common.export_options(args),
                             precision=args.precision)
     return export_onnx(model, onnx_dir, source, options), model
 

@@ -18,6 +18,17 @@ PER_FRAME = "frame"  # a graph run every frame (its outputs live until its next 
 # tensor-weight correlation strategies masktrt exports (each Siamese spec offers a subset):
 # dynamic-weight conv, unrolled Slice/Mul/Add, kernels as refittable constant weights
 CORRELATIONS = ("dynamic", "unrolled", "refit")
+# export option `batch`: "dynamic" gives the spec's `batch_graphs` a leading target dimension, so
+# one call serves N targets (their crops and per-target state stacked). Absent = batch 1, and an
+# export without it is byte-identical to one made before the option existed.
+BATCH, BATCH_DYNAMIC = "batch", "dynamic"
+# Only the unrolled correlation broadcasts per-sample kernels: a depth-wise Conv's `group` is a
+# build-time attribute (ONNX, TensorRT), so groups = B*C cannot follow a dynamic B.
+BATCH_CORRELATION = "unrolled"
+# TensorRT optimisation profiles of batched graphs: every profile spans BATCH_MIN..BATCH_MAX
+# targets, one per opt point (the common target counts); callers split larger sets.
+BATCH_MIN, BATCH_MAX = 1, 16
+BATCH_OPT = (1, 4, 8)
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class TrackerSpec:
     # what each measures: `masktrt bench` reports exactly these, plus "total"
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stage_help: str = ""
+    # per-frame graphs that take N targets in one call under the export option batch=dynamic
+    batch_graphs: tuple[str, ...] = ()
 
     # -- graphs --------------------------------------------------------------------------------
     @property
@@ -154,6 +167,33 @@ def correlation_of(options: Mapping[str, Any] | None) -> str:
     return str((options or {}).get("correlation", "dynamic"))
 
 
+def batched(options: Mapping[str, Any] | None) -> bool:
+    """Whether an export's options ask for (or a contract records) the dynamic target batch."""
+    return (options or {}).get(BATCH) == BATCH_DYNAMIC
+
+
+def batch_problem(options: Mapping[str, Any] | None) -> str | None:
+    """Why the `batch` option is unusable (None: absent, or dynamic with a correlation that
+    broadcasts per-target kernels)."""
+    value = (options or {}).get(BATCH)
+    if value is None:
+        return None
+    if value != BATCH_DYNAMIC:
+        return f"unknown batch {value!r} (known: {BATCH_DYNAMIC}, or leave it out for batch 1)"
+    if correlation_of(options) != BATCH_CORRELATION:
+        return (f"batch={BATCH_DYNAMIC} needs correlation={BATCH_CORRELATION} (a depth-wise Conv's "
+                f"groups cannot follow a dynamic batch), not {correlation_of(options)!r}")
+    return None
+
+
+def check_batch(options: Mapping[str, Any] | None) -> None:
+    """`batch_problem` as the one-line export error."""
+    problem = batch_problem(options)
+    if problem:
+        raise MasktrtError(problem, f"export with --{BATCH} {BATCH_DYNAMIC} --xcorr "
+                                    f"{BATCH_CORRELATION}, or without --{BATCH}")
+
+
 def siamese_section_problem(tracker: str, section: Any, options: Mapping[str, Any] | None,
                             correlations: tuple[str, ...], geometry: Mapping[str, Any]) -> str | None:
     """The contract checks every Siamese tracker shares: the section is an object, the
@@ -163,6 +203,8 @@ def siamese_section_problem(tracker: str, section: Any, options: Mapping[str, An
         return f"the {tracker} section is not an object"
     if correlation_of(options) not in correlations:
         return f"unknown correlation {correlation_of(options)!r} (known: {', '.join(correlations)})"
+    if batch_problem(options):
+        return batch_problem(options)
     recorded = section.get("geometry") or {}
     mismatched = {k: (recorded.get(k), v) for k, v in geometry.items() if recorded.get(k) != v}
     if mismatched:

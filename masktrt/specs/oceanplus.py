@@ -242,6 +242,7 @@ SPEC = OceanPlusTrackerSpec(
                                           for s in INSTANCE_SIZES}}),
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
+    batch_graphs=TRACK_GRAPHS,  # batch=dynamic: N crops + the N targets' state stacked
     variants=VARIANTS,  # mss first: the default, as the default preset vot2020 runs it
     stages={"init": ("crop", "template", "search"), "track": ("crop", "search", "select", "update",
                                                               "post")},

@@ -184,6 +184,7 @@ SPEC = SiamMaskTrackerSpec(
     preprocessing=Preprocessing(sizes={TEMPLATE_INPUT: EXEMPLAR_SIZE, SEARCH_INPUT: INSTANCE_SIZE}),
     budgets=BUDGETS,
     options={"correlation": "dynamic"},
+    batch_graphs=(SEARCH, REFINE),  # batch=dynamic: N crops + stacked kernels; pos Nx2
     demo_weights="siammask_demo.safetensors",
     stages={"init": ("crop", "template"), "track": ("crop", "search", "select", "refine", "post")},
     stage_help="crop: search-window crop+resize; search: backend search call incl. copies; "

@@ -19,6 +19,7 @@ every output on the host to keep one simple path; a device runner could keep `xf
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +32,7 @@ from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, HostOps
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, largest_contour
+from masktrt.runtime.trackers import batched
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
                                               nonfinite, untimed)
@@ -38,7 +40,7 @@ from masktrt.runtime.window import cosine_window
 from masktrt.specs.oceanplus import (BBOX, CLS, CONTEXT_AMOUNT, CYCLIC_INIT_STEPS, EXEMPLAR_SIZE,
                                      INSTANCE_SIZES, LAMBDA_S, LAMBDA_U, LUT_KEY, LUT_VALUE,
                                      MASK_PROB, MIN_MASK_PIXELS, MIN_TARGET_SIZE, SEARCH_INPUT,
-                                     SMALL_MASK_BOX_PRESETS, TEMPLATE, TEMPLATE_INPUT,
+                                     SMALL_MASK_BOX_PRESETS, TARGET_STATE, TEMPLATE, TEMPLATE_INPUT,
                                      TEMPLATE_MASK, TEMPLATE_MASK_THRESHOLD, TOTAL_STRIDE,
                                      TRACK_GRAPHS, TRACK_OUTPUTS, UPDATE_CONTEXT, UPDATE_GRID_KEEP,
                                      UPDATE_GRID_POINTS, UPDATE_SCORE, XF, ZF_CLS, ZF_REG,
@@ -167,6 +169,48 @@ def select(cls: np.ndarray, bbox: np.ndarray, target_in_crop: np.ndarray, grid: 
     penalty = size_penalty(boxes, target_in_crop, config.penalty_k)
     pscore = penalty * score * (1.0 - config.window_influence) + window * config.window_influence
     row, col = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
+    x1, y1, x2, y2 = boxes[:, row, col]
+    box = np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
+    return Choice(int(row), int(col), float(score[row, col]), float(penalty[row, col]),
+                  float(pscore[row, col]), box)
+
+
+def select_many(cls: np.ndarray, bbox: np.ndarray, targets_in_crop: np.ndarray, grid: np.ndarray,
+                window: np.ndarray, config: TrackerConfig) -> list[Choice]:
+    """`select` for N targets of one track graph (cls Nx1xRxR, bbox Nx4xRxR, targets Nx2) as
+    arrays: the same numbers as N calls."""
+    n = len(cls)
+    score = sigmoid(cls).reshape(n, grid.size, grid.size)
+    boxes = predicted_boxes_many(bbox, grid)
+    penalty = size_penalty_many(boxes, targets_in_crop, config.penalty_k)
+    pscore = penalty * score * (1.0 - config.window_influence) + window * config.window_influence
+    best = np.argmax(pscore.reshape(n, -1), axis=1)
+    return [_choice(score[k], boxes[k], penalty[k], pscore[k], int(b)) for k, b in enumerate(best)]
+
+
+def predicted_boxes_many(bbox: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(N, 4, R, R) float64: `predicted_boxes` of N targets."""
+    ltrb = np.asarray(bbox, dtype=np.float32).reshape(len(bbox), 4, grid.size, grid.size)
+    gx, gy = grid[None, :], grid[:, None]
+    return np.stack([gx - ltrb[:, 0], gy - ltrb[:, 1], gx + ltrb[:, 2], gy + ltrb[:, 3]], axis=1)
+
+
+def size_penalty_many(boxes: np.ndarray, targets_in_crop: np.ndarray,
+                      penalty_k: float) -> np.ndarray:
+    """(N, R, R) float64: `size_penalty` of N targets (boxes Nx4xRxR, targets Nx2)."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    tw = targets_in_crop[:, 0, None, None].astype(np.float64)
+    th = targets_in_crop[:, 1, None, None].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_c = _change(_padded(w, h) / _padded(tw, th))
+        r_c = _change((tw / th) / (w / h))
+        return np.exp(-(r_c * s_c - 1.0) * penalty_k)
+
+
+def _choice(score: np.ndarray, boxes: np.ndarray, penalty: np.ndarray, pscore: np.ndarray,
+            best: int) -> Choice:
+    """The Choice at flat index `best` of one target's RxR maps, as `select` builds it."""
+    row, col = np.unravel_index(best, pscore.shape)
     x1, y1, x2, y2 = boxes[:, row, col]
     box = np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
     return Choice(int(row), int(col), float(score[row, col]), float(penalty[row, col]),
@@ -487,7 +531,48 @@ class OceanPlusTracker:
         with self.timer("select"):
             choice = select(out[CLS], out[BBOX], state.size * geo.scale_z, self.grids[geo.instance],
                             self.windows[geo.instance], self.config)
-            center, size = move_target(state.center, state.size, choice, geo, self.config.lr)
+        return self._finish(state, geo, choice, out)
+
+    # -- several targets in one call (runtime/trackers/batched.py) --------------------------------
+    def track_many(self, frame: np.ndarray, states: Sequence[OceanPlusState]
+                   ) -> tuple[list[OceanPlusState], list[FrameResult]]:
+        """Track several targets of one frame: exactly `[self.track(frame, s) for s in states]`
+        (states and results in the order given), with one track-graph call per graph and
+        BATCH_MAX targets on an export with batch=dynamic (sequential calls otherwise)."""
+        return batched.track_many(self, frame, states)
+
+    @staticmethod
+    def batch_key(state: OceanPlusState) -> str:
+        """Targets are batched per track graph (255 and 287 crops cannot share a call)."""
+        return state.graph
+
+    def track_batch(self, frame: np.ndarray, states: list[OceanPlusState]
+                    ) -> list[tuple[OceanPlusState, FrameResult]]:
+        """One batched step of targets sharing a track graph: crops cut in one pass, the target
+        states stacked, one graph call, selection over all targets as arrays, then each target's
+        move, template update and mask."""
+        geos = [search_geometry(s.center, s.size, s.instance) for s in states]
+        with self.timer("crop"):
+            x = batched.crop_batch(lambda k: self._search_crop(frame, states[k], geos[k]),
+                                   len(states))
+        feeds = {n: batched.stack([self._feeds(s)[n] for s in states]) for n in TARGET_STATE}
+        with self.timer("search"):
+            out = self.runner.run(states[0].graph, {SEARCH_INPUT: x, **feeds})
+        rows = [batched.row(out, k) for k in range(len(states))]
+        bad = [nonfinite(r, TRACK_OUTPUTS) for r in rows]
+        with self.timer("select"):
+            instance = geos[0].instance
+            targets = np.array([s.size * g.scale_z for s, g in zip(states, geos)])
+            choices = select_many(out[CLS], out[BBOX], targets, self.grids[instance],
+                                  self.windows[instance], self.config)
+        return [(s, invalid_result(s, b)) if b else self._finish(s, g, c, r)
+                for s, g, c, r, b in zip(states, geos, choices, rows, bad)]
+
+    def _finish(self, state: OceanPlusState, geo: SearchGeometry, choice: Choice,
+                out: dict[str, Any]) -> tuple[OceanPlusState, FrameResult]:
+        """One target's frame after the selection: move, template update, clamp, mask (§A3 9-12,
+        §A2, §A4); `out` holds the target's own (batch 1) track outputs."""
+        center, size = move_target(state.center, state.size, choice, geo, self.config.lr)
         bad = nonfinite({"box": np.concatenate([center, size])}, ("box",))
         if bad:
             return state, invalid_result(state, bad)

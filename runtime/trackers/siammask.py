@@ -12,7 +12,9 @@ position/size in float64, the crop's rounding half-to-even.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -20,13 +22,15 @@ from masktrt.runtime.anchors import generate_anchors
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, choose_ops
+from masktrt.runtime.trackers import batched
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
 # shared with the other trackers; re-exported here, where callers have always imported them
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
                                               nonfinite, untimed)
 from masktrt.specs.siammask import (ANCHOR_NUM, CONTEXT_AMOUNT, EXEMPLAR_SIZE, FEATURES,
-                                    INSTANCE_SIZE, KERNELS, MIN_TARGET_SIZE, SCORE_SIZE, SEARCH,
-                                    SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT, TrackerConfig)
+                                    INSTANCE_SIZE, KERNELS, MASK, MASK_OUT_SIZE, MIN_TARGET_SIZE,
+                                    POS, REFINE, SCORE_SIZE, SEARCH, SEARCH_INPUT, TEMPLATE,
+                                    TEMPLATE_INPUT, TrackerConfig)
 from masktrt.runtime.window import cosine_window
 from masktrt.types import FrameResult, TargetState
 
@@ -62,6 +66,25 @@ def decode_boxes(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return boxes
 
 
+def foreground_scores_many(cls: np.ndarray) -> np.ndarray:
+    """(N, 3125) float32: `foreground_scores` of N targets' Nx10x25x25 cls at once."""
+    logits = np.asarray(cls, dtype=np.float32).reshape(len(cls), 2, -1)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted[:, 1] / shifted.sum(axis=1)).astype(np.float32)
+
+
+def decode_boxes_many(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(N, 4, 3125) float32: `decode_boxes` of N targets' Nx20x25x25 loc at once."""
+    delta = np.asarray(loc, dtype=np.float32).reshape(len(loc), 4, -1)
+    boxes = np.empty_like(delta)
+    boxes[:, 0] = delta[:, 0] * anchors[:, 2] + anchors[:, 0]
+    boxes[:, 1] = delta[:, 1] * anchors[:, 3] + anchors[:, 1]
+    with np.errstate(over="ignore"):
+        boxes[:, 2] = np.exp(delta[:, 2]) * anchors[:, 2]
+        boxes[:, 3] = np.exp(delta[:, 3]) * anchors[:, 3]
+    return boxes
+
+
 def _padded_size(w: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
     pad = (w + h) * 0.5
     return np.sqrt((w + pad) * (h + pad))
@@ -80,6 +103,18 @@ def size_penalty(boxes: np.ndarray, target_in_crop: np.ndarray, penalty_k: float
     # inf/nan penalties too. Keep those semantics (parity), without a warning per frame.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s_c = _change(_padded_size(w, h) / float(_padded_size(tw, th)))
+        r_c = _change((tw / th) / (w / h))
+        return np.exp(-(r_c * s_c - 1.0) * penalty_k)
+
+
+def size_penalty_many(boxes: np.ndarray, targets_in_crop: np.ndarray,
+                      penalty_k: float) -> np.ndarray:
+    """(N, 3125) float64: `size_penalty` of N targets (boxes Nx4x3125, targets Nx2) at once."""
+    w = boxes[:, 2].astype(np.float64)
+    h = boxes[:, 3].astype(np.float64)
+    tw, th = targets_in_crop[:, 0:1].astype(np.float64), targets_in_crop[:, 1:2].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_c = _change(_padded_size(w, h) / _padded_size(tw, th))
         r_c = _change((tw / th) / (w / h))
         return np.exp(-(r_c * s_c - 1.0) * penalty_k)
 
@@ -105,6 +140,18 @@ def clip_target(center: np.ndarray, size: np.ndarray,
     w = max(MIN_TARGET_SIZE, min(float(width), float(size[0])))
     h = max(MIN_TARGET_SIZE, min(float(height), float(size[1])))
     return np.array([cx, cy]), np.array([w, h])
+
+
+@dataclass(frozen=True, eq=False)
+class Pick:
+    """The selected candidate of one frame and the target it moves to (before clipping)."""
+
+    cell: tuple[int, int, int]  # (anchor, row, column)
+    score: float
+    penalty: float
+    pscore: float
+    center: np.ndarray
+    size: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -149,6 +196,8 @@ class SiamMaskTracker:
         self.ops = ops if ops is not None else choose_ops(runner)
         self.anchors = generate_anchors()
         self.window = cosine_window()
+        # a batched export's refine takes pos as Nx2 (a batch of one here), batch 1's as [2]
+        self.batched = batched.runner_batched(runner)
 
     def close(self) -> None:
         """Free the pixel ops' device memory if this tracker created them; the runner belongs
@@ -213,11 +262,74 @@ class SiamMaskTracker:
             penalty = size_penalty(boxes, state.size * geo.scale_x, self.config.penalty_k)
             pscore = blend_window(score, penalty, self.window, self.config.window_influence)
             best = int(np.argmax(pscore))
-            center, size = self._update(state, boxes[:, best], geo.scale_x,
-                                        float(penalty[best]) * float(score[best]))
-        anchor, row, col = cell_of(best)
+            pick = self._pick(state, geo, boxes[:, best], best, score[best], penalty[best],
+                              pscore[best])
         with self.timer("refine"):
-            logits = self.ops.refine(self.runner, {n: out[n] for n in FEATURES}, (row, col))
+            pos = np.array([pick.cell[1:]], np.int64) if self.batched else pick.cell[1:]
+            logits = self.ops.refine(self.runner, {n: out[n] for n in FEATURES}, pos)
+        return self._finish(state, geo, pick, logits)
+
+    # -- several targets in one call (runtime/trackers/batched.py) --------------------------------
+    def track_many(self, frame: np.ndarray, states: Sequence[TargetState]
+                   ) -> tuple[list[TargetState], list[FrameResult]]:
+        """Track several targets of one frame: exactly `[self.track(frame, s) for s in states]`
+        (states and results in the order given), with one search and one refine call per
+        BATCH_MAX targets on an export with batch=dynamic (sequential calls otherwise)."""
+        return batched.track_many(self, frame, states)
+
+    @staticmethod
+    def batch_key(state: TargetState) -> str:
+        """Every SiamMask target runs the one search graph."""
+        return SEARCH
+
+    def track_batch(self, frame: np.ndarray, states: list[TargetState]
+                    ) -> list[tuple[TargetState, FrameResult]]:
+        """One batched step: crops cut in one pass, one search call, selection over all targets
+        as arrays, one refine call, then each target's paste-back and polygon."""
+        geos = [search_geometry(s.center, s.size) for s in states]
+        with self.timer("crop"):
+            x = batched.crop_batch(lambda k: self.ops.crop(
+                frame, states[k].center, INSTANCE_SIZE, geos[k].side, states[k].avg_chans, SEARCH),
+                len(states))
+        kernels = {n: batched.stack([s.kernels[n] for s in states]) for n in KERNELS}
+        with self.timer("search"):
+            out = self.runner.run(SEARCH, {SEARCH_INPUT: x, **kernels}, keep_on_device=FEATURES)
+        scores = {n: out[n] for n in HOST_OUTPUTS}  # host arrays; the features may be device values
+        bad = [nonfinite(batched.row(scores, k), HOST_OUTPUTS) for k in range(len(states))]
+        with self.timer("select"):
+            picks = self._pick_many(states, geos, out["cls"], out["loc"])
+        with self.timer("refine"):
+            cells = [p.cell[1:] if not b else (0, 0) for p, b in zip(picks, bad)]
+            feeds = {**{n: out[n] for n in FEATURES}, POS: np.array(cells, np.int64)}
+            logits = batched.host(self.runner.run(REFINE, feeds)[MASK])
+        return [(s, invalid_result(s, b)) if b else
+                self._finish(s, g, p, logits[k].reshape(MASK_OUT_SIZE, MASK_OUT_SIZE))
+                for k, (s, g, p, b) in enumerate(zip(states, geos, picks, bad))]
+
+    def _pick_many(self, states: list[TargetState], geos: list[SearchGeometry], cls: np.ndarray,
+                   loc: np.ndarray) -> list[Pick]:
+        """§3.7.7-11 for N targets as arrays: the same numbers as `track`'s selection."""
+        targets = np.array([s.size * g.scale_x for s, g in zip(states, geos)])
+        score = foreground_scores_many(cls)
+        boxes = decode_boxes_many(loc, self.anchors)
+        penalty = size_penalty_many(boxes, targets, self.config.penalty_k)
+        pscore = blend_window(score, penalty, self.window, self.config.window_influence)
+        best = np.argmax(pscore, axis=1)
+        return [self._pick(s, g, boxes[k, :, b], int(b), score[k, b], penalty[k, b], pscore[k, b])
+                for k, (s, g, b) in enumerate(zip(states, geos, best))]
+
+    # -- the steps `track` and `track_batch` share ------------------------------------------------
+    def _pick(self, state: TargetState, geo: SearchGeometry, box: np.ndarray, best: int,
+              score: float, penalty: float, pscore: float) -> Pick:
+        """The chosen candidate and the target it moves to (§3.7.11)."""
+        center, size = self._update(state, box, geo.scale_x, float(penalty) * float(score))
+        return Pick(cell_of(best), float(score), float(penalty), float(pscore), center, size)
+
+    def _finish(self, state: TargetState, geo: SearchGeometry, pick: Pick,
+                logits: Any) -> tuple[TargetState, FrameResult]:
+        """Mask, polygon, checks and clipping of one target's frame (§3.8, §3.7.14)."""
+        anchor, row, col = pick.cell
+        center, size = pick.center, pick.size
         with self.timer("post"):
             post = self.ops.postprocess(logits, geo.crop_box, (row, col), state.frame_hw,
                                         self.config.seg_thr, (center[0], center[1], size[0], size[1]))
@@ -228,13 +340,13 @@ class SiamMaskTracker:
             return state, invalid_result(state, bad)
         center, size = clip_target(center, size, state.frame_hw)
 
-        best_score = float(score[best])
+        best_score = pick.score
         new_state = TargetState(center=center, size=size, avg_chans=state.avg_chans,
                                 frame_hw=state.frame_hw, kernels=state.kernels, score=best_score)
         result = FrameResult(center=center.copy(), size=size.copy(), polygon=polygon,
                              score=best_score, lost=best_score < self.config.lost_score,
                              mask=mask, prob=prob, best=(anchor, row, col),
-                             extra={"pscore": float(pscore[best]), "penalty": float(penalty[best]),
+                             extra={"pscore": pick.pscore, "penalty": pick.penalty,
                                     "crop_box": geo.crop_box, "polygon_from_mask": from_mask})
         return new_state, result
 

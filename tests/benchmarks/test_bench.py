@@ -243,3 +243,19 @@ def test_cached_export_is_made_once_and_reused(tmp_path, monkeypatch):
     other = cached_export(model, source, BenchOptions(sequence=tmp_path, correlation="unrolled"))
     assert other != first and load_contract(other).options.get("correlation") == "unrolled"
     assert not [p for p in (tmp_path / "bench-onnx").iterdir() if p.name.startswith(".")]
+
+
+def test_smoke_batched_targets_side_by_side(smoke_report):
+    """ONNX Runtime also times the batch=dynamic export: N targets one by one and in one
+    track_many call, per frame and per target, in the JSON and the Markdown."""
+    out, report = smoke_report
+    ort = {b["name"]: b for b in report["backends"]}["onnxruntime-fp32"]
+    for row in ort["scaling"]:
+        batched = row["batched"]
+        assert batched["sequential"]["n"] == batched["batched"]["n"] == 3
+        assert batched["batched_per_target_ms"] == pytest.approx(
+            batched["batched"]["mean_ms"] / row["targets"])
+        assert batched["speedup"] == pytest.approx(
+            batched["sequential"]["mean_ms"] / batched["batched"]["mean_ms"])
+    assert "Batched targets" in (out / "bench.md").read_text()
+    assert "batched" not in {b["name"]: b for b in report["backends"]}[BASELINE]["scaling"][0]

@@ -21,16 +21,18 @@ from torch import nn
 from masktrt.errors import MasktrtError
 from masktrt.export.deploy import checkpoint_source, random_source
 from masktrt.export.models.backbones import RESNET50
-from masktrt.export.models.oceanplus.graphs import (Feeds, box_mask, graph_modules, run_torch,
-                                                    track_feeds, tracing_feeds)
+from masktrt.export.models.oceanplus.graphs import (Feeds, batched_tracing_feeds, box_mask,
+                                                    graph_modules, run_torch, track_feeds,
+                                                    tracing_feeds)
 from masktrt.export.models.oceanplus.network import OceanPlus, check_variant
 from masktrt.export.xcorr import XCorr, correlation
-from masktrt.specs.base import correlation_of
+from masktrt.specs.base import batched, check_batch, correlation_of
 from masktrt.specs.oceanplus import (CORRELATIONS, EXEMPLAR_SIZE, INSTANCE_SIZES, LAMBDA_S, NAME,
                                      SEARCH_INPUT, SPEC, TEMPLATE, TEMPLATE_INPUT, TEMPLATE_MASK,
                                      VARIANTS, ZF_CLS, ZF_REG, tensor_shapes, track_graph)
 
 CROPS = (TEMPLATE_INPUT, TEMPLATE_MASK, SEARCH_INPUT)  # inputs whose shape is the pixels' (any width)
+TRACE_TARGETS = 2  # batched track graphs are traced with this many distinct targets
 
 
 class OceanPlusExport:
@@ -69,6 +71,7 @@ class OceanPlusExport:
             raise MasktrtError(f"OceanPlus has no correlation strategy '{name}'",
                                f"choose one of: {', '.join(CORRELATIONS)} (refit does not apply: "
                                "the correlation kernels are computed from zf_cls inside track)")
+        check_batch(options)
 
     def xcorr(self, options: Mapping[str, Any] | None) -> XCorr:
         """The torch correlation function the options ask for, after checking them."""
@@ -80,7 +83,9 @@ class OceanPlusExport:
         """Each graph's module and the feeds it is traced with (noise crops, a box mask, the
         track graphs' state chained from the template's outputs)."""
         xcorr = self.xcorr(options)
-        return graph_modules(model, xcorr), tracing_feeds(model, xcorr)
+        feeds = (batched_tracing_feeds(model, xcorr, TRACE_TARGETS) if batched(options)
+                 else tracing_feeds(model, xcorr))
+        return graph_modules(model, xcorr), feeds
 
     def run_graph(self, model: nn.Module, graph: str, feeds: Mapping[str, torch.Tensor],
                   options: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:

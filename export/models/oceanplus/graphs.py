@@ -99,6 +99,15 @@ def track_feeds(x: np.ndarray, state: Mapping[str, np.ndarray]) -> Feeds:
     return {SEARCH_INPUT: x, **{n: state[n] for n in TARGET_STATE}}
 
 
+def batched_tracing_feeds(model: nn.Module, xcorr: XCorr, count: int) -> dict[str, Feeds]:
+    """`tracing_feeds` of `count` distinct targets (seeds 0..count-1), the track graphs' feeds
+    stacked along the batch: what batched track graphs are traced and checked with."""
+    samples = [tracing_feeds(model, xcorr, seed) for seed in range(count)]
+    return {**samples[0], **{track_graph(s): {n: np.concatenate([f[track_graph(s)][n] for f in samples])
+                                              for n in samples[0][track_graph(s)]}
+                             for s in INSTANCE_SIZES}}
+
+
 def tracing_feeds(model: nn.Module, xcorr: XCorr, seed: int = 0) -> dict[str, Feeds]:
     """Each graph's tracing inputs: noise crops at every side, a box mask, the state chained."""
     rng = np.random.default_rng(seed)

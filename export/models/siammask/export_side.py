@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask.graphs import (RefitSearchGraph, center_pos, graph_modules,
-                                                   noise_crops, reference_feeds, refine_feeds,
-                                                   run_torch)
+from masktrt.export.models.siammask.graphs import (RefitSearchGraph, batched_feeds, center_pos,
+                                                   graph_modules, noise_crops, reference_feeds,
+                                                   refine_feeds, run_torch)
 from masktrt.export.xcorr import correlation
+from masktrt.specs.base import batched, check_batch
 from masktrt.specs.siammask import (EXEMPLAR_SIZE, INSTANCE_SIZE, POS, REFINE, REFIT,
                                     REFIT_WEIGHTS, SCORE_SIZE, SEARCH, SEARCH_INPUT, SPEC, TEMPLATE,
                                     TEMPLATE_INPUT)
@@ -29,6 +30,7 @@ REFINE_POSITIONS: tuple[tuple[int, int], ...] = ((0, 0), (0, LAST), (LAST, 0), (
                                                  (SCORE_SIZE // 2, SCORE_SIZE // 2), (7, 17))
 CROP_SIDES = {TEMPLATE_INPUT: EXEMPLAR_SIZE, SEARCH_INPUT: INSTANCE_SIZE}
 CROP_WHAT = {TEMPLATE_INPUT: "template", SEARCH_INPUT: "search"}
+TRACE_TARGETS = 2  # batched graphs are traced with this many distinct targets
 
 
 class SiamMaskExport:
@@ -53,6 +55,7 @@ class SiamMaskExport:
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         correlation(str(options.get("correlation")))
+        check_batch(options)
 
     def trace_setup(self, model: nn.Module, options: Mapping[str, Any]
                     ) -> tuple[dict[str, nn.Module], dict[str, dict[str, np.ndarray]]]:
@@ -66,6 +69,8 @@ class SiamMaskExport:
             kernels = {n: torch.from_numpy(feeds[SEARCH][n]) for n in REFIT_WEIGHTS}
             modules[SEARCH] = RefitSearchGraph(model, kernels)
             feeds[SEARCH] = {SEARCH_INPUT: feeds[SEARCH][SEARCH_INPUT]}
+        if batched(options):  # search and refine take N targets (refine's pos becomes Nx2)
+            feeds.update(batched_feeds(model, xcorr, REFINE_POSITIONS[:TRACE_TARGETS]))
         return modules, feeds
 
     def run_graph(self, model: nn.Module, graph: str, feeds: Mapping[str, torch.Tensor],

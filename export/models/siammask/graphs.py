@@ -109,6 +109,19 @@ def reference_feeds(model: nn.Module, z: np.ndarray, x: np.ndarray, pos: tuple[i
             "refine": refine_feeds(search_out, pos)}
 
 
+def batched_feeds(model: nn.Module, xcorr: XCorr, positions: tuple[tuple[int, int], ...]
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """Search and refine feeds of len(positions) distinct targets stacked along the batch (each
+    its own noise crops, kernels and refine cell; pos becomes Bx2): what a batched graph is
+    traced and checked with, so that no op is specialised to one target."""
+    samples = [reference_feeds(model, *noise_crops(seed=k), pos, xcorr)
+               for k, pos in enumerate(positions)]
+    stacked = {g: {n: np.concatenate([s[g][n] for s in samples]) for n in samples[0][g]}
+               for g in ("search", "refine")}
+    stacked["refine"]["pos"] = np.stack([s["refine"]["pos"] for s in samples])
+    return stacked
+
+
 def noise_crops(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Uniform 0..255 template and search crops: enough to trace and to compare two graphs."""
     rng = np.random.default_rng(seed)

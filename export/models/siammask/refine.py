@@ -45,6 +45,27 @@ def pick_cell(corr: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     return corr.index_select(2, pos[0:1]).index_select(3, pos[1:2])
 
 
+def window_many(feature: torch.Tensor, pos: torch.Tensor,
+                geometry: tuple[int, int, int]) -> torch.Tensor:
+    """`window` for a batch of targets, pos Bx2: each target's rows and columns gathered at its
+    own cell (GatherElements on data indices, so pos stays data and B stays dynamic)."""
+    pad, stride, side = geometry
+    padded = F.pad(feature, (pad, pad, pad, pad))
+    offsets = torch.arange(side, device=feature.device, dtype=pos.dtype)
+    rows = offsets[None, :] + stride * pos[:, 0:1]  # B x side
+    cols = offsets[None, :] + stride * pos[:, 1:2]
+    channels, width = padded.shape[1], padded.shape[3]
+    picked = padded.gather(2, rows[:, None, :, None].expand(-1, channels, -1, width))
+    return picked.gather(3, cols[:, None, None, :].expand(-1, channels, side, -1))
+
+
+def pick_cell_many(corr: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """corr[b, :, y_b, x_b] as BxCx1x1 for pos Bx2, via GatherElements on the flattened map."""
+    channels, width = corr.shape[1], corr.shape[3]
+    index = (pos[:, 0:1] * width + pos[:, 1:2])[:, None, :].expand(-1, channels, -1)
+    return corr.flatten(2).gather(2, index)[..., None]
+
+
 def upsample(x: torch.Tensor, side: int) -> torch.Tensor:
     """Legacy nearest (floor, asymmetric), as the official F.upsample(size=...)."""
     return F.interpolate(x, size=(side, side), mode="nearest")
@@ -70,12 +91,10 @@ class Refine(nn.Module):
 
     def forward(self, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor,
                 corr: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """pos: int64 [2] = (row, col) on the score map -> mask logits 1x1x127x127."""
-        out = self.deconv(pick_cell(corr, pos))
-        out = self.post0(upsample(self.h2(out) + self.v2(window(p2, pos, P2_WINDOW)),
-                                  P1_WINDOW[2]))
-        out = self.post1(upsample(self.h1(out) + self.v1(window(p1, pos, P1_WINDOW)),
-                                  P0_WINDOW[2]))
-        out = self.post2(upsample(self.h0(out) + self.v0(window(p0, pos, P0_WINDOW)),
-                                  MASK_OUT_SIZE))
-        return out
+        """pos: int64 [2] = (row, col) on the score map -> mask logits 1x1x127x127; pos Bx2
+        (one cell per target, features stacked) -> Bx1x127x127 (the batched refine graph)."""
+        cell, win = (pick_cell_many, window_many) if pos.dim() == 2 else (pick_cell, window)
+        out = self.deconv(cell(corr, pos))
+        out = self.post0(upsample(self.h2(out) + self.v2(win(p2, pos, P2_WINDOW)), P1_WINDOW[2]))
+        out = self.post1(upsample(self.h1(out) + self.v1(win(p1, pos, P1_WINDOW)), P0_WINDOW[2]))
+        return self.post2(upsample(self.h0(out) + self.v0(win(p0, pos, P0_WINDOW)), MASK_OUT_SIZE))
