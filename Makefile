@@ -45,3 +45,13 @@ cpu-kernels:
 # The same with 1080p/4K cases and the ThreadSanitizer build.
 tsan:
 	$(PYTHON) -m pytest -q -m slow tests/kernels/test_cpu_kernels.py tests/kernels/test_cpu_layer.py
+
+# The tracking service's venv (README "Tracking service"): PyTriton needs a shared libpython, so
+# the venv is made from the system python3, without torch. VENV=DIR overrides where it goes.
+.PHONY: serve-venv serve-test
+serve-venv:
+	scripts/serve_venv.sh $(VENV)
+
+# Server + load test with 1 and 4 streams on a small export (marker slow, part of `make parity`).
+serve-test: install
+	$(PYTHON) -m pytest -m slow -q -rP tests/serve
