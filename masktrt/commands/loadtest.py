@@ -2,7 +2,7 @@
 
 For each stream count in --streams, that many streams (threads, one loopback client each) send
 the first --frames frames of the --sequence folders (round-robin; init on the ground-truth box of
-frame 0) at --rate frames/s per stream, then close. Reports throughput, p50/p99 latency per
+frame 0) at --rate frames/s per stream (all at once, or --stagger MS apart), then close. Reports throughput, p50/p99 latency per
 request and the batcher's mean batch, then runs every sequence offline with the same graphs
 (sequentially, through masktrt's one sequence loop) and checks that every frame of every stream
 came back, in order, identical: dropped and mismatches must be 0 (exit code 1 otherwise).
@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=30, help="frames per stream (incl. the first)")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="frames/s per stream (0: each stream sends its next frame at once)")
+    parser.add_argument("--stagger", type=float, default=0.0, metavar="MS",
+                        help="start stream i i*MS ms after stream 0, wrapped into one frame "
+                        "period when paced (e.g. 1000/(rate*streams)); 0: all at once")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds per run; frames not sent by then count as dropped")
     parser.add_argument("--init-mask", action="store_true",
@@ -62,12 +65,14 @@ def sequences(names: list[str] | None) -> list:
 
 
 def check_options(args: argparse.Namespace) -> None:
+    from masktrt.runtime.serve import loadtest as lt
     from masktrt.runtime.serve.client import loopback_url
 
     loopback_url(args.url)
     if args.frames < 1 or args.rate < 0 or args.timeout <= 0:
         raise MasktrtError("--frames, --rate or --timeout is out of range",
                            "give --frames >= 1, --rate >= 0, --timeout > 0")
+    lt.start_offsets(1, args.stagger / 1000.0, args.rate)  # bounds of --stagger, before any run
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         references = lt.References(tracker.core)
         for run_index, count in enumerate(counts):
             plans = lt.plan_streams(seqs, count, args.frames, f"r{run_index}s", args.init_mask)
-            logs, wall = lt.run_streams(plans, lambda: TrackingClient(args.url), args.rate, args.timeout)
+            logs, wall = lt.run_streams(plans, lambda: TrackingClient(args.url), args.rate,
+                                        args.timeout, args.stagger / 1000.0)
             rows.append(lt.summary_row(count, logs, wall, lt.check(logs, references)))
             print(lt.table(rows[-1:]).splitlines()[-1], flush=True)
     return report(args, rows, seqs)
@@ -95,12 +101,14 @@ def report(args: argparse.Namespace, rows: list, seqs: list) -> int:
 
     env = lt.environment()
     print(f"\n{lt.table(rows)}\n\nrate {args.rate or 'unpaced'} frames/s per stream, "
+          f"stagger {args.stagger:g} ms, "
           f"{args.frames} frames per stream, {env['cpus']} CPUs, load average {env['loadavg_1_5_15']}")
     for row in rows:
         for line in row["failures"] + row["details"]:
             print(f"  {row['streams']} streams: {line}")
     lt.write_json(Path(args.json), {"rows": rows, "environment": env, "url": args.url,
                                     "model": args.onnx or args.engines, "rate": args.rate,
+                                    "stagger_ms": args.stagger,
                                     "frames": args.frames, "sequences": [str(s.root) for s in seqs]})
     print(f"report in {args.json}")
     return 0 if all(r["dropped"] == 0 and r["mismatches"] == 0 for r in rows) else 1

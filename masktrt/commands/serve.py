@@ -78,5 +78,6 @@ def run(args: argparse.Namespace) -> int:
         serve(service, options, ready=lambda line: print(line, flush=True))
         stats = service.stats
     print(f"served {stats.rows} requests in {stats.batches} batches ({stats.errors} errors); "
-          f"batch sizes {dict(sorted(stats.sizes.items()))}")
+          f"batch sizes {dict(sorted(stats.sizes.items()))}; {stats.batched_calls} batched track "
+          f"calls, {stats.fallbacks} fell back to rows one by one")
     return 0

@@ -2,7 +2,9 @@
 
 Each stream is a thread that sends its sequence's frames in order (frame 0 with the ground-truth
 box as an init request, then track requests, then a close) at `rate` frames/s (0: back to back),
-through its own loopback client. Everything is bounded: the frame count per stream, the number
+through its own loopback client. Streams start together unless staggered: stream i then starts
+i x `stagger` later, wrapped into one frame period when paced (a phase: paced frames of all
+streams no longer arrive at one instant, which is the worst case for a batcher, not the usual). Everything is bounded: the frame count per stream, the number
 of streams, every call's timeout and the run's deadline (frames not sent by then count as
 dropped). Afterwards the same backend runs each sequence offline, sequentially, through the one
 sequence loop (`runtime.loop`), and every response is compared with the offline result of its
@@ -11,6 +13,7 @@ frame: stream and frame number echoed back, box, polygon, score, lost flag and m
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +27,7 @@ from masktrt.errors import MasktrtError
 from masktrt.runtime.serve import protocol as p
 
 MAX_STREAMS = 64
+MAX_STAGGER_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,23 @@ def requests_of(plan: StreamPlan) -> list[p.Request]:
     return [first, *rest]
 
 
-def drive(plan: StreamPlan, make_client: Callable[[], Any], rate: float, deadline: float) -> StreamLog:
-    """Send one stream's frames in order at `rate` frames/s until done or `deadline`."""
+def start_offsets(count: int, stagger_s: float, rate: float) -> list[float]:
+    """Seconds each stream waits before its first frame: i x stagger, modulo one frame period
+    when paced (so no offset exceeds a frame interval), at most MAX_STAGGER_S apart."""
+    if not 0.0 <= stagger_s <= MAX_STAGGER_S:
+        raise MasktrtError(f"a stagger of {stagger_s * 1000:g} ms",
+                           f"give --stagger from 0 to {MAX_STAGGER_S * 1000:g} ms")
+    period = 1.0 / rate if rate > 0 else float("inf")
+    return [round(math.fmod(i * stagger_s, period), 6) for i in range(count)]
+
+
+def drive(plan: StreamPlan, make_client: Callable[[], Any], rate: float, deadline: float,
+          offset_s: float = 0.0) -> StreamLog:
+    """Send one stream's frames in order at `rate` frames/s, from `offset_s` after now, until
+    done or `deadline`."""
     log, client = StreamLog(plan), make_client()
     try:
-        start = time.monotonic()
+        start = time.monotonic() + offset_s
         for k, request in enumerate(requests_of(plan)):
             if not _pace(start, k, rate, deadline):
                 break
@@ -122,12 +138,15 @@ def _send_close(client: Any, plan: StreamPlan, seq: int) -> None:
 
 
 def run_streams(plans: list[StreamPlan], make_client: Callable[[], Any], rate: float,
-                timeout_s: float) -> tuple[list[StreamLog], float]:
-    """All streams at once (one thread each); returns their logs and the wall time."""
+                timeout_s: float, stagger_s: float = 0.0) -> tuple[list[StreamLog], float]:
+    """All streams (one thread each), started `stagger_s` apart (`start_offsets`); returns
+    their logs and the wall time."""
+    offsets = start_offsets(len(plans), stagger_s, rate)
     start = time.monotonic()
     deadline = start + timeout_s
     with ThreadPoolExecutor(max_workers=len(plans)) as pool:
-        futures = [pool.submit(drive, plan, make_client, rate, deadline) for plan in plans]
+        futures = [pool.submit(drive, plan, make_client, rate, deadline, offset)
+                   for plan, offset in zip(plans, offsets)]
         logs = [f.result(timeout=timeout_s + 120) for f in futures]
     return logs, time.monotonic() - start
 

@@ -97,8 +97,9 @@ def serve(service: TrackingService, options: ServerOptions,
                     inputs=tensors(p.INPUTS), outputs=tensors(p.OUTPUTS),
                     config=model_config(options), strict=True)
         triton.run()
+        mode = "streams batched in one track_many call" if service.batched else "rows one by one"
         ready(f"serving model '{p.MODEL_NAME}' on http://{LOOPBACK}:{options.port} "
-              f"(gRPC {LOOPBACK}:{options.ports()[1]})")
+              f"(gRPC {LOOPBACK}:{options.ports()[1]}; {mode})")
         wait(options.lifetime_s)
 
 

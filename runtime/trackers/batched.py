@@ -1,15 +1,19 @@
-"""Several targets of one frame in one graph call: the driver SiamMask's and OceanPlus's
-`track_many(frame, states) -> (states, results)` share.
+"""Several targets in one graph call: the driver SiamMask's and OceanPlus's
+`track_many(frames, states) -> (states, results)` share.
 
-`track_many` is defined as N calls of `track(frame, state)`, made at once: the same states and
-results, in the order of `states`. On an export with the `batch=dynamic` option the targets'
-crops are cut into one NxCxSxS buffer, their per-target tensors (kernels, template state) are
-stacked along the batch, the per-frame graph runs once per group of at most BATCH_MAX targets
-that share a graph, and the candidate selection runs over all of them as arrays. Each tracker
-supplies two hooks:
+`track_many` is defined as N calls of `track(frame_k, state_k)`, made at once: the same states
+and results, in the order of `states`. `frames` is one frame (all targets in it: several objects
+of one camera) or one frame per state (targets of different streams: a server's batch), because
+a target's search only reads its own crop, so crops cut from different frames stack as well as
+crops of one frame. On an export with the `batch=dynamic` option the targets' crops are cut into
+one NxCxSxS buffer, their per-target tensors (kernels, template state) are stacked along the
+batch, the per-frame graph runs once per group of at most BATCH_MAX targets that share a graph,
+and the candidate selection runs over all of them as arrays; paste-back stays per target, on the
+target's own frame size. Each tracker supplies two hooks:
 
-    batch_key(state) -> str                    the graph the target's search runs (its group)
-    track_batch(frame, states) -> [(state, result)]   one batched step of <= BATCH_MAX targets
+    batch_key(state) -> str                          the graph the target's search runs (its group)
+    track_batch(frames, states) -> [(state, result)] one batched step of <= BATCH_MAX targets,
+                                                     frames[k] the frame of states[k]
 
 On any other export (batch 1), or with pixel ops that keep buffers on a device, it falls back to
 the sequential calls, so callers (a serving layer) can always call `track_many`.
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from masktrt.errors import MasktrtError
 from masktrt.runtime.trackers.checks import check_frame, check_same_size
 from masktrt.specs.base import BATCH_MAX, batched
 from masktrt.types import FrameResult
@@ -78,19 +83,40 @@ def can_batch(tracker: Any) -> bool:
     return runner_batched(tracker.runner) and getattr(tracker.ops, "name", "") in HOST_OPS
 
 
-def track_many(tracker: Any, frame: np.ndarray, states: Sequence[Any]
+def frames_of(frames: np.ndarray | Sequence[np.ndarray], count: int) -> list[np.ndarray]:
+    """One frame per target: a single HxWx3 frame serves every target, a sequence must align
+    with the states (a silent broadcast of a short list would track targets on wrong frames)."""
+    if isinstance(frames, np.ndarray) and frames.ndim != 4:  # one frame (NxHxWx3: N frames)
+        check_frame(frames)
+        return [frames] * count
+    frames = list(frames)
+    if len(frames) != count:
+        raise MasktrtError(f"{len(frames)} frames for {count} targets",
+                           "pass one frame for all targets, or exactly one frame per state")
+    return frames
+
+
+def check_pairs(frames: list[np.ndarray], states: list[Any]) -> None:
+    """Every frame valid and of its target's size (each distinct frame checked once)."""
+    for frame in {id(f): f for f in frames}.values():
+        check_frame(frame)
+    for frame, state in zip(frames, states):
+        check_same_size(frame, state)
+
+
+def track_many(tracker: Any, frames: np.ndarray | Sequence[np.ndarray], states: Sequence[Any]
                ) -> tuple[list[Any], list[FrameResult]]:
     """The driver behind each tracker's `track_many` (module docstring)."""
     states = list(states)
-    check_frame(frame)
-    for state in states:
-        check_same_size(frame, state)
+    frames = frames_of(frames, len(states))
+    check_pairs(frames, states)
     if not can_batch(tracker):
-        pairs = [tracker.track(frame, s) for s in states]
+        pairs = [tracker.track(f, s) for f, s in zip(frames, states)]
     else:
         pairs = [None] * len(states)
         for indices in groups(states, tracker.batch_key).values():
             for part in chunks(indices):
-                for i, pair in zip(part, tracker.track_batch(frame, [states[i] for i in part])):
+                done = tracker.track_batch([frames[i] for i in part], [states[i] for i in part])
+                for i, pair in zip(part, done):
                     pairs[i] = pair
     return [p[0] for p in pairs], [p[1] for p in pairs]

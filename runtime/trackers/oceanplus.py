@@ -534,26 +534,28 @@ class OceanPlusTracker:
         return self._finish(state, geo, choice, out)
 
     # -- several targets in one call (runtime/trackers/batched.py) --------------------------------
-    def track_many(self, frame: np.ndarray, states: Sequence[OceanPlusState]
+    def track_many(self, frames: np.ndarray | Sequence[np.ndarray],
+                   states: Sequence[OceanPlusState]
                    ) -> tuple[list[OceanPlusState], list[FrameResult]]:
-        """Track several targets of one frame: exactly `[self.track(frame, s) for s in states]`
-        (states and results in the order given), with one track-graph call per graph and
-        BATCH_MAX targets on an export with batch=dynamic (sequential calls otherwise)."""
-        return batched.track_many(self, frame, states)
+        """Track several targets, of one frame or each of its own (`frames` one frame, or one
+        per state): exactly `[self.track(f, s) for f, s in zip(frames, states)]` (states and
+        results in the order given), with one track-graph call per graph and BATCH_MAX targets
+        on an export with batch=dynamic (sequential calls otherwise)."""
+        return batched.track_many(self, frames, states)
 
     @staticmethod
     def batch_key(state: OceanPlusState) -> str:
         """Targets are batched per track graph (255 and 287 crops cannot share a call)."""
         return state.graph
 
-    def track_batch(self, frame: np.ndarray, states: list[OceanPlusState]
+    def track_batch(self, frames: list[np.ndarray], states: list[OceanPlusState]
                     ) -> list[tuple[OceanPlusState, FrameResult]]:
-        """One batched step of targets sharing a track graph: crops cut in one pass, the target
-        states stacked, one graph call, selection over all targets as arrays, then each target's
-        move, template update and mask."""
+        """One batched step of targets sharing a track graph: crops (each from its target's
+        frame) cut in one pass, the target states stacked, one graph call, selection over all
+        targets as arrays, then each target's move, template update and mask."""
         geos = [search_geometry(s.center, s.size, s.instance) for s in states]
         with self.timer("crop"):
-            x = batched.crop_batch(lambda k: self._search_crop(frame, states[k], geos[k]),
+            x = batched.crop_batch(lambda k: self._search_crop(frames[k], states[k], geos[k]),
                                    len(states))
         feeds = {n: batched.stack([self._feeds(s)[n] for s in states]) for n in TARGET_STATE}
         with self.timer("search"):

@@ -270,27 +270,29 @@ class SiamMaskTracker:
         return self._finish(state, geo, pick, logits)
 
     # -- several targets in one call (runtime/trackers/batched.py) --------------------------------
-    def track_many(self, frame: np.ndarray, states: Sequence[TargetState]
+    def track_many(self, frames: np.ndarray | Sequence[np.ndarray], states: Sequence[TargetState]
                    ) -> tuple[list[TargetState], list[FrameResult]]:
-        """Track several targets of one frame: exactly `[self.track(frame, s) for s in states]`
-        (states and results in the order given), with one search and one refine call per
-        BATCH_MAX targets on an export with batch=dynamic (sequential calls otherwise)."""
-        return batched.track_many(self, frame, states)
+        """Track several targets, of one frame or each of its own (`frames` one frame, or one
+        per state): exactly `[self.track(f, s) for f, s in zip(frames, states)]` (states and
+        results in the order given), with one search and one refine call per BATCH_MAX targets
+        on an export with batch=dynamic (sequential calls otherwise)."""
+        return batched.track_many(self, frames, states)
 
     @staticmethod
     def batch_key(state: TargetState) -> str:
         """Every SiamMask target runs the one search graph."""
         return SEARCH
 
-    def track_batch(self, frame: np.ndarray, states: list[TargetState]
+    def track_batch(self, frames: list[np.ndarray], states: list[TargetState]
                     ) -> list[tuple[TargetState, FrameResult]]:
-        """One batched step: crops cut in one pass, one search call, selection over all targets
-        as arrays, one refine call, then each target's paste-back and polygon."""
+        """One batched step: crops (each from its target's frame) cut in one pass, one search
+        call, selection over all targets as arrays, one refine call, then each target's
+        paste-back and polygon."""
         geos = [search_geometry(s.center, s.size) for s in states]
         with self.timer("crop"):
             x = batched.crop_batch(lambda k: self.ops.crop(
-                frame, states[k].center, INSTANCE_SIZE, geos[k].side, states[k].avg_chans, SEARCH),
-                len(states))
+                frames[k], states[k].center, INSTANCE_SIZE, geos[k].side, states[k].avg_chans,
+                SEARCH), len(states))
         kernels = {n: batched.stack([s.kernels[n] for s in states]) for n in KERNELS}
         with self.timer("search"):
             out = self.runner.run(SEARCH, {SEARCH_INPUT: x, **kernels}, keep_on_device=FEATURES)

@@ -3,8 +3,10 @@
 Both trackers are exported with batch=dynamic at a reduced width (seeded random weights) and run
 in ONNX Runtime on the CPU; a closed loop over real frames tracks N targets (the ground-truth box
 and jittered copies) once with `track` per target and once with `track_many`, and every target's
-box, score, mask and polygon must agree in every frame. The batched graphs are also checked to
-run for N = 1, 3, 8 with each target's rows equal to its batch-1 call.
+box, score, mask and polygon must agree in every frame. The same holds with one frame per target
+(`track_many(frames, states)`: targets of different sequences, frame sizes and frame offsets, as
+a server's batch of streams). The batched graphs are also checked to run for N = 1, 3, 8 with
+each target's rows equal to its batch-1 call.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ COUNTS = (1, 3, 8)
 BATCH = {"correlation": "unrolled", "batch": "dynamic"}
 WIDTHS = {"siammask": 0.125, "oceanplus": 0.25}
 SEQUENCE = "davis-dog"
+# one target per stream: sequences of three frame sizes; the 5th.. targets reuse them 2 frames on
+STREAMS = ("davis-dog", "vot-bag", "otb-crossing", "davis-blackswan")
 
 
 def small_model(tracker: str):
@@ -90,6 +94,62 @@ def test_track_many_equals_sequential_trackers(batched_export, frames, count) ->
             same(got, expected)
 
 
+@pytest.fixture(scope="module")
+def streams() -> list[tuple[list[np.ndarray], tuple[float, ...]]]:
+    """Up to 8 targets, each with its own frames: (frames from its start, its start box)."""
+    from masktrt.runtime.sequences import load_sequence
+
+    seqs = [load_sequence(real_sequence(name)) for name in STREAMS]
+    found = []
+    for k in range(max(COUNTS)):
+        seq, start = seqs[k % len(seqs)], 2 * (k // len(seqs))
+        found.append(([seq.frame(start + i) for i in range(1 + FRAMES)],
+                      tuple(float(v) for v in seq.boxes[start])))
+    return found
+
+
+@pytest.mark.parametrize("count", COUNTS)
+def test_track_many_with_a_frame_per_target_equals_sequential_trackers(batched_export, streams,
+                                                                       count) -> None:
+    """Targets of different streams (sequences, frame sizes, offsets) in one call per frame."""
+    tracker = make(*batched_export)
+    videos = [video for video, _ in streams[:count]]
+    one_by_one = [tracker.init(video[0], box) for video, box in streams[:count]]
+    together = list(one_by_one)
+    for i in range(1, 1 + FRAMES):
+        frames = [video[i] for video in videos]
+        pairs = [tracker.track(f, s) for f, s in zip(frames, one_by_one)]
+        one_by_one = [p[0] for p in pairs]
+        together, results = tracker.track_many(frames, together)
+        for (_, expected), got in zip(pairs, results):
+            same(got, expected)
+
+
+def test_one_frame_for_all_equals_that_frame_per_target(batched_export, frames) -> None:
+    """The one-frame call is the frame-per-target call with the frame repeated."""
+    tracker = make(*batched_export)
+    video, box = frames
+    starts = [tracker.init(video[0], b) for b in boxes(box, 3, video[0])]
+    _, shared = tracker.track_many(video[1], starts)
+    _, listed = tracker.track_many([video[1]] * 3, starts)
+    _, stacked = tracker.track_many(np.stack([video[1]] * 3), starts)
+    for a, b, c in zip(shared, listed, stacked):
+        same(a, b)
+        same(a, c)
+
+
+def test_frames_must_align_with_the_states(batched_export, frames) -> None:
+    tracker = make(*batched_export)
+    video, box = frames
+    starts = [tracker.init(video[0], b) for b in boxes(box, 3, video[0])]
+    with pytest.raises(MasktrtError, match="2 frames for 3 targets"):
+        tracker.track_many(video[1:3], starts)
+    with pytest.raises(MasktrtError, match="frame size changed"):
+        tracker.track_many([video[1], video[1][:100], video[1]], starts)
+    with pytest.raises(MasktrtError, match="HxWx3 uint8"):
+        tracker.track_many(video[1][..., 0], starts)
+
+
 @pytest.mark.parametrize("count", COUNTS)
 def test_batched_graph_rows_equal_batch_one_calls(batched_export, count) -> None:
     """ONNX Runtime runs the per-frame graphs at N = 1, 3, 8; each target's rows are its own
@@ -139,3 +199,6 @@ def test_track_many_without_targets_and_on_a_batch_one_export(frames, tmp_path) 
     _, results = tracker.track_many(video[1], starts)
     for start, got in zip(starts, results):
         same(got, tracker.track(video[1], start)[1])
+    _, results = tracker.track_many([video[2], video[1]], starts)
+    same(results[0], tracker.track(video[2], starts[0])[1])
+    same(results[1], tracker.track(video[1], starts[1])[1])

@@ -44,3 +44,28 @@ def result(state: State, with_mask: bool = False) -> FrameResult:
     return FrameResult(center=np.array([x + w / 2, y + h / 2]), size=np.array([w, h]),
                        polygon=box_polygon((x + w / 2, y + h / 2, w, h)), score=0.5 + state.count / 100,
                        lost=state.count % 2 == 1, mask=mask if with_mask else None)
+
+
+class Contract:
+    def __init__(self, options: dict) -> None:
+        self.options = options
+
+
+class Runner:
+    def __init__(self, batch: str | None) -> None:
+        self.contract = Contract({"batch": batch} if batch else {})
+
+
+class FakeBatchedCore(FakeCore):
+    """FakeCore whose runner records batch=dynamic (or not: `batch=None`), with a `track_many`
+    that is N `track` calls (so any row's failure raises for the whole call, as a real batched
+    engine call would) and records each call's size."""
+
+    def __init__(self, batch: str | None = "dynamic") -> None:
+        self.runner, self.calls = Runner(batch), []
+
+    def track_many(self, frames: list[np.ndarray], states: list[State]
+                   ) -> tuple[list[State], list[FrameResult]]:
+        self.calls.append(len(states))
+        pairs = [self.track(f, s) for f, s in zip(frames, states)]
+        return [s for s, _ in pairs], [r for _, r in pairs]

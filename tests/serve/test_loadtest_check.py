@@ -84,3 +84,43 @@ def test_stream_counts_are_bounded() -> None:
     for bad in ("", "0", "1,x", "65"):
         with pytest.raises(MasktrtError):
             stream_counts(bad)
+
+
+def test_stagger_offsets_streams_within_one_frame_period_when_paced() -> None:
+    assert lt.start_offsets(4, 0.0, 1.0) == [0.0] * 4
+    assert lt.start_offsets(4, 0.25, 1.0) == [0.0, 0.25, 0.5, 0.75]
+    assert lt.start_offsets(3, 0.4, 2.0) == [0.0, 0.4, 0.3]  # wrapped into 0.5 s
+    assert lt.start_offsets(3, 0.5, 0.0) == [0.0, 0.5, 1.0]  # unpaced: not wrapped
+    with pytest.raises(MasktrtError, match="stagger"):
+        lt.start_offsets(2, 11.0, 0.0)
+    with pytest.raises(MasktrtError, match="stagger"):
+        lt.start_offsets(2, -0.1, 0.0)
+
+
+class RecordingClient:
+    """Answers every request at once and notes when it was sent."""
+
+    def __init__(self, sent: list) -> None:
+        self.sent = sent
+
+    def send(self, request: p.Request) -> p.Response:
+        import time
+
+        self.sent.append((request.stream, request.command, time.monotonic()))
+        return p.Response(request.stream, request.seq)
+
+    def close(self) -> None:
+        pass
+
+
+def test_staggered_streams_start_apart_and_all_frames_go(tmp_path) -> None:
+    frames = []
+    for k in range(2):
+        frames.append(tmp_path / f"{k}.png")
+        frames[-1].write_bytes(b"x")
+    plans = [lt.StreamPlan(f"s{i}", "seq", tuple(frames), PLAN.box) for i in range(3)]
+    sent: list = []
+    logs, _ = lt.run_streams(plans, lambda: RecordingClient(sent), 0.0, 30.0, stagger_s=0.1)
+    first = {s: t for s, c, t in sorted(sent, key=lambda x: -x[2]) if c == p.INIT}
+    assert first["s1"] - first["s0"] >= 0.09 and first["s2"] - first["s1"] >= 0.09
+    assert all(len(log.responses) == 2 and all(log.responses) for log in logs)
