@@ -17,12 +17,18 @@ from masktrt.export.models import SiamMask
 from masktrt.export.models.backbones import RESNET50, load_pretrained
 
 
+def backbone_of(model: nn.Module) -> str:
+    """The trunk's name: SiamMask keeps it in `spec`, OceanPlus in `channels` (both networks
+    hold the trunk at `features.features`, so the rest of this module serves both)."""
+    return model.spec.backbone if hasattr(model, "spec") else model.channels.backbone
+
+
 def frozen_modules(model: SiamMask, blocks: int) -> list[nn.Module]:
     """The stem and the first `blocks` blocks (Lite0: MBConv blocks; ResNet: layers)."""
     if blocks <= 0:
         return []
     trunk = model.features.features
-    if model.spec.backbone == RESNET50:
+    if backbone_of(model) == RESNET50:
         return [trunk.conv1, trunk.bn1, *[trunk.layer1, trunk.layer2, trunk.layer3][:blocks]]
     return [trunk._conv_stem, trunk._bn0, *list(trunk._blocks)[:blocks]]
 

@@ -6,16 +6,22 @@ DIR/eval.json (J and F on held-out synthetic sequences). --export-fp16 PATH writ
 safetensors that ships as masktrt/weights/siammask_demo.safetensors. The defaults are the
 demo recipe (masktrt/weights/MODEL_CARD.md): EfficientNet-Lite0 from ImageNet with its stem
 and first 5 blocks frozen, heads at width 0.5, 60 % real / 15 % negative / 25 % synthetic pairs.
+`--tracker oceanplus` trains OceanPlus (MSS) with the same recipe and options
+(`training.oceanplus_train`; masktrt/weights/OCEANPLUS_MODEL_CARD.md); --eval is SiamMask's only.
 """
 from __future__ import annotations
 
 import argparse
 
-HELP = "train the small demo SiamMask on real + synthetic data (resumable)"
+HELP = "train the small demo SiamMask (or OceanPlus) on real + synthetic data (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder (created)")
+    parser.add_argument("--tracker", default="siammask", choices=("siammask", "oceanplus"),
+                        help="network to train (oceanplus: training.oceanplus_train)")
+    parser.add_argument("--variant", default="mss", choices=("mss",),
+                        help="OceanPlus mask decoder (only the single-stage MSS is trained)")
     parser.add_argument("--steps", type=int, default=1200, help="total optimizer steps")
     parser.add_argument("--backbone", default="efficientnet_lite0",
                         choices=("resnet50", "efficientnet_lite0"),
@@ -52,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
     from masktrt.training.train import TrainConfig, train
 
+    if args.tracker == "oceanplus":
+        return run_oceanplus(args)
     torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, width=args.width, batch=args.batch, lr=args.lr,
                          final_lr=args.final_lr, seed=args.seed, save_every=args.save_every,
@@ -74,3 +82,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"held-out synthetic: mean J {report['mean_j']:.3f}, mean F {report['mean_f']:.3f} "
               f"over {report['count']} sequences")
     return 0
+
+
+def run_oceanplus(args: argparse.Namespace) -> int:
+    """OceanPlus has no synthetic J/F evaluation here (`--eval`); its held-out table is
+    `python -m masktrt.training.oceanplus_evaluate`."""
+    from masktrt.errors import MasktrtError
+    from masktrt.training.oceanplus_train import run_command
+
+    if args.eval:
+        raise MasktrtError("--eval is SiamMask's synthetic evaluation",
+                           "drop --eval and run python -m masktrt.training.oceanplus_evaluate CKPT")
+    return run_command(args)
