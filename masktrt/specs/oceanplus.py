@@ -244,6 +244,7 @@ SPEC = OceanPlusTrackerSpec(
     options={"correlation": "dynamic"},
     batch_graphs=TRACK_GRAPHS,  # batch=dynamic: N crops + the N targets' state stacked
     variants=VARIANTS,  # mss first: the default, as the default preset vot2020 runs it
+    demo_weights="oceanplus_demo.safetensors",  # under-trained: OCEANPLUS_MODEL_CARD.md
     stages={"init": ("crop", "template", "search"), "track": ("crop", "search", "select", "update",
                                                               "post")},
     stage_help="crop: search-window crop+resize; search: the track graph call incl. copies (at "

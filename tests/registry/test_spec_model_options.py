@@ -29,13 +29,9 @@ def test_resolve_weights_uses_the_trackers_demo_checkpoint() -> None:
     assert str(resolve_weights("x.pth", False, "siammask")) == "x.pth"
 
 
-def test_tracker_without_demo_checkpoint_is_one_line(monkeypatch) -> None:
-    from masktrt import registry
-
-    monkeypatch.setitem(registry._REGISTRY, "oceanplus", registry.TrackerEntry(
-        "oceanplus", spec="masktrt.specs.oceanplus:SPEC", runtime="-:-", export="-:-"))
-    with pytest.raises(MasktrtError, match="no demo checkpoint for tracker 'oceanplus'") as err:
-        resolve_weights(None, False, "oceanplus")
+def test_tracker_without_demo_checkpoint_is_one_line() -> None:
+    with pytest.raises(MasktrtError, match="no demo checkpoint for tracker 'rts'") as err:
+        resolve_weights(None, False, "rts")
     assert "--random-weights" in err.value.fix
 
 
