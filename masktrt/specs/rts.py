@@ -1,8 +1,8 @@
 """RTS's spec: graphs, geometry, hyper-parameters and parity budgets, in one place.
 
 Values are the released tracker's (pytracking `parameter/rts/rts50.py`, spec arn-rts.md Part B
-and its appendix, which wins where they differ). Not registered yet: a registered tracker must
-be complete (runtime tracker and export side come next, export/models/rts/NOTES.md).
+and its appendix, which wins where they differ). Registered as `rts` (masktrt/registry.py);
+state of work in export/models/rts/NOTES.md.
 
 Graphs (B = 1 unless said; N = SEG_MEMORY, M = CLF_MEMORY slots, padded with zero weights,
 which is exact, §B6):
@@ -20,10 +20,19 @@ which is exact, §B6):
                   seg_mem_w Nx16x30x52 -> seg_filter_out      init / update (fixed iterations)
     clf_learn_10 / clf_learn_2   clf_filter, clf_mem_x Mx512x15x26, clf_mem_y Mx1x16x27,
                   clf_mem_w M -> clf_filter_out                init / update (fixed iterations)
+    sta           im 1x3x480x832 (a crop at STA's search-area scale 4), box 1x4 (x, y, w, h crop
+                  px) -> sta_logits 1x1x480x832                    box-only init, once per target
+                  (the STA box-initialisation network, §B1 "STA": its own backbone, box encoders,
+                  two 5-step learners and a 32-channel decoder, one graph)
 Learner outputs are target state (`runs="target"`); their names differ from the inputs' because
 an ONNX graph cannot use one name twice. `seg_mem_w` is the residual weight already combined
 (label-encoder spatial weight x temporal sample weight); `clf_mem_w` is the sample weight (the
 graph takes its square root, as the released residual does).
+
+Export option `sizes` ("HxW/N/M": crop, seg and clf memory slots; default the deployment's
+480x832/32/50): graphs traced smaller run the same ops (every stride divides the crop; padding
+the memory is exact), so CI affords a whole export and parity at 128x224/4/8. The contract
+records the option, and its `rts` section the geometry at those sizes.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from masktrt.budgets import Budget
+from masktrt.errors import MasktrtError
 from masktrt.specs.base import (
     PER_FRAME,
     PER_TARGET,
@@ -73,6 +83,17 @@ CONSTRUCTOR_KWARGS = {  # architecture-relevant kwargs after pytracking's load o
     "clf_with_extractor": True, "clf_score_act": "relu", "clf_hinge_threshold": HINGE_THRESHOLD,
     "clf_activation_leak": HINGE_LEAK, "clf_enc_input": "sc", "fusion_type": "add"}
 LOAD_OVERRIDES = {"clf_filter_size": CLF_FILTER_SIZE, "fusion_type": "add"}  # parameter file
+# -- the STA box-initialisation network (§B1 "STA", appendix: `sta_state_dict.json`) ------------
+STA_LABEL_DIMS = (16, 32, 64, 128)  # box encoders; the manifest's shapes prove 128 (res3: 576->128)
+STA_ITERS = 5  # optim_iter: GN steps of each of its two learners, from a zero filter
+STA_DECODER_SCORES = 2 * NUM_FILTERS  # box encoding concatenated with the target scores
+STA_CONSTRUCTOR_MODULE = "ltr.models.lwl.sta_net"
+STA_CONSTRUCTOR_FUNCTION = "steepest_descent_resnet50"
+STA_CONSTRUCTOR_KWARGS = {  # the manifest's inferred kwargs that change the network or its steps
+    "filter_size": SEG_FILTER_SIZE, "num_filters": NUM_FILTERS, "optim_iter": STA_ITERS,
+    "out_feature_dim": FEATURE_DIM, "label_encoder_dims": STA_LABEL_DIMS,
+    "use_bn_in_label_enc": False, "clf_feat_blocks": 0, "final_conv": True,
+    "backbone_type": "mrcnn"}
 
 
 def feature_hw(stride: int, crop: tuple[int, int] = CROP_HW) -> tuple[int, int]:
@@ -118,6 +139,7 @@ MASK, LABEL, LABEL_W = "mask", "label", "label_w"
 SEG_MEM = ("seg_mem_x", "seg_mem_y", "seg_mem_w")
 CLF_MEM = ("clf_mem_x", "clf_mem_y", "clf_mem_w")
 SEG_FILTER_OUT, CLF_FILTER_OUT = "seg_filter_out", "clf_filter_out"
+STA, BOX, STA_LOGITS = "sta", "box", "sta_logits"
 
 
 def seg_learn_graph(iters: int) -> str:
@@ -145,7 +167,7 @@ GRAPH_DECLS = (
 ) + tuple(GraphDecl(g, (SEG_FILTER,) + SEG_MEM, (SEG_FILTER_OUT,), runs=PER_TARGET)
           for g in SEG_LEARN_GRAPHS) + tuple(
     GraphDecl(g, (CLF_FILTER,) + CLF_MEM, (CLF_FILTER_OUT,), runs=PER_TARGET)
-    for g in CLF_LEARN_GRAPHS)
+    for g in CLF_LEARN_GRAPHS) + (GraphDecl(STA, (IM, BOX), (STA_LOGITS,), runs=PER_TARGET),)
 
 
 @dataclass(frozen=True)
@@ -163,8 +185,42 @@ class GraphSizes:
         return {"crop_hw": list(self.crop_hw), "seg_memory": self.seg_memory,
                 "clf_memory": self.clf_memory}
 
+    def option(self) -> str:
+        """The export option's spelling, "HxW/N/M"."""
+        return f"{self.crop_hw[0]}x{self.crop_hw[1]}/{self.seg_memory}/{self.clf_memory}"
+
 
 FULL_SIZES = GraphSizes()
+SIZES = "sizes"  # the export option
+SIZES_FIX = "give --option sizes=HxW/N/M, H and W multiples of 32, N >= 1 seg and M >= " \
+            f"{CLF_INIT_SAMPLES} clf memory slots (the deployment: {FULL_SIZES.option()})"
+
+
+def parse_sizes(text: Any) -> GraphSizes:
+    """"HxW/N/M" (or a GraphSizes) -> GraphSizes; anything else is a one-line error."""
+    if isinstance(text, GraphSizes):
+        return check_sizes(text)
+    try:
+        crop, seg, clf = str(text).split("/")
+        h, w = crop.lower().split("x")
+        sizes = GraphSizes((int(h), int(w)), int(seg), int(clf))
+    except ValueError:
+        raise MasktrtError(f"RTS export option sizes={text!r} is not HxW/N/M", SIZES_FIX) from None
+    return check_sizes(sizes)
+
+
+def check_sizes(sizes: GraphSizes) -> GraphSizes:
+    """Strides must divide the crop; the clf memory must hold the 5 init samples."""
+    bad_crop = any(v <= 0 or v % CLF_STRIDE for v in sizes.crop_hw)
+    if bad_crop or sizes.seg_memory < 1 or sizes.clf_memory < CLF_INIT_SAMPLES:
+        raise MasktrtError(f"RTS export option sizes={sizes.option()} is not traceable", SIZES_FIX)
+    return sizes
+
+
+def sizes_of(options: Mapping[str, Any] | None) -> GraphSizes:
+    """The graph sizes export `options` (or a contract's) ask for; the deployment's if none."""
+    value = (options or {}).get(SIZES)
+    return FULL_SIZES if value is None else parse_sizes(value)
 
 
 def tensor_shapes(graph: str, sizes: GraphSizes = FULL_SIZES) -> dict[str, tuple[int, ...]]:
@@ -185,7 +241,7 @@ def tensor_shapes(graph: str, sizes: GraphSizes = FULL_SIZES) -> dict[str, tuple
               MASK: (1, 1, *crop), LABEL: (1, *enc), LABEL_W: (1, *enc),
               SEG_MEM[0]: (n, FEATURE_DIM, *seg), SEG_MEM[1]: (n, *enc), SEG_MEM[2]: (n, *enc),
               CLF_MEM[0]: (m, FEATURE_DIM, *clf), CLF_MEM[1]: (m, 1, *score), CLF_MEM[2]: (m,),
-              **feats, **filters}
+              BOX: (1, 4), STA_LOGITS: (1, 1, *crop), **feats, **filters}
     decl = next(d for d in GRAPH_DECLS if d.name == graph)
     return {k: shapes[k] for k in decl.inputs + decl.outputs}
 
@@ -236,12 +292,14 @@ PRESETS: dict[str, TrackerConfig] = {"rts50": TrackerConfig()}
 DEFAULT_PRESET = "rts50"
 
 
-def geometry() -> dict[str, Any]:
-    """This masktrt's RTS geometry, recorded in (and checked against) the contract."""
-    return {"crop_hw": list(CROP_HW), "layer_strides": list(LAYER_STRIDES),
-            "seg_feature_hw": list(feature_hw(SEG_STRIDE)),
-            "clf_feature_hw": list(feature_hw(CLF_STRIDE)), "clf_score_hw": list(clf_score_hw()),
-            "clf_pool_scale": CLF_POOL_SCALE, "seg_memory": SEG_MEMORY, "clf_memory": CLF_MEMORY,
+def geometry(sizes: GraphSizes = FULL_SIZES) -> dict[str, Any]:
+    """RTS's geometry at the traced `sizes`, recorded in (and checked against) the contract."""
+    crop = tuple(sizes.crop_hw)
+    return {"crop_hw": list(crop), "layer_strides": list(LAYER_STRIDES),
+            "seg_feature_hw": list(feature_hw(SEG_STRIDE, crop)),
+            "clf_feature_hw": list(feature_hw(CLF_STRIDE, crop)),
+            "clf_score_hw": list(clf_score_hw(crop)), "clf_pool_scale": CLF_POOL_SCALE,
+            "seg_memory": sizes.seg_memory, "clf_memory": sizes.clf_memory,
             "pixel_mean_bgr": list(PIXEL_MEAN_BGR)}
 
 
@@ -292,14 +350,18 @@ class RtsTrackerSpec(TrackerSpec):
         return super().preset_from_dict(values)
 
     def section(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return {"geometry": geometry(),
-                "learners": {"seg": list(SEG_LEARN_GRAPHS), "clf": list(CLF_LEARN_GRAPHS)}}
+        """The geometry at the sizes the graphs are traced at (export option `sizes`)."""
+        return {"geometry": geometry(sizes_of(options)),
+                "learners": {"seg": list(SEG_LEARN_GRAPHS), "clf": list(CLF_LEARN_GRAPHS)},
+                "box_init": {"graph": STA, "search_area_scale": TrackerConfig().sta_search_area_scale,
+                             "iterations": STA_ITERS}}
 
     def section_problem(self, section: Any, options: Mapping[str, Any]) -> str | None:
         if not isinstance(section, dict):
             return "the rts section is not an object"
         recorded = section.get("geometry") or {}
-        mismatched = {k: (recorded.get(k), v) for k, v in geometry().items() if recorded.get(k) != v}
+        expected = geometry(sizes_of(options))
+        mismatched = {k: (recorded.get(k), v) for k, v in expected.items() if recorded.get(k) != v}
         return f"RTS geometry differs from this masktrt's (file, here): {mismatched}" if mismatched \
             else None
 
@@ -313,6 +375,7 @@ SPEC = RtsTrackerSpec(
     # crops are 480x832, not square: `sizes` holds one side per tensor, so the crop's (H, W) is in
     # the contract section's geometry instead (NOTES.md, mismatch 2)
     preprocessing=Preprocessing(),
+    options={SIZES: FULL_SIZES.option()},
     budgets=BUDGETS,
     stages={"init": ("crop", "init"),
             "track": ("update", "crop", "features", "head", "post", "classifier")},

@@ -16,7 +16,10 @@ and the stream synchronised. Refit weights are fed by name like inputs (runtime.
 tensorrt_refit). `device_buffer()` and `stream` let the CUDA pixel kernels (runtime.gpu_ops)
 write inputs and read outputs in place. TensorRT-RTX contexts get a runtime cache loaded on start
 and saved on close(), so its just-in-time kernels are compiled once per engine and GPU, not once
-per process (runtime.backends.tensorrt_runtime_cache).
+per process (runtime.backends.tensorrt_runtime_cache). `contract` holds what the engines'
+metadata records of the export's contract (tracker, export options, preset, graphs), the way
+the ONNX Runtime runner exposes deploy.json, so a tracker reads e.g. RTS's traced sizes (export
+option `sizes`) from either runner alike.
 
 Scope, honestly: written for a GPU and run here only against fakes of cuda-python and TensorRT
 (TensorRT-RTX does not run on the GPUs this workplace has). CUDA graph capture is not done.
@@ -70,6 +73,23 @@ class EngineGraph:
                                "rebuild the engines with 'masktrt build' from the same export")
 
 
+@dataclass(frozen=True)
+class EngineContract:
+    """The part of the export's contract an engine's metadata records (engines.metadata
+    `contract_entry`): what trackers read off a runner's `contract`."""
+
+    tracker: str
+    graph_names: tuple[str, ...]
+    options: dict[str, Any]
+    preset: Any
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> "EngineContract":
+        return cls(meta.get("tracker", "siammask"), tuple(meta.get("graphs") or ()),
+                   dict(meta.get("options") or {}), meta.get("preset"), dict(meta.get("model") or {}))
+
+
 def _io(trt: Any, engine: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(inputs, outputs) of an engine, in its own order."""
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
@@ -86,6 +106,7 @@ class TensorRTBackend(RunnerBase):
         first = next(iter(self.engines.values())).meta
         self.name = f"{first['tensorrt']['module']}-{first['precision']}"
         self.tracker, self.preset = first.get("tracker", "siammask"), first.get("preset")
+        self.contract = EngineContract.of(first)
         self.memory = StreamMemory(_cudart())
         self._serial = 0
         try:

@@ -6,14 +6,16 @@ and `track` takes and returns (filters, both memories, target geometry, lost fla
 frame's probability map and crop), so one runner serves many targets and any frame can be
 replayed. Graphs are called by the names in masktrt.specs.rts: init runs `feat`, `label_enc`,
 `seg_learn_20`, `clf_init_feat` (the 5 augmented crops), then PrRoIPool on the host and
-`clf_learn_10`; each frame runs `label_enc` + `seg_learn_3` (the learner update from the
+`clf_learn_10` (a box-only start first runs `sta`, the box-initialisation network, for the
+mask); each frame runs `label_enc` + `seg_learn_3` (the learner update from the
 previous frame, on schedule), `feat`, `head`, and `clf_learn_2` (on schedule). Memories are fed
 padded to the graph's fixed slot count with zero weights, which is exact (§B6).
 
 Sizes: the crop size and slot counts are the traced graphs' (`GraphSizes`): the `sizes`
-argument, else the contract's `model.sizes` (deploy.json, ONNX Runtime runners), else the
-export side's (`TorchRunner.side.sizes`), else the deployment's. A memory holds
-min(config, graph) slots; the rest of the graph's slots stay zero-weight padding.
+argument, else the export option `sizes` the runner's contract records (deploy.json for ONNX
+Runtime, the engines' metadata for TensorRT; `model.sizes` in exports made before the option),
+else the runner's own options (`TorchRunner(options=...)`), else the deployment's. A memory
+holds min(config, graph) slots; the rest of the graph's slots stay zero-weight padding.
 
 Order and formats follow pytracking (`tracker/rts/rts.py`, `clf_branch.py`): positions (y, x),
 sizes (h, w), the crop's truncations and half-to-even roundings (rts_geometry.py), sample
@@ -25,10 +27,12 @@ augmentation shifts are all zero, the flip is not mirrored); the blur pads with 
 seg memory stores the previous frame's soft mask; the output is the tight mask box, or the
 classifier's box when the mask is empty or its sigmoid sum <= 100.
 
-Box-only init is refused (one-line error): RTS proper starts from a mask, and its box start
-needs the STA network (§B1 "STA"), which is not exported. A box-filled mask was rejected as a
-fallback: it would silently train both learners on background pixels inside the box and report
-an accuracy that is neither RTS's nor RTS-box-init's.
+Box-only init (`STAHelper.predict_mask`, §B3 init 1): a replicate crop at STA's search-area
+scale 4 around the box, the `sta` graph with the box in crop pixels (truncated, as the release's
+`int()`), its logits pasted into a -100 canvas, everything outside the box set to -100, > 0. The
+box stays the given one; the mask then starts RTS as a given mask does. Quirk not reproduced:
+the release's negative slice start for a box beginning left of / above the frame wipes the
+mask; here it clips at the border.
 
 Where device-resident memories would go (export/models/rts/NOTES.md "mismatch 1, 2, 5"):
 the state holds host NumPy arrays, and a learner update feeds ~140 MB (full size) per call.
@@ -67,6 +71,7 @@ from masktrt.runtime.trackers.rts_geometry import (
 )
 from masktrt.runtime.trackers.rts_host import (
     Memory,
+    outside_box,
     augmented5,
     clf_label,
     clip_scale,
@@ -116,10 +121,15 @@ from masktrt.specs.rts import (
     SEG_MEM,
     SEG_STRIDE,
     SEG_X,
+    SIZES,
+    STA,
+    STA_LOGITS,
+    BOX,
     GraphSizes,
     TrackerConfig,
     clf_learn_graph,
     feature_hw,
+    parse_sizes,
     seg_learn_graph,
     tensor_shapes,
 )
@@ -186,12 +196,14 @@ class RTSState:
 def graph_sizes(runner: Any) -> GraphSizes:
     """The sizes the runner's graphs were traced at (module docstring, "Sizes")."""
     contract = getattr(runner, "contract", None)
+    options = getattr(contract, "options", None) or getattr(runner, "options", None) or {}
+    if options.get(SIZES) is not None:
+        return parse_sizes(options[SIZES])
     recorded = (getattr(contract, "model", None) or {}).get("sizes")
     if recorded:
         return GraphSizes(tuple(recorded["crop_hw"]), int(recorded["seg_memory"]),
                           int(recorded["clf_memory"]))
-    sizes = getattr(getattr(runner, "side", None), "sizes", None)
-    return sizes if isinstance(sizes, GraphSizes) else FULL_SIZES
+    return FULL_SIZES
 
 
 def target_from_box(box: Box, crop_hw: tuple[int, int],
@@ -237,11 +249,12 @@ class RTSTracker:
     def init(self, frame: np.ndarray, box_xywh: Box | None,
              mask: np.ndarray | None = None) -> RTSState:
         """Start from the first-frame `mask` (HxW, nonzero = target) and its box (None: the
-        mask's bounding box). §B3 init 2-5: the seg sample and 20 seg steps, the 5 classifier
-        samples, PrRoIPool and 10 classifier steps, memories."""
+        mask's bounding box), or from the box alone (STA predicts the mask, §B3 init 1).
+        §B3 init 2-5: the seg sample and 20 seg steps, the 5 classifier samples, PrRoIPool
+        and 10 classifier steps, memories."""
         check_frame(frame)
         frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
-        binary, box = self._start(frame_hw, box_xywh, mask)
+        binary, box = self._start(frame, box_xywh, mask)
         pos, size, scale = target_from_box(box, self.crop_hw, self.config.search_area_scale)
         seg_filter, seg_memory = self._init_seg(frame, binary, pos, scale)
         clf, clf_filter, clf_memory = self._init_clf(frame, pos, size, scale)
@@ -255,18 +268,35 @@ class RTSTracker:
                         clf_memory=clf_memory, prev_raw=raw, prev_crop=None, prev_seg_x=None,
                         box=tuple(float(v) for v in box))
 
-    @staticmethod
-    def _start(frame_hw: tuple[int, int], box_xywh: Box | None,
+    def _start(self, frame: np.ndarray, box_xywh: Box | None,
                mask: Any) -> tuple[np.ndarray, Box]:
-        """(binary mask, box) from the checked input; no mask is a one-line error (docstring)."""
+        """(binary mask, box) from the checked input: the mask given, or STA's from the box."""
+        frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         if mask is None:
-            raise MasktrtError("RTS needs the first-frame mask: box-only starts need the STA "
-                               "network, which is not exported",
-                               "pass init(frame, box, mask=the target's first-frame mask)")
+            if box_xywh is None:
+                raise MasktrtError("RTS needs the target's first-frame box or mask, got neither",
+                                   "pass init(frame, box) or init(frame, None, mask=...)")
+            check_box(box_xywh, frame_hw)
+            box = tuple(float(v) for v in box_xywh)
+            return self._sta_mask(frame, box), box
         binary = check_mask(mask, frame_hw)
         box = bounding_box(binary) if box_xywh is None else tuple(box_xywh)
         check_box(box, frame_hw)
         return binary, box
+
+    def _sta_mask(self, frame: np.ndarray, box: Box) -> np.ndarray:
+        """§B3 init 1 (module docstring): HxW uint8 {0, 1} predicted by the `sta` graph."""
+        frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
+        pos, size, scale = target_from_box(box, self.crop_hw, self.config.sta_search_area_scale)
+        with self.timer("crop"):
+            geo = sample_geometry(frame_hw, pos, scale * np.asarray(self.crop_hw), self.crop_hw)
+            im = crop_image(frame, geo)
+        in_crop = crop_box(pos, size, geo.sample_pos, geo.sample_scale, self.crop_hw)
+        with self.timer("init"):
+            out = self.runner.run(STA, {IM: im, BOX: np.trunc(in_crop)[None].astype(np.float32)})
+        scores = paste_logits(np.asarray(out[STA_LOGITS]), geo, frame_hw,
+                              self.config.paste_background_logit)
+        return (outside_box(scores, box, self.config.sta_outside_logit) > 0).astype(np.uint8)
 
     def _init_seg(self, frame: np.ndarray, binary: np.ndarray, pos: np.ndarray,
                   scale: float) -> tuple[np.ndarray, Memory]:

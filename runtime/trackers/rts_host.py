@@ -207,6 +207,17 @@ def var_box(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return np.array([ey, ex]), np.sqrt(np.array([vy, vx]))
 
 
+def outside_box(scores: np.ndarray, box: tuple[float, float, float, float],
+                value: float) -> np.ndarray:
+    """STA's image scores with `value` outside the box truncated to int (x, y, w, h) (a start
+    left of / above the frame clips at 0, where the release's negative slice would wrap)."""
+    x, y, w, h = (int(v) for v in box)
+    x0, y0 = max(x, 0), max(y, 0)
+    out = np.full_like(scores, value)
+    out[y0:max(y + h, 0), x0:max(x + w, 0)] = scores[y0:max(y + h, 0), x0:max(x + w, 0)]
+    return out
+
+
 def mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
     """`masks_to_bboxes(fmt='t')`: (x, y, w, h) of the non-zero columns/rows, (0, 0, 1, 1) if none."""
     cols, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))

@@ -11,7 +11,8 @@ import onnx
 import pytest
 import torch
 
-from rts_helpers import CROPS, SEED, SMALL_EXPORT, SMALL_SIZES, export_rts, registered, rts_model
+from rts_helpers import (CROPS, SEED, SMALL_EXPORT, SMALL_OPTIONS, SMALL_SIZES, export_rts, registered,
+                         rts_model)
 from masktrt.errors import MasktrtError
 from masktrt.export.onnx_export import ExportOptions, export_graph
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
@@ -39,7 +40,7 @@ def deploy(model, small_rts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def traced(model):
     """(modules, feeds) by graph, traced once: the chain at the small size."""
-    return SMALL_EXPORT.trace_setup(model, {})
+    return SMALL_EXPORT.trace_setup(model, SMALL_OPTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,18 @@ def test_every_graph_is_exported_with_the_spec_names(deploy) -> None:
         shapes = rts.tensor_shapes(name, SMALL_SIZES)
         graph = deploy.graph(name)
         assert {t.name: t.shape for t in graph.inputs + graph.outputs} == shapes
-    assert deploy.model["sizes"] == SMALL_SIZES.to_dict()
+    assert deploy.options == SMALL_OPTIONS and rts.sizes_of(deploy.options) == SMALL_SIZES
+    assert deploy.section["geometry"] == rts.geometry(SMALL_SIZES)  # the sizes traced
+    assert deploy.section["geometry"]["seg_feature_hw"] == [8, 14]
+
+
+def test_sizes_option_is_checked_before_tracing() -> None:
+    for bad in ("128x224", "100x224/4/8", "128x224/0/8", "128x224/4/3", "axb/4/8"):
+        options = ExportOptions(tracker="rts", options={"sizes": bad})
+        with pytest.raises(MasktrtError, match="sizes=") as info:
+            options.validate()
+        assert "\n" not in str(info.value)
+    ExportOptions(tracker="rts", options=SMALL_OPTIONS).validate()
 
 
 def test_tensor_parity_within_the_fp32_budget_on_real_crops(model, deploy, crops) -> None:
@@ -105,8 +117,8 @@ def test_zero_weight_padding_leaves_the_learned_filter_unchanged(model, deploy, 
 
 def fp16_graph(traced, graph: str) -> onnx.ModelProto:
     modules, feeds = traced
-    options = ExportOptions(tracker="rts", precision="fp16")
-    return export_graph(graph, modules[graph], feeds[graph], options, {})
+    options = ExportOptions(tracker="rts", precision="fp16", options=SMALL_OPTIONS)
+    return export_graph(graph, modules[graph], feeds[graph], options, SMALL_OPTIONS)
 
 
 def float_types(proto: onnx.ModelProto) -> dict[str, int]:
@@ -139,7 +151,7 @@ def test_load_model_refuses_variants_and_widths() -> None:
 
 def test_run_graph_refuses_a_crop_of_another_size(model) -> None:
     with pytest.raises(MasktrtError, match="expected H x W"):
-        SMALL_EXPORT.run_graph(model, rts.FEAT, {rts.IM: torch.zeros(1, 3, 64, 64)})
+        SMALL_EXPORT.run_graph(model, rts.FEAT, {rts.IM: torch.zeros(1, 3, 64, 64)}, SMALL_OPTIONS)
 
 
 def test_random_weights_are_cached_and_reproducible(model) -> None:
@@ -155,10 +167,29 @@ def test_full_size_export_matches_torch(model, tmp_path) -> None:
     """480x832 crops, 32 / 50 memory slots: the deployment's graphs."""
     from masktrt.export.models.rts.crops import sequence_crops
 
-    with registered("masktrt.export.models.rts.export_side:EXPORT"):
-        deploy = export_rts(model, tmp_path)
+    with registered():
+        deploy = export_rts(model, tmp_path, options={})
         crops = sequence_crops(real_sequence("davis-dog"), 2)
         report = tensor_parity(model, deploy, [crops], threads=2)
     print(report.table())
     assert deploy.graph(rts.FEAT).input(rts.IM).shape == (1, 3, *rts.CROP_HW)
     assert report.passed, report.table()
+
+
+def test_cli_option_pairs_become_export_options() -> None:
+    """`--option KEY=VALUE` (export, parity) reaches ExportOptions; --xcorr only where the
+    tracker declares `correlation`; a pair without '=' is one line."""
+    import argparse
+
+    from masktrt.commands import args as common
+
+    given = argparse.Namespace(tracker="rts", xcorr="dynamic", option=["sizes=128x224/4/8"])
+    assert common.export_options(given) == SMALL_OPTIONS
+    siam = argparse.Namespace(tracker="siammask", xcorr="unrolled", option=[])
+    assert common.export_options(siam) == {"correlation": "unrolled"}
+    with pytest.raises(MasktrtError, match="not KEY=VALUE") as info:
+        common.parse_options(["sizes"])
+    assert "\n" not in str(info.value)
+    parser = argparse.ArgumentParser()
+    common.add_option_argument(parser)
+    assert parser.parse_args(["--option", "a=1", "--option", "b=2"]).option == ["a=1", "b=2"]

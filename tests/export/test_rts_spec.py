@@ -38,7 +38,7 @@ def test_geometry() -> None:
 
 def test_graphs_and_how_often_they_run() -> None:
     assert SPEC.graph_names == ("feat", "clf_init_feat", "head", "label_enc", "seg_learn_20",
-                                "seg_learn_3", "clf_learn_10", "clf_learn_2")
+                                "seg_learn_3", "clf_learn_10", "clf_learn_2", "sta")
     assert {SPEC.graph(g).runs for g in ("feat", "head")} == {PER_FRAME}
     assert all(SPEC.graph(g).runs == PER_TARGET for g in SPEC.graph_names[3:])
     head = SPEC.graph("head")
@@ -60,6 +60,19 @@ def test_contract_section_round_trip() -> None:
     assert SPEC.section_problem(section, {}) is None
     section["geometry"]["crop_hw"] = [480, 480]
     assert "geometry differs" in SPEC.section_problem(section, {})
+
+
+def test_sizes_option_sets_the_section_geometry() -> None:
+    assert SPEC.options == {"sizes": "480x832/32/50"} and rts.sizes_of({}) == rts.FULL_SIZES
+    small = {"sizes": "128x224/4/8"}
+    section = SPEC.section(small)
+    assert section["geometry"]["crop_hw"] == [128, 224] and section["geometry"]["clf_score_hw"] == [5, 8]
+    assert (section["geometry"]["seg_memory"], section["geometry"]["clf_memory"]) == (4, 8)
+    assert SPEC.section_problem(section, small) is None
+    assert "geometry differs" in SPEC.section_problem(section, {})
+    assert rts.parse_sizes(rts.parse_sizes("128X224/4/8").option()) == rts.GraphSizes((128, 224), 4, 8)
+    assert rts.tensor_shapes("sta", rts.parse_sizes("128x224/4/8")) == {
+        "im": (1, 3, 128, 224), "box": (1, 4), "sta_logits": (1, 1, 128, 224)}
 
 
 def parameters(method) -> tuple[str, ...]:
@@ -85,3 +98,4 @@ def test_graph_io_names_are_the_entry_points() -> None:
             assert args[0] == filt == inputs[0] and len(args) == len(inputs) + 1
             assert args[-1] == "iters"
     assert parameters(model.features)[1:] == (rts.IM,)
+    assert parameters(model.box_init)[1:] == SPEC.graph("sta").inputs

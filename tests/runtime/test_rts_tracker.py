@@ -42,17 +42,19 @@ class FakeRTS(RunnerBase):
 
     head: mask logits +8 inside a centred box of the crop (`logit_box`, crop px), -8 elsewhere;
     clf scores `base` everywhere and `peak` at `peak_cell`. Learners return the start filter
-    plus one, so the filters count learner calls."""
+    plus one, so the filters count learner calls. sta: `sta_logit` everywhere (STA's mask is
+    then exactly what the box cut leaves)."""
 
     name = "fake-rts"
 
     def __init__(self, peak: float = 1.0, peak_cell=(2, 4), base: float = 0.0,
-                 logit_box=(0.4, 0.6), nan: str | None = None) -> None:
+                 logit_box=(0.4, 0.6), nan: str | None = None, sta_logit: float = 8.0) -> None:
         rng = np.random.default_rng(0)
         self.feats = {n: rng.standard_normal(s).astype(np.float32)
                       for n, s in spec.tensor_shapes(spec.FEAT, SMALL).items() if n != spec.IM}
         self.peak, self.peak_cell, self.base, self.logit_box, self.nan = peak, peak_cell, base, logit_box, nan
         self.calls: list[tuple[str, dict]] = []
+        self.sta_logit = sta_logit
 
     def graphs(self, name: str) -> list[dict]:
         return [feeds for graph, feeds in self.calls if graph == name]
@@ -86,6 +88,9 @@ class FakeRTS(RunnerBase):
         if self.nan:
             (logits if self.nan == spec.MASK_LOGITS else scores)[..., 0, 0] = np.nan
         return {spec.MASK_LOGITS: logits, spec.CLF_SCORES: scores}
+
+    def sta(self, feeds, shapes):
+        return {spec.STA_LOGITS: np.full(shapes[spec.STA_LOGITS], self.sta_logit, np.float32)}
 
     def seg_learn_(self, feeds, shapes):
         return {spec.SEG_FILTER_OUT: feeds[spec.SEG_FILTER] + 1}
@@ -348,10 +353,47 @@ def test_clf_init_filter_is_the_mean_prroi_pool_of_the_five_boxes():
     assert all(np.array_equal(labels[0], lab) for lab in labels)  # unflipped, as released
 
 
-def test_box_only_init_is_a_one_line_error_naming_the_mask():
+def test_box_only_init_runs_sta_first_then_the_mask_init():
+    runner = FakeRTS()
+    tracker = RTSTracker(runner, CONFIG, sizes=SMALL)
+    box = (140.6, 100.2, 40.9, 30.5)
+    state = tracker.init(frame(), box)
+    assert [g for g, _ in runner.calls] == ["sta", "feat", "label_enc", "seg_learn_20",
+                                            "clf_init_feat", "clf_learn_10"]
+    assert state.box == box  # the given box, not the mask's
+    inside = state.prev_raw > 0  # STA's logits (+8 everywhere) cut to the truncated box
+    assert inside.sum() == 40 * 30 and inside[100:130, 140:180].all()
+    np.testing.assert_allclose(state.pos, [100.2 + 29.5 / 2, 140.6 + 39.9 / 2])
+
+
+def test_sta_crop_is_a_replicate_crop_at_scale_4_with_the_box_in_crop_pixels():
+    runner = FakeRTS()
+    box = (140, 100, 40, 30)
+    RTSTracker(runner, CONFIG, sizes=SMALL).init(frame(), box)
+    (feeds,) = runner.graphs("sta")
+    pos, size, scale = target_from_box(box, SMALL.crop_hw, CONFIG.sta_search_area_scale)
+    assert scale == pytest.approx(np.sqrt(16 * 40 * 30 / (128 * 224)))
+    geo = geo_mod.sample_geometry((240, 320), pos, scale * np.asarray(SMALL.crop_hw), SMALL.crop_hw)
+    np.testing.assert_array_equal(feeds["im"], geo_mod.crop_image(frame(), geo))
+    expected = host.crop_box(pos, size, geo.sample_pos, geo.sample_scale, SMALL.crop_hw)
+    np.testing.assert_array_equal(feeds["box"], np.trunc(expected)[None])
+    x, y, w, h = feeds["box"][0]  # centred, 1/16 of the crop's area (truncated)
+    assert abs(x + w / 2 - 112) < 2 and abs(y + h / 2 - 64) < 2
+    assert w * h == pytest.approx(128 * 224 / 16, rel=0.05)
+
+
+def test_sta_mask_is_pasted_into_a_minus_100_canvas_and_cut_to_the_box():
+    scores = np.full((6, 8), 5.0, np.float32)
+    out = host.outside_box(scores, (2.7, 1.2, 3.9, 2.5), -100.0)
+    assert (out[1:3, 2:5] == 5).all() and (out == -100).sum() == 48 - 6
+    clipped = host.outside_box(scores, (-1.5, 4.0, 3.0, 9.0), -100.0)  # x: int(-1.5) = -1 .. 2
+    assert (clipped[4:, :2] == 5).all() and (clipped == 5).sum() == 4  # clipped at 0, not wrapped
+
+
+def test_neither_box_nor_mask_is_a_one_line_error():
     tracker = RTSTracker(FakeRTS(), CONFIG, sizes=SMALL)
-    with pytest.raises(MasktrtError, match="first-frame mask") as err:
-        tracker.init(frame(), (140, 100, 40, 30))
+    with pytest.raises(MasktrtError, match="box or mask") as err:
+        tracker.init(frame(), None)
     assert "\n" not in str(err.value)
 
 
@@ -519,21 +561,49 @@ def test_stage_timer_sees_every_stage():
     assert {"crop", "init", "update", "features", "head", "post", "classifier"} <= set(stages)
 
 
-def test_sizes_come_from_the_contract_then_the_export_side():
+def test_sizes_come_from_the_contract_then_the_runner_options():
     class Contract:
+        options = {"sizes": "128x224/4/8"}
+        model = {}
+
+    class Legacy:  # exported before the `sizes` option: model.sizes
+        options = {}
         model = {"sizes": SMALL.to_dict()}
 
-    class WithContract:
-        contract = Contract()
+    class With:
+        def __init__(self, contract=None, options=None):
+            self.contract, self.options = contract, options
 
-    class Side:
-        sizes = SMALL
-
-    class WithSide:
-        side = Side()
-
-    assert graph_sizes(WithContract()) == SMALL and graph_sizes(WithSide()) == SMALL
+    assert graph_sizes(With(Contract())) == SMALL and graph_sizes(With(Legacy())) == SMALL
+    assert graph_sizes(With(options={"sizes": "128x224/4/8"})) == SMALL  # TorchRunner
+    assert graph_sizes(With(options={"sizes": "480x832/32/50"})) == spec.FULL_SIZES
     assert graph_sizes(object()) == spec.FULL_SIZES
+
+
+def test_tensorrt_runner_exposes_the_sizes_its_engines_record(monkeypatch, tmp_path):
+    """Engines' metadata records the export options (engines.metadata.contract_entry); the
+    TensorRT runner exposes them as its `contract`, as ONNX Runtime exposes deploy.json."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tensorrt_fakes import FakeCudart, toy_engines
+
+    import masktrt.runtime.backends.tensorrt as trt_backend
+
+    def engines():
+        loaded = toy_engines()
+        for engine in loaded.values():
+            engine.meta.update(tracker="rts", options={"sizes": SMALL.option()}, preset=None)
+        return loaded
+
+    monkeypatch.setenv("MASKTRT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(trt_backend, "_cudart", lambda: FakeCudart())
+    monkeypatch.setattr(trt_backend, "load_folder", lambda folder: engines())
+    runner = trt_backend.TensorRTBackend("engines")
+    try:
+        assert runner.contract.tracker == "rts" and runner.contract.graph_names == ("template", "search")
+        assert graph_sizes(runner) == SMALL
+        assert RTSTracker(runner, CONFIG).sizes == SMALL
+    finally:
+        runner.close()
 
 
 # ---------------------------------------------------------------- end to end (torch and ORT)
@@ -542,25 +612,24 @@ EXPORT_TESTS = Path(__file__).resolve().parents[1] / "export"
 
 
 @pytest.fixture(scope="module")
-def rts_registered():
-    from masktrt import registry
-    from masktrt.registry import TrackerEntry
-
+def small_export(tmp_path_factory):
+    """(seeded random model with STA, its ONNX export at 128x224/4/8) once for this module."""
+    if not HAS_TORCH or importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("torch and onnxruntime are needed")
     sys.path.insert(0, str(EXPORT_TESTS))
-    previous = registry.get("rts") if "rts" in registry.names() else None
-    registry.register(TrackerEntry("rts", spec="masktrt.specs.rts:SPEC",
-                                   runtime="masktrt.runtime.trackers.rts:RTSTracker",
-                                   export="rts_helpers:SMALL_EXPORT"), replace=True)
-    yield
-    if previous is None:
-        registry.unregister("rts")
-    else:
-        registry.register(previous, replace=True)
-    sys.path.remove(str(EXPORT_TESTS))
+    try:
+        from rts_helpers import export_rts, rts_model
+    finally:
+        sys.path.remove(str(EXPORT_TESTS))
+    model = rts_model()
+    folder = tmp_path_factory.mktemp("rts_small")
+    export_rts(model, folder)
+    return model, folder
 
 
-def track_frames(tracker, seq, frames: int):
-    state = tracker.init(seq.frame(0), tuple(seq.init_box()), mask=seq.init_mask())
+def track_frames(tracker, seq, frames: int, box_only: bool = False):
+    mask = None if box_only else seq.init_mask()
+    state = tracker.init(seq.frame(0), tuple(seq.init_box()), mask=mask)
     results = []
     for index in range(1, frames):
         state, res = tracker.track(seq.frame(index), state)
@@ -573,34 +642,50 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-@pytest.mark.data
-def test_end_to_end_torch_and_onnxruntime_agree_at_the_small_sizes(rts_registered, tmp_path):
-    """4 DAVIS frames through the seeded random RTS at 128x224 / 4 / 8 slots: the torch
-    reference runner and ONNX Runtime on the same small export track together."""
-    if not HAS_TORCH or importlib.util.find_spec("onnxruntime") is None:
-        pytest.skip("torch and onnxruntime are needed")
-    if not (DATA / "davis-dog").is_dir():
-        pytest.skip(f"{DATA / 'davis-dog'} is absent (shared test data)")
-    from rts_helpers import export_rts, rts_model
+def trackers(small_export):
+    """The torch reference runner and ONNX Runtime on the same small export, as trackers."""
     from masktrt.export.torch_backend import TorchRunner
     from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
-    from masktrt.runtime.sequences import load_sequence
     from masktrt.runtime.trackers import make_tracker
 
-    seq = load_sequence(DATA / "davis-dog")
-    model = rts_model()
-    torch_tracker = RTSTracker(TorchRunner(model, tracker="rts"), CONFIG)
-    assert torch_tracker.sizes == SMALL  # from the export side
-    export_rts(model, tmp_path)
-    ort = OnnxRuntimeBackend(tmp_path, provider="cpu", threads=2)
+    model, folder = small_export
+    torch_tracker = RTSTracker(TorchRunner(model, tracker="rts", options={"sizes": SMALL.option()}),
+                               CONFIG)
+    assert torch_tracker.sizes == SMALL  # from the runner's options
+    ort = OnnxRuntimeBackend(folder, provider="cpu", threads=2)
     ort_tracker = make_tracker("rts", ort)
-    assert ort_tracker.sizes == SMALL  # from deploy.json's model record
-    _, ref = track_frames(torch_tracker, seq, 4)
-    _, got = track_frames(ort_tracker, seq, 4)
+    assert ort_tracker.sizes == SMALL  # from deploy.json's options
+    return torch_tracker, ort_tracker, ort
+
+
+def assert_agree(ref, got) -> None:
     for a, b in zip(ref, got):
         assert a.invalid is None and b.invalid is None
         assert a.extra["clf_flag"] == b.extra["clf_flag"]
         np.testing.assert_allclose(a.xywh, b.xywh, atol=2.0)
         assert mask_iou(a.mask, b.mask) > 0.97
         assert np.abs(a.prob - b.prob).max() < 0.05
-    ort.close()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("box_only", (False, True), ids=("mask-init", "box-init-sta"))
+def test_end_to_end_torch_and_onnxruntime_agree_at_the_small_sizes(small_export, box_only):
+    """4 DAVIS frames through the seeded random RTS (+ STA) at 128x224 / 4 / 8 slots: the torch
+    reference runner and ONNX Runtime on the same small export track together, from the
+    first-frame mask and from the box alone (STA predicts the mask)."""
+    if not (DATA / "davis-dog").is_dir():
+        pytest.skip(f"{DATA / 'davis-dog'} is absent (shared test data)")
+    from masktrt.runtime.sequences import load_sequence
+
+    seq = load_sequence(DATA / "davis-dog")
+    torch_tracker, ort_tracker, ort = trackers(small_export)
+    try:
+        _, ref = track_frames(torch_tracker, seq, 4, box_only)
+        _, got = track_frames(ort_tracker, seq, 4, box_only)
+        if box_only:  # STA's masks in both runners: the same first-frame mask from the box
+            first = [tracker.init(seq.frame(0), tuple(seq.init_box())).prev_raw > 0
+                     for tracker in (torch_tracker, ort_tracker)]
+            assert first[0].any() and mask_iou(*first) > 0.97
+    finally:
+        ort.close()
+    assert_agree(ref, got)

@@ -1,7 +1,7 @@
 """RTS's graphs run in PyTorch in the order the tracker runs them, each fed PyTorch's outputs.
 
-Init on the first crop (features, the 5 augmented classifier crops, the label of the target's
-soft mask, 20 seg steps from zero, PrRoIPool then 10 clf steps), then per later crop: features,
+Init on the first crop (STA on it with the box a scale-4 crop would hold; features, the 5
+augmented classifier crops, the label of the target's soft mask, 20 seg steps from zero, PrRoIPool then 10 clf steps), then per later crop: features,
 head with the learned filters, the predicted soft mask encoded and inserted, 3 seg and 2 clf
 update steps. Tracing takes each graph's first feeds; tensor parity compares every case, so an
 ONNX graph always gets exactly the inputs PyTorch computed for it and an error is charged to the
@@ -22,7 +22,8 @@ from masktrt.specs.rts import (CLF_FILTER, CLF_FILTER_OUT, CLF_INIT_FEAT, CLF_LE
                                CLF_MEM, CLF_POOL_IN5, CLF_X, CLF_X5, FEAT, FEATURES, FULL_SIZES,
                                HEAD, IM, IM5, LABEL, LABEL_ENC, LABEL_W, MASK, MASK_LOGITS,
                                SEG_FILTER, SEG_FILTER_OUT, SEG_LEARN_GRAPHS, SEG_MEM, SEG_X, SPEC,
-                               GraphSizes, learn_iterations, tensor_shapes)
+                               STA, BOX, GraphSizes, TrackerConfig, learn_iterations,
+                               tensor_shapes)
 
 Arrays = dict[str, np.ndarray]
 Case = tuple[str, str, Arrays, Arrays]  # (case label or "", graph, feeds, reference outputs)
@@ -35,7 +36,7 @@ def entry_point(model: nn.Module, graph: str) -> Callable[..., object]:
     if graph in CLF_LEARN_GRAPHS:
         return partial(model.clf_learn, iters=learn_iterations(graph))
     return {FEAT: model.features, CLF_INIT_FEAT: model.clf_init_features, HEAD: model.head,
-            LABEL_ENC: model.encode_label}[graph]
+            LABEL_ENC: model.encode_label, STA: model.box_init}[graph]
 
 
 def run_torch(model: nn.Module, graph: str, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,7 +92,9 @@ class TrackerChain:
         yield clf
 
     def init(self, im: np.ndarray) -> Iterator[Case]:
-        """Frame 0: features, labels, the classifier's init samples, both init learners."""
+        """Frame 0: STA, features, labels, the classifier's init samples, both init learners."""
+        sta_box = target_box(self.sizes.crop_hw, TrackerConfig().sta_search_area_scale)
+        yield self.case(STA, {IM: im, BOX: np.trunc(sta_box)[None]})
         feat = self.case(FEAT, {IM: im})
         init = self.case(CLF_INIT_FEAT, {IM5: augmented5(im)})
         encoded = self.case(LABEL_ENC, {MASK: soft_mask(self.sizes.crop_hw, self.box)})

@@ -10,6 +10,12 @@ is still refused by torch's unpickler and reported in one line. The stored const
 arguments, after the load overrides of `parameter/rts/rts50.py`, must equal the ones this
 network is built with. Also accepted: a flat state dict, `{'state_dict': ...}`, a `module.`
 prefix and `.safetensors` files. Every key must fit unless `strict=False`.
+
+The STA box-initialisation network (`sta.pth.tar`, same pickled layout) loads the same way
+(`load_sta`), its constructor checked against the manifest's inferred arguments
+(`specs.rts.STA_CONSTRUCTOR_KWARGS`); each loader names the other's file when given it. A
+deployment from `rts50.pth` takes STA from `sta.pth.tar` in the same folder (pytracking's
+networks folder holds both), `sta_path`.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from masktrt.export.checkpoints import (
     unwrap,
 )
 from masktrt.export.models.rts.network import RTS
+from masktrt.export.models.rts.sta import STA
 
 from masktrt.errors import MasktrtError
 from masktrt.specs.rts import (
@@ -33,12 +40,18 @@ from masktrt.specs.rts import (
     CONSTRUCTOR_KWARGS,
     CONSTRUCTOR_MODULE,
     LOAD_OVERRIDES,
+    STA_CONSTRUCTOR_FUNCTION,
+    STA_CONSTRUCTOR_KWARGS,
+    STA_CONSTRUCTOR_MODULE,
 )
 
-RELEASED = "rts50.pth"
+RELEASED, STA_RELEASED = "rts50.pth", "sta.pth.tar"
 NET_KEY, CONSTRUCTOR_KEY = "net", "constructor"
 RTS_PREFIXES = ("target_model.", "label_encoder.", "clf_encoder.")  # all three: RTS, not LWL/STA
 STA_MARKER = "target_model_segm."  # only the STA box-init network has it
+STA_PREFIXES = (STA_MARKER, "bbox_encoder.", "segm_encoder.")
+RTS_CONSTRUCTOR = (CONSTRUCTOR_MODULE, CONSTRUCTOR_FUNCTION, CONSTRUCTOR_KWARGS, LOAD_OVERRIDES)
+STA_CONSTRUCTOR = (STA_CONSTRUCTOR_MODULE, STA_CONSTRUCTOR_FUNCTION, STA_CONSTRUCTOR_KWARGS, {})
 SHOWN = 3
 
 
@@ -87,14 +100,16 @@ def normalise(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.
     return renamed
 
 
-def constructor_differences(constructor: object) -> list[str]:
-    """'name: file vs here' for each stored constructor argument that differs from ours."""
+def constructor_differences(constructor: object, expected: tuple = RTS_CONSTRUCTOR) -> list[str]:
+    """'name: file vs here' for each stored constructor argument that differs from `expected`
+    (module, function, kwargs, load overrides)."""
+    module, function, kwargs, overrides = expected
     found = {"fun_module": getattr(constructor, "fun_module", None),
              "fun_name": getattr(constructor, "fun_name", None)}
     diffs = [f"{k}: {v!r} vs {w!r}" for (k, v), w in
-             zip(found.items(), (CONSTRUCTOR_MODULE, CONSTRUCTOR_FUNCTION)) if v != w]
-    kwds = {**dict(getattr(constructor, "kwds", None) or {}), **LOAD_OVERRIDES}
-    for key, ours in CONSTRUCTOR_KWARGS.items():
+             zip(found.items(), (module, function)) if v != w]
+    kwds = {**dict(getattr(constructor, "kwds", None) or {}), **overrides}
+    for key, ours in kwargs.items():
         theirs = kwds.get(key)
         if (list(theirs) if isinstance(theirs, (tuple, list)) else theirs) != \
                 (list(ours) if isinstance(ours, tuple) else ours):
@@ -102,37 +117,61 @@ def constructor_differences(constructor: object) -> list[str]:
     return diffs
 
 
-def check_constructor(constructor: object | None, path: Path) -> None:
+def check_constructor(constructor: object | None, path: Path, expected: tuple = RTS_CONSTRUCTOR,
+                      released: str = RELEASED) -> None:
     """A stored NetConstructor must describe this network (None: a plain state dict, skipped)."""
     if constructor is None:
         return
-    diffs = constructor_differences(constructor)
+    diffs = constructor_differences(constructor, expected)
     if diffs:
         raise MasktrtError(f"checkpoint '{path}' was built with other constructor arguments "
                            f"(file vs masktrt): {'; '.join(diffs)}",
-                           f"masktrt builds the released rts50 network only; pass {RELEASED}")
+                           f"masktrt builds the released network only; pass {released}")
+
+
+def normalise_sta(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """STA's keys without `module.`; an RTS (or any other) file is one line."""
+    renamed = {k.removeprefix("module."): v for k, v in state.items()}
+    if not all(any(k.startswith(p) for k in renamed) for p in STA_PREFIXES):
+        what = "the RTS network" if any(k.startswith("clf_encoder.") for k in renamed) else \
+            "not an STA checkpoint"
+        raise MasktrtError(f"checkpoint '{path}' is {what}: it lacks the "
+                           f"{', '.join(p + '*' for p in STA_PREFIXES)} keys",
+                           f"pass pytracking's {STA_RELEASED} (box initialisation)")
+    return renamed
+
+
+def read_state(path: str | Path, released: str, expected: tuple) -> tuple[dict, Path]:
+    """(tensors, path) of any accepted file, the stored constructor checked against `expected`."""
+    path = Path(path)
+    if not path.is_file():
+        raise MasktrtError(f"checkpoint '{path}' does not exist",
+                           f"pass the path of {released} (or a .safetensors/.pth state dict)")
+    if is_safetensors(path):
+        return read_safetensors(path), path
+    state, constructor = split_checkpoint(read_pytracking_pickle(path), path)
+    check_constructor(constructor, path, expected, released)
+    return state, path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Any accepted file -> RTS's state dict (constructor checked where the file has one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MasktrtError(f"checkpoint '{path}' does not exist",
-                           f"pass the path of {RELEASED} (or a .safetensors/.pth state dict)")
-    if is_safetensors(path):
-        return normalise(read_safetensors(path), path)
-    state, constructor = split_checkpoint(read_pytracking_pickle(path), path)
-    check_constructor(constructor, path)
-    return normalise(state, path)
+    return normalise(*read_state(path, RELEASED, RTS_CONSTRUCTOR))
 
 
-def apply_state_dict(model: RTS, state: Mapping[str, torch.Tensor], strict: bool = True,
-                     source: str = "state dict") -> RTS:
+def read_sta_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """`sta.pth.tar` (or a state dict of it) -> STA's state dict, constructor checked."""
+    return normalise_sta(*read_state(path, STA_RELEASED, STA_CONSTRUCTOR))
+
+
+def apply_state_dict(model: RTS | STA, state: Mapping[str, torch.Tensor], strict: bool = True,
+                     source: str = "state dict") -> RTS | STA:
     """Copy `state` into `model` (floats cast to its dtype) after the key check."""
     parts = key_report(model.state_dict(), state, strict)
+    name, released = ("STA", STA_RELEASED) if isinstance(model, STA) else ("RTS", RELEASED)
     if parts:
-        raise MasktrtError(f"{source} does not fit RTS: {'; '.join(parts)}",
-                           f"pass {RELEASED} or a state dict of this network "
+        raise MasktrtError(f"{source} does not fit {name}: {'; '.join(parts)}",
+                           f"pass {released} or a state dict of this network "
                            "(strict=False ignores missing/unexpected keys)")
     return copy_weights(model, state)
 
@@ -141,3 +180,19 @@ def load_checkpoint(path: str | Path, model: RTS | None = None, strict: bool = T
     """Read `path` into `model` (a new RTS if None), in eval()."""
     state = read_checkpoint(path)
     return apply_state_dict(model or RTS(), state, strict, source=f"checkpoint '{path}'").eval()
+
+
+def load_sta(path: str | Path, model: STA | None = None, strict: bool = True) -> STA:
+    """Read `path` (`sta.pth.tar`) into `model` (a new STA if None), in eval()."""
+    state = read_sta_checkpoint(path)
+    return apply_state_dict(model or STA(), state, strict, source=f"checkpoint '{path}'").eval()
+
+
+def sta_path(rts_checkpoint: str | Path) -> Path:
+    """`sta.pth.tar` beside the RTS checkpoint: box-only starts need it (one line if absent)."""
+    path = Path(rts_checkpoint).with_name(STA_RELEASED)
+    if not path.is_file():
+        raise MasktrtError(f"no {STA_RELEASED} beside '{rts_checkpoint}': RTS's box-only "
+                           "initialisation (the exported 'sta' graph) needs the STA network",
+                           f"put pytracking's {STA_RELEASED} in {path.parent}")
+    return path

@@ -23,10 +23,12 @@ Box = tuple[float, float, float, float]  # cx, cy, w, h
 
 
 def rts_crop(frame: np.ndarray, box: Box, rng: np.random.Generator | None = None,
-             crop_hw: tuple[int, int] = CROP_HW) -> np.ndarray:
-    """1x3xHxW float32 BGR 0..255 of `frame` around `box` (jittered when `rng` is given)."""
+             crop_hw: tuple[int, int] = CROP_HW, area_scale: float | None = None) -> np.ndarray:
+    """1x3xHxW float32 BGR 0..255 of `frame` around `box` (jittered when `rng` is given); the
+    crop side is `area_scale` (default: the search area's 6, STA's is 4) x the target's."""
     cx, cy, w, h = box
-    scale = math.sqrt(crop_hw[0] * crop_hw[1]) / (TrackerConfig().search_area_scale * math.sqrt(w * h))
+    area_scale = area_scale or TrackerConfig().search_area_scale
+    scale = math.sqrt(crop_hw[0] * crop_hw[1]) / (area_scale * math.sqrt(w * h))
     if rng is not None:
         cx, cy = np.array([cx, cy]) + rng.uniform(-CENTER_JITTER, CENTER_JITTER, 2) * (w, h)
         scale *= math.exp(rng.uniform(-SCALE_JITTER, SCALE_JITTER))

@@ -4,7 +4,11 @@ The generic exporter (export/onnx_export.py), the torch reference runner and ten
 these through the registry entry `EXPORT`; they never name RTS's graphs or tensors themselves.
 Learner graphs are referenced by the closed-form steps they unroll (`steepest_descent`); the
 closed form against the release's autograd is covered by tests/export/test_rts_model.py.
-`RtsExport(sizes)` traces at other sizes (tests: a small crop and memory, same ops).
+The export option `sizes` ("HxW/N/M", masktrt.specs.rts) traces at other sizes (CI: a small crop
+and memory, same ops); every method reads it from the options it is given, so one export side
+serves any size and the contract's options say which (its `rts` section has the geometry).
+The model carries the STA box-initialisation network (`RTS.with_sta`): from `sta.pth.tar`
+beside the RTS checkpoint, or seeded random with refitted BatchNorm.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from masktrt.export.models.rts.chain import Case, first_feeds, run_torch, tracke
 from masktrt.export.models.rts.crops import fitted
 from masktrt.export.models.rts.fp32_nodes import fp32_nodes
 from masktrt.export.models.rts.graphs import graph_modules
-from masktrt.specs.rts import FULL_SIZES, IM, IM5, MASK, SPEC, GraphSizes
+from masktrt.specs.rts import IM, IM5, MASK, SIZES, SPEC, GraphSizes, parse_sizes, sizes_of
 
 MODEL_NAME = "rts50"
 NOISE_SEED = 0
@@ -29,12 +33,9 @@ CROP_INPUTS = (IM, IM5, MASK)
 
 
 class RtsExport:
-    """The torch side of the `rts` registry entry, tracing at `sizes`."""
+    """The torch side of the `rts` registry entry; graph sizes come from the export options."""
 
     spec = SPEC
-
-    def __init__(self, sizes: GraphSizes = FULL_SIZES) -> None:
-        self.sizes = sizes
 
     def load_model(self, checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
                    pairs: int | None = None, variant: str | None = None
@@ -45,32 +46,39 @@ class RtsExport:
         from masktrt.export.deploy import checkpoint_source, random_source
 
         if checkpoint is not None:
-            from masktrt.export.models.rts.checkpoint import load_checkpoint
+            from masktrt.export.models.rts.checkpoint import load_checkpoint, load_sta, sta_path
 
-            return load_checkpoint(checkpoint), checkpoint_source(checkpoint)
-        from masktrt.export.models.rts.random_weights import DEFAULT_CROPS, random_model
+            sta = sta_path(checkpoint)
+            source = {**checkpoint_source(checkpoint), "sta": checkpoint_source(sta)}
+            return load_checkpoint(checkpoint).with_sta(load_sta(sta)), source
+        from masktrt.export.models.rts.random_weights import DEFAULT_CROPS, random_model, random_sta
 
-        return random_model(seed, pairs or DEFAULT_CROPS), random_source(seed, pairs)
+        model = random_model(seed, pairs or DEFAULT_CROPS).with_sta(random_sta(seed))
+        return model, random_source(seed, pairs)
 
     def model_record(self, model: nn.Module) -> dict[str, Any]:
         """deploy.json's `model` record, with lambda_seg: the only weight of the seg learner
         graphs, so an engine built from one checkpoint is recognisable (NOTES mismatch 7)."""
         return {"name": MODEL_NAME, "backbone": "resnet50_mrcnn", "width": 1.0,
                 "seg_reg": float(model.target_model.reg.detach().reshape(-1)[0]),
-                "sizes": self.sizes.to_dict()}
+                "sta_reg": [float(model.sta.target_model.reg.detach().reshape(-1)[0]),
+                            float(model.sta.target_model_segm.reg.detach().reshape(-1)[0])]}
 
     def check_options(self, options: Mapping[str, Any]) -> None:
-        """RTS has no export options (the spec declares none; unknown ones fail before this)."""
+        """`sizes` must parse and be traceable (one line otherwise)."""
+        if options.get(SIZES) is not None:
+            parse_sizes(options[SIZES])
 
     def trace_setup(self, model: nn.Module, options: Mapping[str, Any]
                     ) -> tuple[dict[str, nn.Module], dict[str, dict[str, np.ndarray]]]:
         """Each graph's module and its feeds, chained as the tracker runs them from noise crops."""
-        return graph_modules(model), first_feeds(model, noise_crops(self.sizes), self.sizes)
+        sizes = sizes_of(options)
+        return graph_modules(model), first_feeds(model, noise_crops(sizes), sizes)
 
     def run_graph(self, model: nn.Module, graph: str, feeds: Mapping[str, torch.Tensor],
                   options: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
         """The reference of one graph (learners: the closed form), outputs by name."""
-        self.check_crops(feeds)
+        check_crops(feeds, sizes_of(options))
         return run_torch(model, graph, dict(feeds))
 
     def parity_cases(self, model: nn.Module, crops: Any, options: Mapping[str, Any],
@@ -81,20 +89,22 @@ class RtsExport:
         `rts.crops` cuts RTS-geometry ones."""
         if positions:
             raise MasktrtError("RTS has no refine positions", "drop --positions for RTS")
-        xs = [fitted(x, self.sizes.crop_hw) for x in crops.xs]
-        yield from tracker_cases(model.eval(), xs, self.sizes)
+        sizes = sizes_of(options)
+        xs = [fitted(x, sizes.crop_hw) for x in crops.xs]
+        yield from tracker_cases(model.eval(), xs, sizes)
 
     def fp32_nodes(self, graph: str, proto: onnx.ModelProto) -> list[str]:
         """Nodes kept FP32 in FP16 builds: reductions that overflow FP16 (fp32_nodes.py)."""
         return fp32_nodes(proto)
 
-    def check_crops(self, feeds: Mapping[str, Any]) -> None:
-        """A crop or mask of another size than traced is a one-line error."""
-        for name in CROP_INPUTS:
-            if name in feeds and tuple(feeds[name].shape[-2:]) != tuple(self.sizes.crop_hw):
-                raise MasktrtError(f"'{name}' has shape {tuple(feeds[name].shape)}, expected "
-                                   f"H x W = {tuple(self.sizes.crop_hw)}",
-                                   "crop at RTS's size (masktrt.specs.rts.CROP_HW)")
+
+def check_crops(feeds: Mapping[str, Any], sizes: GraphSizes) -> None:
+    """A crop or mask of another size than the options' is a one-line error."""
+    for name in CROP_INPUTS:
+        if name in feeds and tuple(feeds[name].shape[-2:]) != tuple(sizes.crop_hw):
+            raise MasktrtError(f"'{name}' has shape {tuple(feeds[name].shape)}, expected "
+                               f"H x W = {tuple(sizes.crop_hw)}",
+                               f"crop at the exported size (export option sizes={sizes.option()})")
 
 
 def check_model_args(width: float, variant: str | None) -> None:

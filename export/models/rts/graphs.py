@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from masktrt.specs.rts import (CLF_INIT_FEAT, CLF_LEARN_GRAPHS, FEAT, HEAD, LABEL_ENC,
-                               SEG_LEARN_GRAPHS, learn_iterations)
+                               SEG_LEARN_GRAPHS, STA, learn_iterations)
 
 
 class FeatGraph(nn.Module):
@@ -87,10 +87,25 @@ class ClfLearnGraph(nn.Module):
         return self.model.clf_learn(clf_filter, x, y, sw, self.iters)
 
 
+class StaGraph(nn.Module):
+    """(im, box) -> sta_logits: the STA network, once per box-only start. The box is an input
+    (rasterised inside by comparisons), so one graph serves every box; both 5-step learners
+    are unrolled in it (batch 1, no memory: nothing to gain from splitting). It holds STA
+    itself, which RTS carries outside its module tree, so the tracer sees its weights."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.sta = model.sta
+
+    def forward(self, im: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        return self.sta.segment(im, box)
+
+
 def graph_modules(model: nn.Module) -> dict[str, nn.Module]:
     """Every graph of the spec, by name."""
     modules: dict[str, nn.Module] = {FEAT: FeatGraph(model), CLF_INIT_FEAT: ClfInitFeatGraph(model),
-                                     HEAD: HeadGraph(model), LABEL_ENC: LabelEncGraph(model)}
+                                     HEAD: HeadGraph(model), LABEL_ENC: LabelEncGraph(model),
+                                     STA: StaGraph(model)}
     modules |= {g: SegLearnGraph(model, learn_iterations(g)) for g in SEG_LEARN_GRAPHS}
     modules |= {g: ClfLearnGraph(model, learn_iterations(g)) for g in CLF_LEARN_GRAPHS}
     return modules

@@ -19,10 +19,11 @@ from masktrt.specs.rts import (CLF_INIT_BLURS, CLF_STRIDE, FULL_SIZES, GraphSize
 MASK_EDGE = 0.05  # soft-mask edge width, fraction of the target size (sigmoid slope)
 
 
-def target_box(crop_hw: tuple[int, int]) -> np.ndarray:
-    """(x, y, w, h) crop px of a centred target: crop side = search_area_scale x target side."""
+def target_box(crop_hw: tuple[int, int], scale: float | None = None) -> np.ndarray:
+    """(x, y, w, h) crop px of a centred target: crop side = `scale` (default the search area's
+    6; STA's is 4) x target side."""
     h, w = crop_hw
-    scale = TrackerConfig().search_area_scale
+    scale = scale or TrackerConfig().search_area_scale
     return np.array([w / 2 - w / scale / 2, h / 2 - h / scale / 2, w / scale, h / scale],
                     dtype=np.float32)
 

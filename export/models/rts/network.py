@@ -19,6 +19,10 @@ deployment runs, and how often (each is one graph of `masktrt.specs.rts`):
 * `seg_learn` / `clf_learn` init and updates: a fixed number of closed-form GN steps, a pure
                             function of (filter, memory). `seg_step` / `clf_step` are one step,
                             for a runtime that prefers looping one graph.
+* `box_init(im, box)`       once, for a box-only start: the STA network (sta.py) predicts the
+                            first-frame mask. STA is a separate checkpoint (`sta.pth.tar`), so it
+                            is attached (`with_sta`) outside the module tree: `state_dict()`
+                            stays rts50's, and each network loads from its own file.
 Learning is split from the head because it runs on a schedule (every frame before frame 100,
 then every 20th) while the head runs every frame, and its memory inputs are 100+ MB.
 """
@@ -32,6 +36,7 @@ from masktrt.export.models.rts.label_encoder import LabelEncoder
 from masktrt.export.models.rts.learners import Classifier, SegLearner
 from torch import nn
 
+from masktrt.errors import MasktrtError
 from masktrt.specs.rts import CLF_REG, PIXEL_MEAN_BGR, SEG_STRIDE
 
 Features = tuple[torch.Tensor, ...]  # l1, l2, l3, l4, seg_x, clf_x
@@ -50,6 +55,32 @@ class RTS(nn.Module):
         self.decoder = Decoder()
         mean = torch.tensor(PIXEL_MEAN_BGR).reshape(1, 3, 1, 1)
         self.register_buffer("pixel_mean", mean, persistent=False)  # a constant, not a weight
+
+    # -- the attached STA network (not a submodule: its weights are another checkpoint's) -------
+    @property
+    def sta(self) -> nn.Module:
+        sta = self.__dict__.get("_sta")
+        if sta is None:
+            raise MasktrtError("this RTS model has no STA network attached (box-only init)",
+                               "load sta.pth.tar (export.models.rts.checkpoint.load_sta) and "
+                               "call model.with_sta(sta)")
+        return sta
+
+    def with_sta(self, sta: nn.Module) -> "RTS":
+        """Attach STA in this model's mode; train()/eval()/to() then follow to it."""
+        self.__dict__["_sta"] = sta.train(self.training)
+        return self
+
+    def train(self, mode: bool = True) -> "RTS":
+        super().train(mode)
+        if self.__dict__.get("_sta") is not None:
+            self.__dict__["_sta"].train(mode)
+        return self
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .float(), .half() reach STA too
+        if self.__dict__.get("_sta") is not None:
+            self.__dict__["_sta"]._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
 
     # -- per frame -----------------------------------------------------------------------------
     def features(self, im: torch.Tensor) -> Features:
@@ -102,6 +133,11 @@ class RTS(nn.Module):
     def clf_learn(self, clf_filter: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                   sw: torch.Tensor, iters: int) -> torch.Tensor:
         return sd.clf_learn(clf_filter, x, y, sw, CLF_REG, iters)
+
+    # -- box-only initialisation ---------------------------------------------------------------
+    def box_init(self, im: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """STA: im 1x3xHxW (a crop at search-area scale 4), box 1x4 crop px -> logits 1x1xHxW."""
+        return self.sta.segment(im, box)
 
     # -- classifier initialisation -------------------------------------------------------------
     def clf_init_features(self, im5: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
