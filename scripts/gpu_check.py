@@ -30,7 +30,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE_S = 450.0  # 7.5 minutes of steps; the report is written whatever happens
 BUDGET_S = {"install": 90, "pytest-gpu": 150, "kernels-bench": 45, "export": 60, "bench": 120,
-            "tensorrt-build": 60, "tensorrt-bench": 60, "tensorrt-parity": 60}
+            "tensorrt-build": 60, "tensorrt-bench": 60, "tensorrt-parity": 60,
+            "batched-export": 45, "batched-build": 90, "batched-compare": 60}
 NO_GPU = "no GPU: no CUDA driver or device found (nvidia-smi / cuDeviceGetCount)"
 PACKAGES = ("torch", "cuda-python", "cuda-bindings", "cuda-core", "cupy-cuda12x", "cupy-cuda13x",
             "onnx", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless", "numpy", "pytest",
@@ -213,6 +214,7 @@ def gpu_steps(clock: Clock, env: dict[str, str], out: Path, quick: bool) -> list
                                "--no-progress", "--out", str(out / "bench")], clock, env, logs))
     for precision, graphs in (("fp32", fp32), ("fp16", fp16)):
         steps += tensorrt_steps(precision, graphs, clock, env, out, frames)
+    steps += batched_steps(clock, env, out)
     steps.append({"name": "tensorrt-int8", "status": "skipped",
                   "reason": "INT8 engines need QDQ graphs from 'masktrt calibrate' (minutes of calibration): "
                             "not attempted within the 8-minute budget; run it where TensorRT-RTX FP32 runs"})
@@ -237,6 +239,86 @@ def tensorrt_steps(precision: str, graphs: Path, clock: Clock, env: dict[str, st
     for s in steps:
         s["name"] = f"{s['name']}-{precision}"
     return steps
+
+
+# ---------------------------------------------------------------- batched engines (issue 18)
+BATCHED_COUNTS = (1, 4)
+
+
+def probe(env: dict[str, str], code: str) -> str | None:
+    """The stdout of a small Python probe in a subprocess, None when it fails."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def batched_backend(env: dict[str, str]) -> tuple[str | None, str]:
+    """The TensorRT flavour that runs here (full TensorRT; TensorRT-RTX only on a compute
+    capability its RTX_SUPPORT_MATRIX lists, so not on Hopper), or None and why not."""
+    if probe(env, "import tensorrt") is not None:
+        return "tensorrt", "full TensorRT"
+    cc = command_output(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"])
+    listed = probe(env, "from masktrt.runtime.trt_module import flavour_of, import_trt; "
+                        "print(' '.join(flavour_of(import_trt('tensorrt-rtx')).supported_compute_capabilities or ()))")
+    cc = (cc or "").splitlines()[0].strip() if cc else None
+    if listed and cc and cc in listed.split():
+        return "tensorrt-rtx", f"TensorRT-RTX on compute capability {cc}"
+    return None, (f"no full TensorRT module, and TensorRT-RTX {'is not installed' if listed is None else 'does not list'}"
+                  f" compute capability {cc} (RTX_SUPPORT_MATRIX: {listed})")
+
+
+def batched_steps(clock: Clock, env: dict[str, str], out: Path) -> list[dict[str, Any]]:
+    """A batched SiamMask (width 0.125, random weights) built with profiles 1..16, then track_many on
+    TensorRT against ONNX Runtime CPU for N = 1, 4; skipped with the reason where no TensorRT runs."""
+    backend, why = batched_backend(env)
+    if backend is None:
+        return [{"name": "batched-tensorrt", "status": "skipped", "reason": why}]
+    masktrt, work, logs = [sys.executable, "-m", "masktrt.cli"], out / "work", out / "logs"
+    graphs, engines = work / "onnx-batched", work / "engines-batched"
+    steps = [run("batched-export", [*masktrt, "export", "--random-weights", "--width", "0.125", "--xcorr",
+                                    "unrolled", "--batch", "dynamic", "--out", str(graphs)], clock, env, logs)]
+    if steps[-1]["status"] == "ok":
+        steps.append(run("batched-build", [*masktrt, "build", "--onnx", str(graphs), "--backend", backend,
+                                           "--out", str(engines)], clock, env, logs))
+    if steps[-1]["status"] == "ok":
+        steps.append(run("batched-compare", [sys.executable, str(Path(__file__).resolve()), "--compare-batched",
+                                             str(graphs), str(engines), "--out", str(out)], clock, env, logs))
+    steps[-1]["backend"] = why
+    return steps
+
+
+def compare_batched(graphs: Path, engines: Path, out: Path, frames: int = 5) -> int:
+    """track_many on TensorRT vs ONNX Runtime CPU (host pixel ops on both), per N: the largest box
+    difference in pixels over `frames` frames; writes batched-tensorrt.json, exits 1 over 1 px."""
+    import numpy as np
+    from masktrt.runtime.backends import onnxruntime as ort_backend
+    from masktrt.runtime.backends import tensorrt as trt_backend
+    from masktrt.runtime.gpu_ops import HostOps
+    from masktrt.runtime.trackers import make_tracker
+
+    rng = np.random.default_rng(0)
+    video = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(frames + 1)]
+    rows = []
+    with ort_backend.create(graphs, provider="cpu") as ort, trt_backend.create(engines) as trt:
+        for n in BATCHED_COUNTS:
+            boxes = [(60 + 90 * k, 80 + 40 * k, 60, 50) for k in range(n)]
+            got = [track_many_boxes(make_tracker("siammask", r, ops=HostOps()), video, boxes) for r in (ort, trt)]
+            rows.append({"targets": n, "max_box_diff_px": float(np.max(np.abs(got[0] - got[1])))})
+    (out / "batched-tensorrt.json").write_text(json.dumps(rows, indent=2))
+    print(json.dumps(rows))
+    return 0 if all(r["max_box_diff_px"] <= 1.0 for r in rows) else 1
+
+
+def track_many_boxes(tracker: Any, video: list[Any], boxes: list[tuple[int, int, int, int]]) -> Any:
+    """Every target's (cx, cy, w, h) per frame, all targets in one track_many call per frame."""
+    import numpy as np
+
+    states = [tracker.init(video[0], box) for box in boxes]
+    found = []
+    for frame in video[1:]:
+        states, results = tracker.track_many(frame, states)
+        found.append([np.concatenate([r.center, r.size]) for r in results])
+    return np.asarray(found, np.float64)
 
 
 # ---------------------------------------------------------------- report
@@ -310,8 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.environ.get("OUT") or str(REPO / "out" / "gpu-check"))
     parser.add_argument("--quick", action="store_true", help="fewer timed frames (a smoke run)")
+    parser.add_argument("--compare-batched", nargs=2, type=Path, metavar=("ONNX", "ENGINES"),
+                        help="(a step of this script) track_many on TensorRT vs ONNX Runtime CPU")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
+    if args.compare_batched:
+        return compare_batched(*args.compare_batched, out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     clock, env = Clock(DEADLINE_S), {**os.environ, "PYTHONUNBUFFERED": "1"}
     gpu = gpu_present()

@@ -21,6 +21,19 @@ metadata records of the export's contract (tracker, export options, preset, grap
 the ONNX Runtime runner exposes deploy.json, so a tracker reads e.g. RTS's traced sizes (export
 option `sizes`) from either runner alike.
 
+Batched engines (export option batch=dynamic; runtime.backends.tensorrt_profiles): their
+buffers, device and pinned, are sized once for the largest target count the engine's profiles
+allow; each call reads N from the feeds' leading dimension, picks the profile tuned nearest N from
+above, sets each batched input's shape to N, binds, reads the output shapes the context infers,
+and downloads only those N rows. A batched input may also be fed a list of this runner's device
+values (per-target kernels kept on the device), gathered into its buffer by device-to-device
+copies, nothing through the host. One execution context per graph switches profiles on the
+stream (`set_optimization_profile_async`) when N moves to another profile, rather than one
+context per profile: every context holds its own activation memory (and, under TensorRT-RTX, its
+own runtime cache), while target counts change seldom, and the switch is ordered on the stream
+with the work around it. Input shapes and addresses are set on every call, so a switch (which
+leaves them to be set again) needs nothing more.
+
 Scope, honestly: written for a GPU and run here only against fakes of cuda-python and TensorRT
 (TensorRT-RTX does not run on the GPUs this workplace has). CUDA graph capture is not done.
 """
@@ -31,15 +44,23 @@ from pathlib import Path
 from typing import Any, Collection, Mapping
 
 import numpy as np
-
-from masktrt.errors import MasktrtError, require
 from masktrt.runtime.engine_loader import LoadedEngine, load_folder
 from masktrt.runtime.gpu_ops import DeviceInput, DeviceTensorSpec
 from masktrt.runtime.trt_module import flavour_of
+
+from masktrt.errors import MasktrtError, require
 from masktrt.specs.base import PER_TARGET
 
 from .base import RunnerBase, missing_feeds, opens_lazily
 from .tensorrt_memory import DeviceTensor, StreamMemory
+from .tensorrt_profiles import (
+    BatchProfiles,
+    Profile,
+    dims,
+    max_shape,
+    profiles_of,
+    rows,
+)
 from .tensorrt_refit import EngineRefitter
 from .tensorrt_runtime_cache import RuntimeCache, runtime_config
 
@@ -62,10 +83,27 @@ class EngineGraph:
     refit: EngineRefitter | None = None
     pinned: dict[str, np.ndarray] = field(default_factory=dict)
     runtime_cache: RuntimeCache | None = None  # TensorRT-RTX only
+    batch: BatchProfiles | None = None  # a batched engine's profiles (None: batch 1)
+    profile: int = 0  # the context's active profile (TensorRT selects profile 0 at first)
 
     @property
     def per_target(self) -> bool:
         return self.runs == PER_TARGET
+
+    def select(self, profile: Profile, stream: int) -> None:
+        """Make `profile` the context's active one, enqueued on the stream (input shapes and
+        addresses are set again by every call, as a switch requires)."""
+        if profile.index == self.profile:
+            return
+        if not self.context.set_optimization_profile_async(profile.index, stream):
+            raise MasktrtError(f"the {self.name} engine refused optimisation profile {profile.index}",
+                               "rebuild the engines with 'masktrt build' from the same export")
+        self.profile = profile.index
+
+    def set_shape(self, tensor: str, shape: tuple[int, ...]) -> None:
+        if not self.context.set_input_shape(tensor, shape):
+            raise MasktrtError(f"the {self.name} engine refused shape {shape} for '{tensor}'",
+                               "feed at most the target count its profiles allow")
 
     def bind(self, tensor: str, ptr: int) -> None:
         if not self.context.set_tensor_address(tensor, ptr):
@@ -121,9 +159,11 @@ class TensorRTBackend(RunnerBase):
         inputs, outputs = _io(loaded.trt, loaded.engine)
         context, cache = self._context(loaded)
         graph = EngineGraph(name, loaded, context, loaded.meta.get("runs", "frame"), inputs, outputs, {},
-                            runtime_cache=cache)
+                            runtime_cache=cache, batch=profiles_of(loaded.engine, inputs))
+        if graph.batch is not None:
+            self._widest(graph)
         for tensor in inputs + outputs:
-            graph.buffers[tensor] = self._buffer(loaded, tensor)
+            graph.buffers[tensor] = self._buffer(graph, tensor)
             graph.bind(tensor, graph.buffers[tensor].ptr)
         if loaded.meta.get("refit"):
             graph.refit = EngineRefitter(loaded.trt, loaded)
@@ -137,14 +177,31 @@ class TensorRTBackend(RunnerBase):
         config, cache = runtime_config(loaded.engine, loaded.meta, loaded.gpu)
         return loaded.engine.create_execution_context(runtime_config=config), cache
 
-    def _spec(self, loaded: LoadedEngine, tensor: str) -> tuple[tuple[int, ...], np.dtype]:
-        engine = loaded.engine
-        shape = tuple(int(d) for d in engine.get_tensor_shape(tensor))
-        return shape, np.dtype(loaded.trt.nptype(engine.get_tensor_dtype(tensor)))
+    def _widest(self, g: EngineGraph) -> None:
+        """Set every batched input to its largest shape, so the context reports each tensor's
+        largest shape: what the buffers are sized for, once."""
+        widest = g.batch.widest
+        g.select(widest, self.memory.handle)
+        for tensor in g.batch.dynamic:
+            g.set_shape(tensor, max_shape(g.loaded.engine, tensor, widest))
 
-    def _buffer(self, loaded: LoadedEngine, tensor: str) -> DeviceTensor:
-        shape, dtype = self._spec(loaded, tensor)
+    def _spec(self, g: EngineGraph, tensor: str) -> tuple[tuple[int, ...], np.dtype]:
+        engine = g.loaded.engine
+        shape = self._shape(g, tensor) if g.batch else dims(engine.get_tensor_shape(tensor))
+        return shape, np.dtype(g.loaded.trt.nptype(engine.get_tensor_dtype(tensor)))
+
+    def _buffer(self, g: EngineGraph, tensor: str) -> DeviceTensor:
+        shape, dtype = self._spec(g, tensor)
         return DeviceTensor(tensor, shape, dtype, self.memory.malloc(int(np.prod(shape)) * dtype.itemsize))
+
+    @staticmethod
+    def _shape(g: EngineGraph, tensor: str) -> tuple[int, ...]:
+        """A tensor's shape as the context has it now (outputs: inferred from the inputs')."""
+        shape = dims(g.context.get_tensor_shape(tensor))
+        if any(d < 0 for d in shape):
+            raise MasktrtError(f"the {g.name} engine left the shape of '{tensor}' unknown: {shape}",
+                               "rebuild the engines with 'masktrt build' from the same export")
+        return shape
 
     def _pinned(self, graph: EngineGraph, tensor: str) -> np.ndarray:
         if tensor not in graph.pinned:
@@ -171,9 +228,10 @@ class TensorRTBackend(RunnerBase):
         keep = self._kept(g, keep_on_device)
         if g.refit is not None:
             g.refit.ensure({n: feeds[n] for n in g.refit.names}, self.memory)
+        shapes = self._input_shapes(g, feeds)
         for tensor in g.inputs:
-            self._feed(g, tensor, feeds[tensor])
-        targets = {t: self._target(g, t, t in keep) for t in g.outputs}
+            self._feed(g, tensor, feeds[tensor], shapes[tensor])
+        targets = {t: self._target(g, t, t in keep, self._output_shape(g, t)) for t in g.outputs}
         if not g.context.execute_async_v3(self.memory.handle):
             raise MasktrtError(f"the {graph} engine failed to run", "see TensorRT's message above")
         return self._collect(g, targets, keep)
@@ -185,45 +243,86 @@ class TensorRTBackend(RunnerBase):
                                f"its outputs are: {', '.join(g.outputs)}")
         return frozenset(keep)
 
-    def _feed(self, g: EngineGraph, tensor: str, value: Any) -> None:
-        """Bind a device value by address, or upload a host value into the own buffer."""
+    # -- target counts (batched engines) ----------------------------------------------------------
+    def _input_shapes(self, g: EngineGraph, feeds: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """This call's input shapes; on a batched engine, its profile chosen and shapes set."""
+        if g.batch is None:
+            return {t: g.buffers[t].shape for t in g.inputs}
+        n = self._count(g, feeds)
+        g.batch.check(g.name, n)
+        g.select(g.batch.choose(n), self.memory.handle)
+        shapes = {t: rows(g.buffers[t].shape, n) if t in g.batch.dynamic else g.buffers[t].shape
+                  for t in g.inputs}
+        for tensor in g.batch.dynamic:
+            g.set_shape(tensor, shapes[tensor])
+        return shapes
+
+    @staticmethod
+    def _count(g: EngineGraph, feeds: Mapping[str, Any]) -> int:
+        """N: the batched feeds' common leading dimension (1 when only crops written in place)."""
+        counts = {t: n for t in g.batch.dynamic if (n := _leading(feeds[t])) is not None}
+        if len(set(counts.values())) > 1:
+            raise MasktrtError(f"graph '{g.name}' was fed different target counts {counts}",
+                               "feed every batched input one row per target")
+        return next(iter(counts.values()), 1)
+
+    def _output_shape(self, g: EngineGraph, tensor: str) -> tuple[int, ...]:
+        return self._shape(g, tensor) if g.batch else g.buffers[tensor].shape
+
+    # -- feeds ---------------------------------------------------------------------------------
+    def _feed(self, g: EngineGraph, tensor: str, value: Any, shape: tuple[int, ...]) -> None:
+        """Bind a device value by address, gather device rows, or upload a host value."""
         own = g.buffers[tensor]
         if isinstance(value, DeviceTensor):
-            self._check_device_value(g, own, value)
+            self._check_device_value(g, own, value, shape)
             g.bind(tensor, value.ptr)
             return
         g.bind(tensor, own.ptr)
+        if _device_rows(value):
+            self._gather(g, own, list(value), shape)
+            return
         if isinstance(value, DeviceInput):
             if value.ptr != own.ptr:
                 raise MasktrtError(f"the {g.name} input '{tensor}' was cropped into another buffer",
                                    "build the device ops from this runner's device_buffer()")
             return
-        self.memory.upload(own.ptr, self._pinned(g, tensor), value)
+        self.memory.upload(own.ptr, _prefix(self._pinned(g, tensor), shape), value)
 
-    def _check_device_value(self, g: EngineGraph, own: DeviceTensor, value: DeviceTensor) -> None:
+    def _gather(self, g: EngineGraph, own: DeviceTensor, values: list[DeviceTensor],
+                shape: tuple[int, ...]) -> None:
+        """Stack per-target device values into the own buffer, one device copy each, in order."""
+        offset = 0
+        for value in values:
+            self._check_device_value(g, own, value, rows(shape, value.shape[0]))
+            self.memory.copy_device(own.ptr + offset, value.ptr, value.nbytes)
+            offset += value.nbytes
+
+    def _check_device_value(self, g: EngineGraph, own: DeviceTensor, value: DeviceTensor,
+                            shape: tuple[int, ...]) -> None:
         if not self.memory.owns(value.ptr):
             raise MasktrtError(f"the {g.name} input '{own.name}' was fed a device value of another runner",
                                "feed outputs of this runner's own run() calls")
-        if value.nbytes != own.nbytes or np.dtype(value.dtype) != own.dtype:
-            raise MasktrtError(f"the {g.name} input '{own.name}' takes {own.shape} {own.dtype}, "
+        if value.nbytes != _nbytes(shape, own.dtype) or np.dtype(value.dtype) != own.dtype:
+            raise MasktrtError(f"the {g.name} input '{own.name}' takes {shape} {own.dtype}, "
                                f"it was fed {value.shape} {np.dtype(value.dtype)}",
                                "rebuild the engines together from one export with 'masktrt build'")
 
-    def _target(self, g: EngineGraph, tensor: str, kept: bool) -> DeviceTensor:
+    def _target(self, g: EngineGraph, tensor: str, kept: bool, shape: tuple[int, ...]) -> DeviceTensor:
         """Where an output is written: a fresh buffer for a kept per-target output, else the own."""
         own = g.buffers[tensor]
-        ptr = self.memory.malloc(own.nbytes) if (kept and g.per_target) else own.ptr
+        ptr = self.memory.malloc(_nbytes(shape, own.dtype)) if (kept and g.per_target) else own.ptr
         g.bind(tensor, ptr)
         self._serial += 1
-        return DeviceTensor(tensor, own.shape, own.dtype, ptr, self._serial)
+        return DeviceTensor(tensor, shape, own.dtype, ptr, self._serial)
 
     def _collect(self, g: EngineGraph, targets: dict[str, DeviceTensor], keep: frozenset[str]) -> dict[str, Any]:
-        host = [t for t in g.outputs if t not in keep]
-        for tensor in host:
-            self.memory.download(self._pinned(g, tensor), targets[tensor].ptr)
+        """Kept outputs as they are; the others downloaded, only the rows this call wrote."""
+        host = {t: _prefix(self._pinned(g, t), targets[t].shape) for t in g.outputs if t not in keep}
+        for tensor, view in host.items():
+            self.memory.download(view, targets[tensor].ptr)
         if host:
             self.memory.sync()
-        return {t: targets[t] if t in keep else g.pinned[t].copy() for t in g.outputs}
+        return {t: targets[t] if t in keep else host[t].copy() for t in g.outputs}
 
     # -- device seams for the pixel kernels ------------------------------------------------------
     @property
@@ -251,6 +350,30 @@ class TensorRTBackend(RunnerBase):
             if g.runtime_cache is not None and not self.closed:
                 g.runtime_cache.save()
         super().close()
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def _prefix(pinned: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The leading rows of a buffer sized for the most targets, as `shape` (same address)."""
+    return pinned if pinned.shape == shape else pinned.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+
+
+def _device_rows(value: Any) -> bool:
+    """A list of per-target device values, to be stacked into a batched input on the device."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, DeviceTensor) for v in value)
+
+
+def _leading(value: Any) -> int | None:
+    """A feed's target count (None: a crop written in place, which says nothing of it)."""
+    if isinstance(value, DeviceInput):
+        return None
+    if _device_rows(value):
+        return sum(int(v.shape[0]) for v in value)
+    shape = value.shape if isinstance(value, DeviceTensor) else np.shape(value)
+    return int(shape[0]) if len(shape) else None
 
 
 def create(engine_dir: str | Path) -> TensorRTBackend:

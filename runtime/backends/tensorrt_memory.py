@@ -106,6 +106,10 @@ class StreamMemory:
         self._copy(self.stage(pinned).ctypes.data, ptr, pinned.nbytes, "cudaMemcpyDeviceToHost")
         self._pending.add(pinned.ctypes.data)
 
+    def copy_device(self, dst: int, src: int, nbytes: int) -> None:
+        """Enqueue a device-to-device copy (stacking per-target values into a batched input)."""
+        self._copy(dst, src, nbytes, "cudaMemcpyDeviceToDevice")
+
     def fetch(self, tensor: DeviceTensor) -> np.ndarray:
         """A synchronous copy of a device tensor into new (pageable) host memory."""
         out = np.empty(tensor.shape, np.dtype(tensor.dtype))

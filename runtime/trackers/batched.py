@@ -34,7 +34,9 @@ HOST_OPS = ("host", "reference")  # pixel ops whose crops and logits live on the
 
 
 def runner_batched(runner: Any) -> bool:
-    """Whether the runner's contract has batched per-frame graphs (export option batch=dynamic)."""
+    """Whether the runner's contract has batched per-frame graphs (export option batch=dynamic).
+    Read from the contract alone, so it holds for every runner: ONNX Runtime (deploy.json) and
+    TensorRT (the engines' metadata), whose runner sets N per call under its profiles."""
     contract = getattr(runner, "contract", None)
     return contract is not None and batched(getattr(contract, "options", None))
 
@@ -45,8 +47,12 @@ def host(value: Any) -> np.ndarray:
         np.asarray(value)
 
 
-def stack(values: Sequence[Any]) -> np.ndarray:
-    """Per-target 1x... tensors as one Nx... batch (target order kept)."""
+def stack(values: Sequence[Any]) -> np.ndarray | list[Any]:
+    """Per-target 1x... tensors as one Nx... batch (target order kept). Device values a runner
+    kept (TensorRT buffers: neither arrays nor `.numpy()`) stay a list: that runner stacks them
+    on the device, never through the host."""
+    if any(not isinstance(v, np.ndarray) and not hasattr(v, "numpy") for v in values):
+        return list(values)
     return np.concatenate([host(v) for v in values])
 
 

@@ -12,6 +12,13 @@ engine's first execution in a context compiles its kernels (counted in `engine.c
 unless the context's runtime cache already holds them; serialize() gives a blob and deserialize()
 loads one from the same environment and rejects anything else, returning False and leaving the
 cache unchanged.
+
+Batched engines (`profiles`: (min, opt, max) target counts per optimisation profile) report
+shapes as TensorRT does: the engine's -1 on every tensor's dimension 0, get_tensor_profile_shape
+for inputs only, a context whose active profile is 0 until set_optimization_profile_async, whose
+set_input_shape refuses counts outside the active profile, whose switch leaves the input shapes to
+be set again, whose output shapes are known once every batched input's is, and whose
+execute_async_v3 fails while any is unset.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ import numpy as np
 
 from masktrt.runtime.engine_loader import LoadedEngine
 
-HOST_TO_DEVICE, DEVICE_TO_HOST = 1, 2
+HOST_TO_DEVICE, DEVICE_TO_HOST, DEVICE_TO_DEVICE = 1, 2, 3
 
 
 class FakeStream:
@@ -43,7 +50,8 @@ class FakeStream:
 
 class FakeCudart:
     cudaMemcpyKind = SimpleNamespace(cudaMemcpyHostToDevice=HOST_TO_DEVICE,
-                                     cudaMemcpyDeviceToHost=DEVICE_TO_HOST)
+                                     cudaMemcpyDeviceToHost=DEVICE_TO_HOST,
+                                     cudaMemcpyDeviceToDevice=DEVICE_TO_DEVICE)
 
     def __init__(self, stream_factory: Callable[[int], object] = FakeStream) -> None:
         self.stream_factory = stream_factory
@@ -54,6 +62,7 @@ class FakeCudart:
         self.events: list[tuple] = []  # ("copy", kind) / ("sync",) / ("free", ptr) / ...
         self.allocations = 0
         self.pending_reads: list = []  # weakrefs to host memory an enqueued operation reads
+        self.moved: list[tuple[int, int]] = []  # (kind, bytes) of every copy
 
     def _alloc(self, table: dict, nbytes: int) -> tuple[int, int]:
         block = np.zeros(nbytes, np.uint8)
@@ -96,10 +105,14 @@ class FakeCudart:
 
     def cudaMemcpyAsync(self, dst, src, nbytes, kind, stream):  # noqa: N802
         assert stream in self.streams and stream not in self.destroyed
-        device_end = src if kind == DEVICE_TO_HOST else dst
-        assert self.owner(device_end) is not None, "a copy touches memory that is not allocated"
+        device_ends = {DEVICE_TO_HOST: (src,), HOST_TO_DEVICE: (dst,), DEVICE_TO_DEVICE: (src, dst)}[kind]
+        for end in device_ends:
+            block = self.owner(end)
+            assert block is not None and end + nbytes <= block.ctypes.data + block.size, \
+                "a copy touches memory that is not allocated"
         ctypes.memmove(dst, src, nbytes)
         self.events.append(("copy", kind))
+        self.moved.append((kind, int(nbytes)))
         return (0,)
 
     def cudaGetErrorString(self, err):  # noqa: N802
@@ -167,6 +180,42 @@ class FakeContext:
         self.addresses: dict[str, int] = {}
         self.runs = 0
         self.runtime_config = runtime_config
+        self.profile = 0  # TensorRT's default active profile
+        self.shapes: dict[str, tuple[int, ...]] = {}  # input shapes set on this context
+        self.calls: list[tuple[int, int]] = []  # (profile, rows) of each batched execution
+
+    # -- dynamic shapes (batched engines) --------------------------------------------------------
+    def set_optimization_profile_async(self, index: int, stream: int) -> bool:
+        assert isinstance(stream, int)
+        if not 0 <= index < self.engine.num_optimization_profiles:
+            return False
+        self.profile = index
+        self.shapes.clear()  # dynamic input shapes must be set again after a switch
+        return True
+
+    def set_input_shape(self, name: str, shape) -> bool:
+        tensor, shape = self.engine.tensors[name], tuple(int(d) for d in shape)
+        low, _, high = self.engine.profiles[self.profile] if self.engine.profiles else (1, 1, 1)
+        fits = len(shape) == len(tensor.shape) and all(d == s for d, s in zip(shape[1:], tensor.shape[1:]))
+        if not (tensor.is_input and fits and low <= shape[0] <= high):
+            return False  # TensorRT logs the error and returns false
+        self.shapes[name] = shape
+        return True
+
+    def _rows(self) -> int | None:
+        dynamic = [n for n, t in self.engine.tensors.items() if t.is_input and t.shape[0] == -1]
+        if not all(n in self.shapes for n in dynamic):
+            return None
+        return self.shapes[dynamic[0]][0] if dynamic else None
+
+    def get_tensor_shape(self, name: str) -> tuple[int, ...]:
+        shape = self.engine.tensors[name].shape
+        if shape[0] != -1:
+            return shape
+        if name in self.shapes:
+            return self.shapes[name]
+        rows = None if self.engine.tensors[name].is_input else self._rows()
+        return shape if rows is None else (rows,) + shape[1:]
 
     def _compile_once(self) -> None:
         """TensorRT-RTX's JIT: compile on first use unless the runtime cache has the kernels."""
@@ -183,14 +232,18 @@ class FakeContext:
 
     def execute_async_v3(self, stream: int) -> bool:
         assert isinstance(stream, int)
+        if self.engine.profiles and self._rows() is None:
+            return False  # not every batched input's shape is set
         if self.runs == 0:
             self._compile_once()
         self.runs += 1
+        if self.engine.profiles:
+            self.calls.append((self.profile, self._rows()))
         def at(name):
-            t = self.engine.tensors[name]
-            nbytes = int(np.prod(t.shape)) * t.dtype.itemsize
+            t, shape = self.engine.tensors[name], self.get_tensor_shape(name)
+            nbytes = int(np.prod(shape)) * t.dtype.itemsize
             buf = (ctypes.c_byte * nbytes).from_address(self.addresses[name])
-            return np.frombuffer(buf, t.dtype).reshape(t.shape)
+            return np.frombuffer(buf, t.dtype).reshape(shape)
         outputs = self.engine.fn({n: at(n).copy() for n, t in self.engine.tensors.items() if t.is_input})
         for name, value in outputs.items():
             at(name)[...] = value
@@ -202,8 +255,10 @@ class FakeEngine:
 
     refittable = False
 
-    def __init__(self, tensors: dict[str, Tensor], fn: Callable[[dict], dict]) -> None:
+    def __init__(self, tensors: dict[str, Tensor], fn: Callable[[dict], dict],
+                 profiles: list[tuple[int, int, int]] | None = None) -> None:
         self.tensors, self.fn = tensors, fn
+        self.profiles = profiles  # (min, opt, max) target counts per profile; None: batch 1
         self.contexts: list[FakeContext] = []
         self.kernel = "kernels-" + "-".join(tensors)  # what its JIT compiles
         self.compilations = 0
@@ -218,6 +273,18 @@ class FakeEngine:
 
     def get_tensor_shape(self, name: str):
         return self.tensors[name].shape
+
+    @property
+    def num_optimization_profiles(self) -> int:
+        return len(self.profiles) if self.profiles else 1
+
+    def get_tensor_profile_shape(self, name: str, index: int):
+        """[min, opt, max] shapes of an input under one profile (inputs only, as in TensorRT)."""
+        tensor = self.tensors[name]
+        assert tensor.is_input, "profile shapes exist for inputs only"
+        if tensor.shape[0] != -1:
+            return [tensor.shape] * 3
+        return [(count,) + tensor.shape[1:] for count in self.profiles[index]]
 
     def get_tensor_dtype(self, name: str):
         return self.tensors[name].dtype
@@ -257,6 +324,24 @@ def toy_engines(search_dtype=np.float32) -> dict[str, LoadedEngine]:
                         lambda t: {"y": t["x"] + t["k"], "f": t["x"] * t["k"]})
     return {"template": loaded("template", template, "target", graphs),
             "search": loaded("search", search, "frame", graphs)}
+
+
+BATCH_PROFILES = [(1, 1, 16), (1, 4, 16), (1, 8, 16)]  # engines/batch.py: BATCH_OPT, 1..BATCH_MAX
+
+
+def batched_engines(profiles=BATCH_PROFILES) -> dict[str, LoadedEngine]:
+    """toy_engines with a batched per-frame `search`: x, k, y, f are Nx4 (N 1..16), k stacked
+    from the per-target `template` outputs, as a batch=dynamic export's engines are built."""
+    f32, graphs = np.dtype(np.float32), ["template", "search"]
+    template = FakeEngine({"z": Tensor((1, 4), f32, True), "k": Tensor((1, 4), f32, False)},
+                          lambda t: {"k": 2 * t["z"]})
+    search = FakeEngine({"x": Tensor((-1, 4), f32, True), "k": Tensor((-1, 4), f32, True),
+                         "y": Tensor((-1, 4), f32, False), "f": Tensor((-1, 4), f32, False)},
+                        lambda t: {"y": t["x"] + t["k"], "f": t["x"] * t["k"]}, profiles)
+    engines = {"template": loaded("template", template, "target", graphs),
+               "search": loaded("search", search, "frame", graphs)}
+    engines["search"].meta["batch"] = {"min": 1, "max": 16, "opt": [p[1] for p in profiles], "dim": 0}
+    return engines
 
 
 def siammask_io_engines() -> dict[str, LoadedEngine]:
