@@ -14,7 +14,13 @@ test: install
 
 # Slow checks: closed-loop parity on real sequences, engine builds; -rP prints their tables.
 parity: install
-	$(PYTHON) -m pytest -m slow -q -rP
+	$(PYTHON) -m pytest -m "slow and not full" -q -rP
+
+# Full-size deployment graphs (RTS at 480x832 with 32/50 memory slots): minutes each on a CPU,
+# so CI runs the same graphs at small sizes instead (marker `full`).
+.PHONY: full-size
+full-size: install
+	$(PYTHON) -m pytest -m full -q -rP
 
 # The edge install (README "Edge install"): a fresh venv with only the runtime extras, no torch and
 # no onnx, tracks davis-blackswan and builds TensorRT-RTX engines. Also part of `make parity`.

@@ -163,6 +163,7 @@ def test_random_weights_are_cached_and_reproducible(model) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.full
 def test_full_size_export_matches_torch(model, tmp_path) -> None:
     """480x832 crops, 32 / 50 memory slots: the deployment's graphs."""
     from masktrt.export.models.rts.crops import sequence_crops
