@@ -387,19 +387,26 @@ def _backend_problems(entry: dict[str, Any], stages: dict[str, list[str]]) -> li
         return [f"{name}: bad status {entry.get('status')!r}"]
     if entry["status"] == "not measured":
         return [] if isinstance(entry.get("reason"), str) else [f"{name}: not measured without a reason"]
-    problems = []
-    for stage in stages["track"]:
-        stats = entry.get("stages", {}).get(stage)
-        if not isinstance(stats, dict) or any(k not in stats for k in STATS_KEYS):
-            problems.append(f"{name}: stage '{stage}' missing or incomplete")
-    for stage in stages["init"]:
-        if stage not in entry.get("init", {}):
-            problems.append(f"{name}: init stage '{stage}' missing")
+    problems = _stage_problems(name, entry.get("stages", {}), stages["track"], "stage")
+    problems += _stage_problems(name, entry.get("init", {}), stages["init"], "init stage")
     if not isinstance(entry.get("memory"), dict) or "host_peak_rss_mib" not in entry["memory"]:
         problems.append(f"{name}: memory missing")
     if not isinstance(entry.get("scaling"), list) or not entry["scaling"]:
         return problems + [f"{name}: scaling missing"]
     return problems + [p for row in entry["scaling"] for p in _batched_problems(name, row)]
+
+
+def _stage_problems(name: str, measured: dict[str, Any], declared: list[str],
+                    what: str) -> list[str]:
+    """The whole call's total must be measured; a declared stage may be absent (a tracker's
+    conditional step that never ran, e.g. OceanPlus's template update, or the cyclic-init
+    search of a box-only start when the sequence starts from a mask), but not incomplete."""
+    problems = [] if TOTAL in measured else [f"{name}: {what} '{TOTAL}' missing"]
+    for stage in (s for s in declared if s in measured):
+        stats = measured[stage]
+        if not isinstance(stats, dict) or any(k not in stats for k in STATS_KEYS):
+            problems.append(f"{name}: {what} '{stage}' incomplete")
+    return problems
 
 
 BATCHED_KEYS = ("sequential", "batched", "sequential_per_target_ms", "batched_per_target_ms",

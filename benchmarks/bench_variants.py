@@ -153,7 +153,8 @@ def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | Non
         return model, {**deploy.source, "width": deploy.model.get("width")}, Path(options.onnx_dir)
     model, source = load_tracker_model(options.tracker, options.checkpoint, seed=options.seed,
                                        width=options.width, variant=options.variant)
-    return model.eval(), {**source, "width": options.width}, None
+    width = registry.get(options.tracker).load_export().model_record(model).get("width")
+    return model.eval(), {**source, "width": width}, None  # a checkpoint's own width
 
 
 def cached_export(model: Any, source: dict[str, Any], options: BenchOptions,

@@ -196,8 +196,14 @@ def test_smoke_markdown_and_png_are_written(smoke_report):
 def test_validate_report_names_what_is_wrong(smoke_report):
     _, report = smoke_report
     broken = json.loads(json.dumps(report))
-    del broken["backends"][0]["stages"]["search"]
-    assert any("search" in p for p in validate_report(broken))
+    del broken["backends"][0]["stages"]["search"]["p99_ms"]
+    assert any("'search' incomplete" in p for p in validate_report(broken))
+    broken = json.loads(json.dumps(report))
+    del broken["backends"][0]["stages"]["total"]
+    assert any("'total' missing" in p for p in validate_report(broken))
+    absent = json.loads(json.dumps(report))  # a conditional stage that never ran is fine
+    del absent["backends"][0]["stages"]["refine"]
+    assert not validate_report(absent)
     broken = json.loads(json.dumps(report))
     broken["schema_version"] = 99
     assert validate_report(broken)
