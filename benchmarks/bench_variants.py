@@ -143,6 +143,7 @@ def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
 def load_weights(options: BenchOptions) -> tuple[Any, dict[str, Any], Path | None]:
     """(torch model, source record, ONNX folder or None). With --onnx the weights are rebuilt
     from its deploy.json, so both backends always run the same model."""
+    from masktrt import registry
     from masktrt.export.model_source import load_tracker_model, model_for_deploy
 
     if options.onnx_dir is not None:

@@ -45,3 +45,16 @@ def test_plot_medians_and_lines_stay_visible() -> None:
     styles = {(line.get_linestyle(), line.get_marker()) for line in right.lines}
     assert len(styles) == 3
     plt.close(fig)
+
+
+def test_load_weights_records_the_checkpoints_own_width(tmp_path) -> None:
+    """The report's weights record says what ran: the demo checkpoint's width, not --width."""
+    pytest.importorskip("torch")
+    from masktrt.benchmarks.bench_options import BenchOptions
+    from masktrt.benchmarks.bench_variants import load_weights
+    from masktrt.paths import demo_weights
+
+    if demo_weights() is None:
+        pytest.skip("this build has no demo checkpoint")
+    _, source, onnx_dir = load_weights(BenchOptions(sequence=tmp_path, checkpoint=demo_weights()))
+    assert source["width"] == 0.5 and source["kind"] == "checkpoint" and onnx_dir is None
