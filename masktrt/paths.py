@@ -38,7 +38,6 @@ def cache_dir(*parts: str) -> Path:
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEMO_WEIGHTS = WEIGHTS_DIR / "siammask_demo.safetensors"
 
 
 def demo_weights(tracker: str = "siammask") -> Path | None:
