@@ -91,6 +91,16 @@ def soak_api(onnx_dir: Path, frames: int, every: int) -> dict[str, Any]:
     return _report("api", frames, seconds, samples, lost=lost)
 
 
+def soak_api_isolated(onnx_dir: Path, frames: int, every: int) -> dict[str, Any]:
+    """`soak_api` in a fresh interpreter: RSS measured in a process that already ran other
+    work (a test session that loaded and freed large models) grows while the allocator
+    re-touches pages freed earlier, which says nothing about the API's own memory."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(soak_api, (Path(onnx_dir), frames, every))
+
+
 def write_video(path: Path, frames: int) -> Path:
     """The synthetic frames as an MP4 for `masktrt track --video` (no 10 000 image files)."""
     from masktrt.runtime.video import Mp4Writer

@@ -27,7 +27,7 @@ def assert_flat(report):
 
 @pytest.mark.slow
 def test_api_memory_is_flat_over_10000_frames(onnx_dir):
-    assert_flat(soak.soak_api(onnx_dir, FRAMES, EVERY))
+    assert_flat(soak.soak_api_isolated(onnx_dir, FRAMES, EVERY))
 
 
 @pytest.mark.slow
