@@ -47,14 +47,16 @@ def score_step(seq, step: loop.Step, frames: Frames) -> None:
         frames.f.append(boundary_f(mask, gt))
 
 
-def track(model, seq) -> Frames:
-    """Track `seq` from its initial box with the PyTorch reference; its per-frame figures."""
+def track(model, seq, tracker: str = SIAMMASK, preset=PRESET, use_mask: bool = False) -> Frames:
+    """Track `seq` with the PyTorch reference from its initial box (and its first mask when
+    `use_mask` and the sequence has one); its per-frame figures."""
     from masktrt.export.torch_backend import TorchRunner
 
     frames = Frames()
     box = tuple(float(v) for v in seq.init_box())
-    with TorchRunner(model, tracker=SIAMMASK) as runner:
-        loop.run(make_tracker(SIAMMASK, runner, PRESET), iter(seq), box,
+    mask = seq.mask(0) if use_mask and seq.has_masks else None
+    with TorchRunner(model, tracker=tracker) as runner:
+        loop.run(make_tracker(tracker, runner, preset), iter(seq), box, mask=mask,
                  on_step=lambda step, _: score_step(seq, step, frames))
     return frames
 
@@ -69,9 +71,11 @@ def row(name: str, frames: Frames) -> dict:
     return out
 
 
-def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES) -> dict:
+def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracker: str = SIAMMASK,
+                      preset=PRESET, use_mask: bool = False) -> dict:
     """The table rows, the pooled confidence separation and the lost threshold it suggests
-    (sequences absent here are skipped and listed)."""
+    (sequences absent here are skipped and listed). `use_mask`: start from the first mask
+    where the sequence has one (OceanPlus's protocol); rows then say which start each had."""
     from masktrt.paths import shared_sequence
     from masktrt.runtime.sequences import load_sequence
 
@@ -81,11 +85,14 @@ def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES) -> dic
         if path is None:
             missing.append(name)
             continue
-        frames = track(model, load_sequence(path))
-        rows.append(row(name, frames))
+        seq = load_sequence(path)
+        frames = track(model, seq, tracker, preset, use_mask)
+        start = {"init": "mask" if seq.has_masks else "box"} if use_mask else {}
+        rows.append({**row(name, frames), **start})
         scores += frames.score
         ious += frames.iou
-    return {"preset": PRESET, "sequences": rows, "missing": missing,
+    label = preset if isinstance(preset, str) else preset.to_dict()
+    return {"preset": label, "sequences": rows, "missing": missing,
             "confidence": separation(np.asarray(scores), np.asarray(ious)) if ious else None}
 
 

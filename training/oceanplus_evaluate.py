@@ -16,10 +16,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from masktrt.runtime import loop
-from masktrt.runtime.trackers import make_tracker
 from masktrt.specs.oceanplus import NAME
-from masktrt.training.held_out import Frames, markdown, row, score_step
+from masktrt.training import held_out
+from masktrt.training.held_out import Frames, markdown
 from masktrt.training.real import EVALUATION_SEQUENCES
 
 PRESET = "davis2016"  # the mask-centric preset; --preset vot2020 for the VOT one
@@ -35,40 +34,14 @@ def preset_config(name: str, seg_thr: float | None = None):
 
 def track(model, seq, preset) -> Frames:
     """Track `seq` from its first-frame mask (else its box); its per-frame figures."""
-    from masktrt.export.torch_backend import TorchRunner
-
-    frames = Frames()
-    box = tuple(float(v) for v in seq.init_box())
-    mask = seq.mask(0) if seq.has_masks else None
-    with TorchRunner(model, tracker=NAME) as runner:
-        loop.run(make_tracker(NAME, runner, preset), iter(seq), box, mask=mask,
-                 on_step=lambda step, _: score_step(seq, step, frames))
-    return frames
+    return held_out.track(model, seq, NAME, preset, use_mask=True)
 
 
 def evaluate_held_out(model, preset=PRESET,
                       names: Iterable[str] = EVALUATION_SEQUENCES) -> dict:
-    """Table rows, pooled confidence separation (sequences absent here are listed)."""
-    import numpy as np
-
-    from masktrt.paths import shared_sequence
-    from masktrt.runtime.sequences import load_sequence
-    from masktrt.training.confidence import separation
-
-    rows, scores, ious, missing = [], [], [], []
-    for name in names:
-        path = shared_sequence(name)
-        if path is None:
-            missing.append(name)
-            continue
-        seq = load_sequence(path)
-        frames = track(model, seq, preset)
-        rows.append({**row(name, frames), "init": "mask" if seq.has_masks else "box"})
-        scores += frames.score
-        ious += frames.iou
-    name = preset if isinstance(preset, str) else preset.to_dict()
-    return {"preset": name, "sequences": rows, "missing": missing,
-            "confidence": separation(np.asarray(scores), np.asarray(ious)) if ious else None}
+    """SiamMask's held-out table (`training.held_out`), tracked by OceanPlus from the first mask
+    where the sequence has one."""
+    return held_out.evaluate_held_out(model, names, NAME, preset, use_mask=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,14 +25,15 @@ from masktrt.errors import MasktrtError
 from masktrt.export.models.backbones import EFFICIENTNET_LITE0, RESNET50, load_pretrained
 from masktrt.export.models.oceanplus import OceanPlus
 from masktrt.export.models.oceanplus.checkpoint import load_checkpoint, save_checkpoint
-from masktrt.training.model_setup import freeze, param_groups, set_train_mode
+from masktrt.training.model_setup import freeze, set_train_mode
 from masktrt.training.oceanplus_losses import cls_loss, iou_loss, mask_loss
 from masktrt.training.oceanplus_pairs import OceanPair, batch_pairs
 from masktrt.training.pairs import Mix, SceneWindow
-from masktrt.training.train import CHECKPOINT, STATE, _progress, log_row, truncate_log
+from masktrt.training import train as siammask_train
+from masktrt.training.train import (CHECKPOINT, STATE, _progress, log_row, make_optimizer,
+                                    real_sequences, truncate_log)
 
 BOX_INIT = 32.0  # crop px: initial l,t,r,b (half a typical target side in the 255 crop)
-LOSS_NAMES = ("cls", "box", "mask")
 
 
 @dataclass(frozen=True)
@@ -106,30 +107,10 @@ def compute_losses(model: OceanPlus, batch: OceanBatch) -> dict[str, torch.Tenso
             "mask": mask_loss(logits[batch.positive], batch.mask, batch.contour)}
 
 
-def total_loss(losses: dict[str, torch.Tensor], weights: tuple[float, float, float]) -> torch.Tensor:
-    return sum(w * losses[k] for w, k in zip(weights, LOSS_NAMES))
-
-
-def make_optimizer(model: OceanPlus, config: OceanTrainConfig) -> torch.optim.Optimizer:
-    groups = param_groups(model, config.lr, config.backbone_lr)
-    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-
-
 def train_step(model: OceanPlus, optimizer: torch.optim.Optimizer, batch: OceanBatch,
                config: OceanTrainConfig, step: int) -> dict[str, float]:
-    """One optimizer step; a non-finite loss stops the run with the way out."""
-    for group in optimizer.param_groups:
-        group["lr"] = config.lr_at(step) * group.get("scale", 1.0)
-    losses = compute_losses(model, batch)
-    loss = total_loss(losses, config.weights)
-    if not torch.isfinite(loss):
-        raise MasktrtError(f"training loss became {loss.item()} at step {step}",
-                           "resume from the last checkpoint with a lower --lr")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-    optimizer.step()
-    return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
+    """SiamMask's optimizer step (`training.train.train_step`) on OceanPlus's losses."""
+    return siammask_train.train_step(model, optimizer, batch, config, step, compute_losses)
 
 
 def fresh_model(config: OceanTrainConfig) -> OceanPlus:
@@ -174,15 +155,6 @@ def resume(path: Path, config: OceanTrainConfig
     state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
     return model, optimizer, int(state["step"]), float(state["elapsed"])
-
-
-def real_sequences(config: OceanTrainConfig) -> list:
-    """The real training sequences when the run uses them (never the evaluation ones)."""
-    if config.real <= 0 and config.negative <= 0:
-        return []
-    from masktrt.training.real import training_sequences
-
-    return training_sequences()
 
 
 def train(out: str | Path, config: OceanTrainConfig, resume_from: str | Path | None = None,

@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -111,10 +112,13 @@ def make_optimizer(model: SiamMask, config: TrainConfig) -> torch.optim.Optimize
 
 
 def train_step(model: SiamMask, optimizer: torch.optim.Optimizer, batch: Batch,
-               config: TrainConfig, step: int) -> dict[str, float]:
+               config: TrainConfig, step: int, losses_of: Callable | None = None
+               ) -> dict[str, float]:
+    """One optimizer step on the losses `losses_of(model, batch)` (default: SiamMask's; the
+    OceanPlus run passes its own); a non-finite loss stops the run with the way out."""
     for group in optimizer.param_groups:
         group["lr"] = config.lr_at(step) * group.get("scale", 1.0)
-    losses = compute_losses(model, batch)
+    losses = (losses_of or compute_losses)(model, batch)
     loss = total_loss(losses, config.weights)
     if not torch.isfinite(loss):
         raise MasktrtError(f"training loss became {loss.item()} at step {step}",
