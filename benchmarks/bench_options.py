@@ -23,6 +23,7 @@ class BenchOptions:
     extra_onnx: tuple[Path, ...] = ()  # more graph folders of the same weights, e.g. INT8
     precision: str = "fp32"
     correlation: str = "dynamic"
+    export_options: tuple[tuple[str, str], ...] = ()  # --option KEY=VALUE (e.g. rts sizes)
     frames: int = 20
     warmup: int = 2
     targets: tuple[int, ...] = (1, 2, 4, 8)
@@ -35,6 +36,15 @@ class BenchOptions:
     provider: str = "auto"
     tracker: str = SIAMMASK
     progress: bool = True
+
+    def tracker_options(self) -> dict[str, str]:
+        """The export options the tracker declares: --xcorr where it has `correlation` (Siamese
+        trackers), then the --option pairs, which win."""
+        from masktrt import registry
+
+        declared = registry.spec(self.tracker).options
+        xcorr = {"correlation": self.correlation} if "correlation" in declared else {}
+        return {**xcorr, **dict(self.export_options)}
 
     def validate(self) -> None:
         unknown = [b for b in self.backends if b not in BACKEND_NAMES]

@@ -68,8 +68,10 @@ def runtime_memory() -> DeviceMemory:
                         "cudaMemGetInfo in-use delta after the run (not a peak)")
 
 
-def torch_variants(model: Any, gpu: bool, tracker: str) -> list[Variant]:
-    """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only."""
+def torch_variants(model: Any, gpu: bool, tracker: str,
+                   options: dict[str, str] | None = None) -> list[Variant]:
+    """Eager FP32 (the baseline) always; eager FP16 and torch.compile on a GPU only. `options`:
+    the export options the graphs would have (e.g. RTS's traced sizes)."""
     import torch
 
     from masktrt.export.torch_backend import TorchRunner
@@ -80,18 +82,22 @@ def torch_variants(model: Any, gpu: bool, tracker: str) -> list[Variant]:
     memory = torch_memory if cuda else None
     info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
     fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
-                   lambda: TorchRunner(model, device=device, tracker=tracker), None, events, memory,
+                   lambda: TorchRunner(model, device=device, tracker=tracker, options=options), None,
+                   events, memory,
                    info)
     reason = None if cuda else NO_GPU
     fp16 = Variant("torch-fp16", "torch eager FP16", device,
-                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device, tracker=tracker),
+                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device, tracker=tracker,
+                                       options=options),
                    reason, events, memory, info)
     compiled = Variant("torch-compile", "torch.compile FP32", device,
-                       lambda: compiled_backend(model, device, tracker), reason, events, memory, info)
+                       lambda: compiled_backend(model, device, tracker, options), reason, events,
+                       memory, info)
     return [fp32, fp16, compiled]
 
 
-def compiled_backend(model: Any, device: str, tracker: str) -> Any:
+def compiled_backend(model: Any, device: str, tracker: str,
+                     options: dict[str, str] | None = None) -> Any:
     """The torch backend with each of the model's entry points wrapped in torch.compile
     (compiled on first use, i.e. during the warm-up frames). The entry points are the export
     side's `entry_points` where it names them, else the graph names (SiamMask's methods are
@@ -100,7 +106,7 @@ def compiled_backend(model: Any, device: str, tracker: str) -> Any:
 
     from masktrt.export.torch_backend import TorchRunner
 
-    backend = TorchRunner(copy.deepcopy(model), device=device, tracker=tracker)
+    backend = TorchRunner(copy.deepcopy(model), device=device, tracker=tracker, options=options)
     for name in getattr(backend.side, "entry_points", backend.spec.graph_names):
         setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
     return backend
@@ -174,10 +180,10 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions,
 
     from masktrt.specs.base import BATCH, BATCH_CORRELATION, BATCH_DYNAMIC
 
-    tracker_options = ({"correlation": BATCH_CORRELATION, BATCH: BATCH_DYNAMIC} if batch
-                       else {"correlation": options.correlation})
+    tracker_options = ({**options.tracker_options(), "correlation": BATCH_CORRELATION,
+                        BATCH: BATCH_DYNAMIC} if batch else options.tracker_options())
     key = json.dumps({"tracker": options.tracker, "source": source, "precision": options.precision,
-                      "correlation": options.correlation, "preset": options.preset,
+                      "options": tracker_options, "preset": options.preset,
                       **({BATCH: BATCH_DYNAMIC} if batch else {})}, sort_keys=True)
     root = cache_dir("bench-onnx")
     folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -206,7 +212,7 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
                    onnx_dir: Path | None, gpu: bool) -> list[Variant]:
     variants: list[Variant] = []
     if "torch" in options.backends:
-        variants += torch_variants(model, gpu, options.tracker)
+        variants += torch_variants(model, gpu, options.tracker, options.tracker_options())
     if "onnxruntime" in options.backends:
         variants.append(onnxruntime_variant(onnx_dir or cached_export(model, source, options),
                                             options.provider, gpu))

@@ -325,6 +325,12 @@ def save_state_dict(model: torch.nn.Module, path: str | Path, metadata: dict[str
                     fp16: bool = False) -> Path:
     """Any model's state dict as safetensors with `metadata`, written atomically, with the sha256
     of its tensor bytes in the header (every tracker's files are checked the same way)."""
+    return save_tensors(model.state_dict(), path, metadata, fp16)
+
+
+def save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata: dict[str, str],
+                 fp16: bool = False) -> Path:
+    """`save_state_dict` for any name -> tensor mapping (e.g. a partial state dict)."""
     import hashlib
 
     from safetensors.torch import save
@@ -332,7 +338,7 @@ def save_state_dict(model: torch.nn.Module, path: str | Path, metadata: dict[str
     from masktrt.files import write_bytes
 
     state = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().contiguous().cpu()
-             for k, v in model.state_dict().items()}
+             for k, v in tensors.items()}
     metadata = dict(metadata)
     _, data = safetensors_data(save(state, metadata=metadata))  # tensor bytes: metadata-independent
     metadata[CHECKSUM_KEY] = hashlib.sha256(data).hexdigest()

@@ -31,6 +31,7 @@ class Frames:
     score: list[float] = field(default_factory=list)
     j: list[float] = field(default_factory=list)
     f: list[float] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # RTS: the classifier's branch per frame
 
 
 def score_step(seq, step: loop.Step, frames: Frames) -> None:
@@ -40,6 +41,8 @@ def score_step(seq, step: loop.Step, frames: Frames) -> None:
     i, result = step.index, step.result
     frames.iou.append(float(box_iou(result.box, seq.boxes[i])))
     frames.score.append(float(result.score))
+    if "clf_flag" in result.extra:
+        frames.flags.append(str(result.extra["clf_flag"]))
     if seq.has_masks:
         gt = seq.mask(i)
         mask = result.mask if result.mask is not None else np.zeros_like(gt)
@@ -47,15 +50,17 @@ def score_step(seq, step: loop.Step, frames: Frames) -> None:
         frames.f.append(boundary_f(mask, gt))
 
 
-def track(model, seq, tracker: str = SIAMMASK, preset=PRESET, use_mask: bool = False) -> Frames:
+def track(model, seq, tracker: str = SIAMMASK, preset=PRESET, use_mask: bool = False,
+          options: dict | None = None) -> Frames:
     """Track `seq` with the PyTorch reference from its initial box (and its first mask when
-    `use_mask` and the sequence has one); its per-frame figures."""
+    `use_mask` and the sequence has one); its per-frame figures. `options`: export options
+    the reference runs at (RTS: `sizes`)."""
     from masktrt.export.torch_backend import TorchRunner
 
     frames = Frames()
     box = tuple(float(v) for v in seq.init_box())
     mask = seq.mask(0) if use_mask and seq.has_masks else None
-    with TorchRunner(model, tracker=tracker) as runner:
+    with TorchRunner(model, tracker=tracker, options=options) as runner:
         loop.run(make_tracker(tracker, runner, preset), iter(seq), box, mask=mask,
                  on_step=lambda step, _: score_step(seq, step, frames))
     return frames
@@ -68,11 +73,13 @@ def row(name: str, frames: Frames) -> dict:
            "box_auc": success_auc(ious), "score_auc": separation(frames.score, ious)["auc"]}
     if frames.j:
         out.update(J=float(np.mean(frames.j)), F=float(np.mean(frames.f)))
+    if frames.flags:
+        out["flags"] = {flag: frames.flags.count(flag) for flag in sorted(set(frames.flags))}
     return out
 
 
 def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracker: str = SIAMMASK,
-                      preset=PRESET, use_mask: bool = False) -> dict:
+                      preset=PRESET, use_mask: bool = False, options: dict | None = None) -> dict:
     """The table rows, the pooled confidence separation and the lost threshold it suggests
     (sequences absent here are skipped and listed). `use_mask`: start from the first mask
     where the sequence has one (OceanPlus's protocol); rows then say which start each had."""
@@ -86,7 +93,7 @@ def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracke
             missing.append(name)
             continue
         seq = load_sequence(path)
-        frames = track(model, seq, tracker, preset, use_mask)
+        frames = track(model, seq, tracker, preset, use_mask, options)
         start = {"init": "mask" if seq.has_masks else "box"} if use_mask else {}
         rows.append({**row(name, frames), **start})
         scores += frames.score

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="precision of the exported graphs (the baseline is always FP32)")
     parser.add_argument("--xcorr", default="dynamic", choices=("dynamic", "unrolled"),
                         help="correlation strategy of the exported graphs")
+    common.add_option_argument(parser)
     common.add_provider_argument(parser)
     parser.add_argument("--frames", type=int, default=20, help="timed frames per backend")
     parser.add_argument("--warmup", type=int, default=2, help="untimed frames after init")
@@ -86,7 +87,8 @@ def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
         sequence=sequence, backends=backends, onnx_dir=Path(args.onnx) if args.onnx else None,
         engines_dir=Path(args.engines) if args.engines else None,
         extra_onnx=tuple(Path(d) for d in args.extra_onnx), precision=args.precision,
-        correlation=args.xcorr, frames=args.frames, warmup=args.warmup, targets=args.targets,
+        correlation=args.xcorr, export_options=tuple(common.parse_options(args.option).items()),
+        frames=args.frames, warmup=args.warmup, targets=args.targets,
         scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
         width=args.width, preset=common.preset_name(args), provider=args.provider,
         progress=not args.no_progress, tracker=args.tracker, variant=args.variant)

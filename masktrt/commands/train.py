@@ -8,6 +8,9 @@ demo recipe (masktrt/weights/MODEL_CARD.md): EfficientNet-Lite0 from ImageNet wi
 and first 5 blocks frozen, heads at width 0.5, 60 % real / 15 % negative / 25 % synthetic pairs.
 `--tracker oceanplus` trains OceanPlus (MSS) with the same recipe and options
 (`training.oceanplus_train`; masktrt/weights/OCEANPLUS_MODEL_CARD.md); --eval is SiamMask's only.
+`--tracker rts` trains RTS's classifier and the decoder's last level on the seeded random network
+by episodes (`training.rts_train`; masktrt/weights/RTS_MODEL_CARD.md): --steps, --batch (episodes
+per step), --lr, --final-lr, --seed, --save-every, --max-minutes, --threads and --export-fp16 apply.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ HELP = "train the small demo SiamMask (or OceanPlus) on real + synthetic data (r
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder (created)")
-    parser.add_argument("--tracker", default="siammask", choices=("siammask", "oceanplus"),
-                        help="network to train (oceanplus: training.oceanplus_train)")
+    parser.add_argument("--tracker", default="siammask", choices=("siammask", "oceanplus", "rts"),
+                        help="network to train (oceanplus: training.oceanplus_train, rts: "
+                             "training.rts_train)")
     parser.add_argument("--variant", default="mss", choices=("mss",),
                         help="OceanPlus mask decoder (only the single-stage MSS is trained)")
     parser.add_argument("--steps", type=int, default=1200, help="total optimizer steps")
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tracker == "oceanplus":
         return run_oceanplus(args)
+    if args.tracker == "rts":
+        return run_rts(args)
     torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, width=args.width, batch=args.batch, lr=args.lr,
                          final_lr=args.final_lr, seed=args.seed, save_every=args.save_every,
@@ -94,3 +100,32 @@ def run_oceanplus(args: argparse.Namespace) -> int:
         raise MasktrtError("--eval is SiamMask's synthetic evaluation",
                            "drop --eval and run python -m masktrt.training.oceanplus_evaluate CKPT")
     return run_command(args)
+
+
+def run_rts(args: argparse.Namespace) -> int:
+    """The RTS episode trainer; its held-out table is `python -m masktrt.training.rts_evaluate`."""
+    from pathlib import Path
+
+    import torch
+
+    from masktrt.training.rts_train import RtsTrainConfig, save, train_rts
+
+    torch.set_num_threads(args.threads)
+    config = RtsTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, final_lr=args.final_lr,
+                            seed=args.seed, save_every=args.save_every)
+    max_seconds = None if args.max_minutes is None else 60 * args.max_minutes
+    path = train_rts(args.out, config, not args.no_progress, max_seconds)
+    print(f"checkpoint: {path}")
+    if args.export_fp16:
+        from masktrt.export.models.rts.seeded_partial import load_partial
+
+        model = load_partial(path)
+        steps = read_steps(path)
+        print(f"fp16 weights: {save(model, Path(args.out), config, steps, True, Path(args.export_fp16))}")
+    return 0
+
+
+def read_steps(path) -> int:
+    from masktrt.export.models.rts.seeded_partial import read_metadata
+
+    return int(read_metadata(path).get("steps", 0))

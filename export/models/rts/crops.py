@@ -22,20 +22,38 @@ CENTER_JITTER, SCALE_JITTER = 0.25, 0.15  # fraction of the target size; log-uni
 Box = tuple[float, float, float, float]  # cx, cy, w, h
 
 
-def rts_crop(frame: np.ndarray, box: Box, rng: np.random.Generator | None = None,
-             crop_hw: tuple[int, int] = CROP_HW, area_scale: float | None = None) -> np.ndarray:
-    """1x3xHxW float32 BGR 0..255 of `frame` around `box` (jittered when `rng` is given); the
-    crop side is `area_scale` (default: the search area's 6, STA's is 4) x the target's."""
+def crop_warp(box: Box, rng: np.random.Generator | None = None, crop_hw: tuple[int, int] = CROP_HW,
+              area_scale: float | None = None) -> np.ndarray:
+    """2x3 affine frame -> crop: `box` centred (jittered when `rng` is given), the crop side
+    `area_scale` (default: the search area's 6, STA's is 4) x the target's."""
     cx, cy, w, h = box
     area_scale = area_scale or TrackerConfig().search_area_scale
     scale = math.sqrt(crop_hw[0] * crop_hw[1]) / (area_scale * math.sqrt(w * h))
     if rng is not None:
         cx, cy = np.array([cx, cy]) + rng.uniform(-CENTER_JITTER, CENTER_JITTER, 2) * (w, h)
         scale *= math.exp(rng.uniform(-SCALE_JITTER, SCALE_JITTER))
-    warp = np.array([[scale, 0, crop_hw[1] / 2 - scale * cx], [0, scale, crop_hw[0] / 2 - scale * cy]])
-    crop = cv2.warpAffine(frame, warp, (crop_hw[1], crop_hw[0]), flags=cv2.INTER_LINEAR,
+    return np.array([[scale, 0, crop_hw[1] / 2 - scale * cx], [0, scale, crop_hw[0] / 2 - scale * cy]])
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, crop_hw: tuple[int, int], flags: int) -> np.ndarray:
+    return cv2.warpAffine(image, matrix, (crop_hw[1], crop_hw[0]), flags=flags,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def rts_crop(frame: np.ndarray, box: Box, rng: np.random.Generator | None = None,
+             crop_hw: tuple[int, int] = CROP_HW, area_scale: float | None = None) -> np.ndarray:
+    """1x3xHxW float32 BGR 0..255 of `frame` around `box` (`crop_warp`)."""
+    crop = warp(frame, crop_warp(box, rng, crop_hw, area_scale), crop_hw, cv2.INTER_LINEAR)
     return crop.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def crop_with_mask(frame: np.ndarray, mask: np.ndarray, box: Box, rng: np.random.Generator | None,
+                   crop_hw: tuple[int, int] = CROP_HW) -> tuple[np.ndarray, np.ndarray]:
+    """(1x3xHxW crop, HxW uint8 {0,1} mask) cut by the same warp: a training sample."""
+    matrix = crop_warp(box, rng, crop_hw)
+    image = warp(frame, matrix, crop_hw, cv2.INTER_LINEAR).transpose(2, 0, 1)[None]
+    cut = warp((mask > 0).astype(np.uint8), matrix, crop_hw, cv2.INTER_NEAREST)
+    return image.astype(np.float32), cut
 
 
 def sequence_crops(path: str | Path, frames: int = 2, crop_hw: tuple[int, int] = CROP_HW) -> CropSet:

@@ -25,6 +25,7 @@ from masktrt.export.models.rts.chain import Case, first_feeds, run_torch, tracke
 from masktrt.export.models.rts.crops import fitted
 from masktrt.export.models.rts.fp32_nodes import fp32_nodes
 from masktrt.export.models.rts.graphs import graph_modules
+from masktrt.export.models.rts.seeded_partial import is_partial
 from masktrt.specs.rts import IM, IM5, MASK, SIZES, SPEC, GraphSizes, parse_sizes, sizes_of
 
 MODEL_NAME = "rts50"
@@ -45,6 +46,8 @@ class RtsExport:
         check_model_args(width, variant)
         from masktrt.export.deploy import checkpoint_source, random_source
 
+        if checkpoint is not None and is_partial(checkpoint):
+            return partial_model(checkpoint)
         if checkpoint is not None:
             from masktrt.export.models.rts.checkpoint import load_checkpoint, load_sta, sta_path
 
@@ -96,6 +99,18 @@ class RtsExport:
     def fp32_nodes(self, graph: str, proto: onnx.ModelProto) -> list[str]:
         """Nodes kept FP32 in FP16 builds: reductions that overflow FP16 (fp32_nodes.py)."""
         return fp32_nodes(proto)
+
+
+def partial_model(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """A seeded-partial file (the demo weights): its RTS, and the seeded random STA of the same
+    seed (no STA was trained: box-only starts get a rough first mask, see the model card)."""
+    from masktrt.export.deploy import checkpoint_source, random_source
+    from masktrt.export.models.rts.random_weights import random_sta
+    from masktrt.export.models.rts.seeded_partial import SEED_KEY, load_partial, read_metadata
+
+    seed = int(read_metadata(Path(checkpoint))[SEED_KEY])
+    source = {**checkpoint_source(checkpoint), "sta": random_source(seed, None)}
+    return load_partial(checkpoint).with_sta(random_sta(seed)), source
 
 
 def check_crops(feeds: Mapping[str, Any], sizes: GraphSizes) -> None:

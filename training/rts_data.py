@@ -1,0 +1,100 @@
+"""RTS training samples: one jittered crop per frame of the real training sequences, with its
+mask, its box and the frozen network's features, computed once.
+
+Why precompute: the demo recipe (training/rts_train.py) trains only the classifier's features
+and initializer and the decoder's last level; the backbone and the segmentation features stay
+the seeded random ones. Their outputs for a crop never change, so each frame's crop goes through
+the ResNet-50 once (689 frames, ~2 min on 2 cores at 240x416) instead of once per episode, and
+an episode costs only the trained parts. Stored in FP16 (~6.4 MB a frame at 240x416, ~4.4 GB in
+all): the frozen features only feed learned layers and closed-form learners, which see FP32.
+One crop per frame means one jitter per frame for the whole run; episodes still differ in which
+frames train and which is tested.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from masktrt.export.models.rts.crops import crop_with_mask
+from masktrt.runtime.sequences import Sequence
+from masktrt.training.real import visible
+
+BATCH = 4  # crops per backbone forward while precomputing
+
+
+@dataclass(frozen=True)
+class FrameSample:
+    """One frame's crop as training sees it: frozen features (FP16) and the target."""
+
+    layers: tuple[torch.Tensor, ...]  # l1..l4, each 1xCxhxw
+    seg_x: torch.Tensor  # 1x512xh16xw16
+    mask: torch.Tensor  # 1x1xHxW float32 {0, 1}
+    box: np.ndarray  # (x, y, w, h) crop px: the mask's bounding box
+
+
+def centre_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(cx, cy, w, h) of a mask's bounding box, in its pixels."""
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    return (x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0), float(y1 - y0)
+
+
+def corner_box(mask: np.ndarray) -> np.ndarray | None:
+    """(x, y, w, h) of a mask's bounding box, None when it is empty."""
+    if not mask.any():
+        return None
+    cx, cy, w, h = centre_box(mask)
+    return np.array([cx - w / 2, cy - h / 2, w, h], dtype=np.float32)
+
+
+def frame_crops(seq: Sequence, rng: np.random.Generator, crop_hw: tuple[int, int]
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(crop, crop mask) of each frame whose target is visible, in and after the crop."""
+    crops = []
+    for t in range(len(seq)):
+        mask = seq.mask(t)
+        if visible(mask):
+            im, cut = crop_with_mask(seq.frame(t), mask, centre_box(mask), rng, crop_hw)
+            if visible(cut):
+                crops.append((im, cut))
+    return crops
+
+
+def featurise(model, crops: list[tuple[np.ndarray, np.ndarray]]) -> list[FrameSample]:
+    """The frozen features of `crops`, BATCH at a time."""
+    out: list[FrameSample] = []
+    for start in range(0, len(crops), BATCH):
+        part = crops[start:start + BATCH]
+        with torch.no_grad():
+            feats = model.features(torch.from_numpy(np.concatenate([im for im, _ in part])))
+        for i, (_, cut) in enumerate(part):
+            layers = tuple(f[i:i + 1].half() for f in feats[:4])
+            mask = torch.from_numpy(cut[None, None].astype(np.float32))
+            out.append(FrameSample(layers, feats[4][i:i + 1].half(), mask, corner_box(cut)))
+    return out
+
+
+def precompute(model, sequences: list[Sequence], seed: int, crop_hw: tuple[int, int],
+               report: Callable[[str], None] = print) -> list[list[FrameSample]]:
+    """Every sequence's samples (sequences with fewer than 4 usable frames are dropped)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for seq in sequences:
+        frames = featurise(model, frame_crops(seq, rng, crop_hw))
+        report(f"{seq.name}: {len(frames)} frames")
+        if len(frames) >= 4:
+            samples.append(frames)
+    return samples
+
+
+def draw_episode(samples: list[list[FrameSample]], rng: np.random.Generator, train: int,
+                 window: int) -> tuple[list[FrameSample], FrameSample]:
+    """`train` frames before a test frame, all within `window` frames of one sequence."""
+    frames = samples[int(rng.integers(len(samples)))]
+    test = int(rng.integers(train, len(frames)))
+    earlier = np.arange(max(0, test - window), test)
+    picks = np.sort(rng.choice(earlier, size=train, replace=False))
+    return [frames[int(i)] for i in picks], frames[test]
