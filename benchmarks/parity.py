@@ -74,6 +74,9 @@ class ParityRow:
     per_frame: dict[str, np.ndarray]
     budgets: list[Budget] = field(default_factory=list)
     seconds: float = 0.0
+    # how often the reference took each branch the tracker reports (closed loop): a loop that
+    # never took a branch says nothing about it (e.g. RTS's classifier: found / not_found)
+    branches: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self, metric: str) -> tuple[float, float]:
         values = self.per_frame[metric]
@@ -112,6 +115,18 @@ def _per_frame(pairs: list[tuple[FrameResult, FrameResult]]) -> dict[str, np.nda
     return {m: np.array([row[m] for row in rows], dtype=np.float64) for m in METRICS}
 
 
+def branch_counts(results: list[FrameResult]) -> dict[str, dict[str, int]]:
+    """Per `extra` key with text or flag values (the branches a tracker reports), the count of
+    frames per value."""
+    counts: dict[str, dict[str, int]] = {}
+    for result in results:
+        for key, value in result.extra.items():
+            if isinstance(value, (str, bool)):
+                per_value = counts.setdefault(key, {})
+                per_value[str(value)] = per_value.get(str(value), 0) + 1
+    return counts
+
+
 def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, seq: Sequence,
                 config: Any, precision: str = "fp32", progress: Progress | None = None,
                 tracker: str = SIAMMASK) -> ParityRow:
@@ -122,7 +137,8 @@ def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, s
     seconds = time.perf_counter() - start
     return ParityRow(name, seq.name, "closed-loop", precision,
                      _per_frame(list(zip(reference[1:], test[1:]))),
-                     loop_budgets("closed-loop", precision, tracker), seconds)
+                     loop_budgets("closed-loop", precision, tracker), seconds,
+                     branch_counts(reference[1:]))
 
 
 def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
@@ -185,7 +201,20 @@ def format_table(rows: list[ParityRow]) -> str:
             lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {b.metric:<16} "
                          f"{measured:>9.4f} {bound:>10} {'-' if first is None else first:>6} "
                          f"{'PASS' if ok else 'FAIL'}")
+    lines += branch_lines(rows)
     return "\n".join(lines)
+
+
+def branch_lines(rows: list[ParityRow]) -> list[str]:
+    """'branches <sequence>: key value n, ...' once per sequence that has any."""
+    seen, lines = set(), []
+    for row in rows:
+        if row.branches and row.sequence not in seen:
+            seen.add(row.sequence)
+            text = "; ".join(f"{key} " + ", ".join(f"{v} {n}" for v, n in sorted(values.items()))
+                             for key, values in sorted(row.branches.items()))
+            lines.append(f"branches of the reference, {row.sequence}: {text}")
+    return lines
 
 
 def rows_to_json(rows: list[ParityRow]) -> dict:
@@ -199,5 +228,6 @@ def rows_to_json(rows: list[ParityRow]) -> dict:
             "checks": [{"budget": b.name, "metric": b.metric, "bound": b.value, "kind": b.kind,
                         "measured": measured, "passed": ok} for b, measured, ok in row.checks()],
             "per_frame": {m: row.per_frame[m].tolist() for m in METRICS},
+            "branches": row.branches,
         })
     return {"schema": "masktrt.parity/1", "rows": out}

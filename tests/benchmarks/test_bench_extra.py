@@ -58,3 +58,26 @@ def test_load_weights_records_the_checkpoints_own_width(tmp_path) -> None:
         pytest.skip("this build has no demo checkpoint")
     _, source, onnx_dir = load_weights(BenchOptions(sequence=tmp_path, checkpoint=demo_weights()))
     assert source["width"] == 0.5 and source["kind"] == "checkpoint" and onnx_dir is None
+
+
+def test_export_options_follow_the_tracker(tmp_path):
+    """--xcorr reaches only trackers that declare `correlation`; --option pairs win; RTS's
+    `sizes` reaches both the export and the torch baseline (the bench once failed on RTS)."""
+    from masktrt.benchmarks.bench_options import BenchOptions
+
+    siam = BenchOptions(sequence=tmp_path, correlation="unrolled")
+    assert siam.tracker_options() == {"correlation": "unrolled"}
+    rts = BenchOptions(sequence=tmp_path, tracker="rts", export_options=(("sizes", "64x96/2/6"),))
+    assert rts.tracker_options() == {"sizes": "64x96/2/6"}
+    both = BenchOptions(sequence=tmp_path, export_options=(("correlation", "dynamic"),),
+                        correlation="unrolled")
+    assert both.tracker_options() == {"correlation": "dynamic"}
+
+
+def test_bench_cli_parses_option_pairs():
+    from masktrt.cli import build_parser
+    from masktrt.commands.bench import options_from
+
+    args = build_parser().parse_args(["bench", "--tracker", "rts", "--option", "sizes=64x96/2/6",
+                                      "--out", "unused"])
+    assert options_from(args).tracker_options() == {"sizes": "64x96/2/6"}

@@ -98,3 +98,24 @@ def test_a_level_without_budgets_is_an_error_not_a_pass():
     assert loop_budgets("closed-loop", "fp16")
     with pytest.raises(MasktrtError, match="no frame parity budget"):
         loop_budgets("frame", "bf16")
+
+
+def test_branch_counts_count_text_and_flag_values_only():
+    """The closed loop's branch summary: text and bool `extra` values are counted per frame,
+    numbers are not (they are measurements, not branches)."""
+    import numpy as np
+
+    from masktrt.benchmarks.parity import ParityRow, branch_counts, branch_lines
+    from masktrt.types import FrameResult
+
+    def result(flag, lost_seg):
+        return FrameResult(np.zeros(2), np.ones(2), np.zeros((4, 2), np.float32), 0.5, False,
+                           extra={"clf_flag": flag, "lost_seg": lost_seg, "search_scale": 1.5})
+
+    counts = branch_counts([result("found", False), result("not_found", True),
+                            result("found", False)])
+    assert counts == {"clf_flag": {"found": 2, "not_found": 1},
+                      "lost_seg": {"False": 2, "True": 1}}
+    row = ParityRow("b", "seq", "closed-loop", "fp32", {}, branches=counts)
+    assert branch_lines([row, row]) == [
+        "branches of the reference, seq: clf_flag found 2, not_found 1; lost_seg False 2, True 1"]
