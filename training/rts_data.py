@@ -7,7 +7,8 @@ the seeded random ones. Their outputs for a crop never change, so each frame's c
 the ResNet-50 once (689 frames, ~2 min on 2 cores at 240x416) instead of once per episode, and
 an episode costs only the trained parts. Stored in FP16 (~6.4 MB a frame at 240x416, ~4.4 GB in
 all): the frozen features only feed learned layers and closed-form learners, which see FP32.
-One crop per frame means one jitter per frame for the whole run; episodes still differ in which
+With the Lite0 backbone only its taps are stored (~2.5 MB a frame at 384x672). One crop per
+frame means one jitter per frame for the whole run; episodes still differ in which
 frames train and which is tested.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ BATCH = 4  # crops per backbone forward while precomputing
 class FrameSample:
     """One frame's crop as training sees it: frozen features (FP16) and the target."""
 
-    layers: tuple[torch.Tensor, ...]  # l1..l4, each 1xCxhxw
+    layers: tuple[torch.Tensor, ...]  # the backbone's maps before `adapt` (Lite0: its taps)
     seg_x: torch.Tensor  # 1x512xh16xw16
     mask: torch.Tensor  # 1x1xHxW float32 {0, 1}
     box: np.ndarray  # (x, y, w, h) crop px: the mask's bounding box
@@ -68,13 +69,28 @@ def featurise(model, crops: list[tuple[np.ndarray, np.ndarray]]) -> list[FrameSa
     out: list[FrameSample] = []
     for start in range(0, len(crops), BATCH):
         part = crops[start:start + BATCH]
+        im = torch.from_numpy(np.concatenate([c for c, _ in part]))
         with torch.no_grad():
-            feats = model.features(torch.from_numpy(np.concatenate([im for im, _ in part])))
+            feats = model.features(im)
+            taps = model.feature_extractor.taps(im) if has_taps(model) else feats[:4]
         for i, (_, cut) in enumerate(part):
-            layers = tuple(f[i:i + 1].half() for f in feats[:4])
+            layers = tuple(f[i:i + 1].half() for f in taps)
             mask = torch.from_numpy(cut[None, None].astype(np.float32))
             out.append(FrameSample(layers, feats[4][i:i + 1].half(), mask, corner_box(cut)))
     return out
+
+
+def has_taps(model) -> bool:
+    """A backbone with frozen 1x1 adapters after its taps (Lite0): the taps are stored, 10x
+    smaller than the adapted maps, and adapted per episode."""
+    return hasattr(model.feature_extractor, "adapt")
+
+
+def backbone_maps(model, sample: FrameSample) -> tuple[torch.Tensor, ...]:
+    """(l1, l2, l3, l4) in FP32 from a sample's stored maps (no autograd: all frozen)."""
+    maps = tuple(t.float() for t in sample.layers)
+    with torch.no_grad():
+        return model.feature_extractor.adapt(maps) if has_taps(model) else maps
 
 
 def precompute(model, sequences: list[Sequence], seed: int, crop_hw: tuple[int, int],

@@ -1,16 +1,19 @@
-"""Train RTS's demo weights: the seeded random network with its classifier and the decoder's last
-level learned by episodes through the closed-form learners (masktrt/weights/RTS_MODEL_CARD.md).
+"""Train RTS's demo weights: the seeded network on the ImageNet EfficientNet-Lite0 trunk, with its
+classifier and the decoder's last level learned by episodes through the closed-form learners
+(masktrt/weights/RTS_MODEL_CARD.md).
 
-Why these parts: with every weight random, the classifier's steepest descent cannot fit its own
-training frame (peak 0.03-0.19 against the 0.3 not-found threshold, measured) and the decoder's
-mask covers the whole crop, so a closed loop only ever took the not-found branch. No ImageNet
-ResNet-50 can be installed here, and the whole network is far too large to train (or ship) on
-this CPU, so the recipe trains what decides the branches: the classifier's feature extractor and
-filter initializer (the localisation, DiMP's loss through CLF_ITERS unrolled GN steps from the
-initializer's filter) and the decoder's layer1 level and upsampler (the mask, from the frozen
-levels above and the segmentation learner's output after SEG_ITERS steps on the train frames).
-Frozen: backbone, segmentation features, both label encoders, the deeper decoder levels, all
-BatchNorm statistics. The file ships only the trained tensors (`seeded_partial`).
+Why these parts: with every weight random (the release's ResNet-50 seeded), the classifier's
+steepest descent could not fit its own training frame (peak 0.03-0.19 against the 0.3 not-found
+threshold, measured) and the decoder's mask covered the crop, so a closed loop only ever took the
+not-found branch; training the heads on that random ResNet-50 did not help (200 steps: not found
+on every frame of blackswan, J 0.06). No ImageNet ResNet-50 can be installed here, so the demo
+network takes the Lite0 trunk (lite_features.py) and the recipe trains what decides the
+branches: the classifier's feature extractor and filter initializer (DiMP's loss through
+CLF_ITERS unrolled GN steps from the initializer's filter) and the decoder's layer1 level and
+upsampler (the mask, from the frozen levels above and the segmentation learner's output after
+SEG_ITERS steps on the train frames). Frozen: trunk and adapters, segmentation features, both
+label encoders, the deeper decoder levels, the BatchNorm statistics. The file ships only the
+trained tensors (`seeded_partial`).
 
 An episode is one sequence: TRAIN frames (their masks and boxes) train both learners, the
 later test frame is scored: binary cross-entropy + Dice on its mask, DiMP's hinge loss on its
@@ -32,7 +35,8 @@ from masktrt.export.models.rts import steepest_descent as sd
 from masktrt.export.models.rts.decoder import LEVELS, resize
 from masktrt.export.models.rts.inputs import clf_label, temporal_weights
 from masktrt.specs.rts import HINGE_THRESHOLD, TrackerConfig
-from masktrt.training.rts_data import FrameSample, draw_episode, precompute
+from masktrt.export.models.rts.network import EFFICIENTNET_LITE0
+from masktrt.training.rts_data import FrameSample, backbone_maps, draw_episode, precompute
 from masktrt.training.train import _progress, log_row
 
 TRAINED = ("classifier.", "decoder.TSE.layer1.", "decoder.RRB1.layer1.", "decoder.CAB.layer1.",
@@ -49,7 +53,8 @@ class RtsTrainConfig:
     lr: float = 1e-3
     final_lr: float = 1e-4  # exponential decay over `steps`
     seed: int = 0  # the seeded network's and the data's
-    crop: tuple[int, int] = (256, 448)  # H x W of the training crops (multiples of 32)
+    crop: tuple[int, int] = (384, 672)  # H x W of the training crops (multiples of 32)
+    backbone: str = EFFICIENTNET_LITE0  # the ImageNet trunk (rts/lite_features.py)
     window: int = 25  # train frames come from the `window` frames before the test frame
     save_every: int = 100
 
@@ -102,7 +107,7 @@ def hinge_loss(scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
 def classifier_episode(model, train: list[FrameSample], test: FrameSample,
                        crop_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, test scores): filter from the initializer, CLF_ITERS steps on the train frames."""
-    l3 = cat([*train, test], lambda s: s.layers[2])
+    l3 = torch.cat([backbone_maps(model, s)[2] for s in (*train, test)])
     x = model.classifier.feature_extractor(l3)
     pool_in = model.classifier.filter_initializer.filter_conv(x[:TRAIN])
     boxes = torch.from_numpy(np.stack([s.box for s in train]))
@@ -139,7 +144,7 @@ def episode_losses(model, train: list[FrameSample], test: FrameSample,
     encoding = seg_encoding(model, train, test)
     with torch.no_grad():
         fused = encoding + resize(model.clf_encoder(scores.detach())[0], encoding.shape[-2:])
-    logits = decode(model, fused, tuple(t.float() for t in test.layers), crop_hw)
+    logits = decode(model, fused, backbone_maps(model, test), crop_hw)
     peak_on_target = float(scores.detach().flatten().argmax() == labels([test], crop_hw).flatten().argmax())
     return {"mask": mask_loss(logits, test.mask), "clf": clf,
             "peak": scores.detach().max(), "on_target": torch.tensor(peak_on_target)}
@@ -182,7 +187,7 @@ def train_rts(out: str | Path, config: RtsTrainConfig, progress: bool = True,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    model = random_model(config.seed)
+    model = random_model(config.seed, backbone=config.backbone)
     samples = precompute(model, training_sequences(), config.seed, config.crop)
     optimizer = torch.optim.Adam(trainable(model), lr=config.lr)
     rng = np.random.default_rng(config.seed + 1)

@@ -17,6 +17,7 @@ from masktrt.export.models.rts.seeded_partial import (
 from masktrt.training import rts_train
 from masktrt.training.rts_data import centre_box, draw_episode, featurise
 from masktrt.training.rts_train import TRAINED, RtsTrainConfig, trainable
+from masktrt.export.models.rts.network import EFFICIENTNET_LITE0
 
 CROP = (64, 96)
 
@@ -92,7 +93,7 @@ def test_partial_checkpoint_detects_a_changed_generator(model, tmp_path, monkeyp
     path = save_partial(model, tmp_path / "p.safetensors", 0, TRAINED)
     from masktrt.export.models.rts import seeded_partial
 
-    monkeypatch.setattr(seeded_partial, "seeded", lambda seed: seeded_init(RTS(), seed + 1))
+    monkeypatch.setattr(seeded_partial, "seeded", lambda seed, backbone: seeded_init(RTS(backbone), seed + 1))
     with pytest.raises(MasktrtError, match="generates others"):
         load_partial(path)
 
@@ -102,3 +103,28 @@ def test_kept_keys_are_small(model):
     state = model.state_dict()
     kept = kept_keys(model, TRAINED)
     assert sum(state[k].numel() for k in kept) < 10_000_000
+
+
+def test_lite0_backbone_keeps_resnets_shapes():
+    """The demo weights' backbone (ImageNet Lite0 + 1x1 adapters) gives every map the
+    release's channels and grid, so graphs, contract and runtime are unchanged."""
+    from masktrt.export.models.rts.random_weights import seeded_rts
+
+    im = torch.rand(1, 3, *CROP) * 255
+    with torch.no_grad():
+        lite = seeded_rts(0, EFFICIENTNET_LITE0).eval().features(im)
+        resnet = seeded_rts(0).eval().features(im)
+    assert [t.shape for t in lite] == [t.shape for t in resnet]
+
+
+def test_lite0_partial_checkpoint_round_trip(tmp_path):
+    """The shipped file's kind: the trunk's ImageNet weights are regenerated from their
+    package, the seeded tensors from the seed, both digest-checked."""
+    from masktrt.export.models.rts.random_weights import seeded_rts
+
+    model = seeded_rts(0, EFFICIENTNET_LITE0)
+    path = save_partial(model, tmp_path / "lite.safetensors", 0, TRAINED, fp16=False)
+    assert read_metadata(path)["backbone"] == EFFICIENTNET_LITE0
+    loaded = load_partial(path)
+    assert loaded.backbone == EFFICIENTNET_LITE0
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())

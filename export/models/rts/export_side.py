@@ -62,7 +62,7 @@ class RtsExport:
     def model_record(self, model: nn.Module) -> dict[str, Any]:
         """deploy.json's `model` record, with lambda_seg: the only weight of the seg learner
         graphs, so an engine built from one checkpoint is recognisable (NOTES mismatch 7)."""
-        return {"name": MODEL_NAME, "backbone": "resnet50_mrcnn", "width": 1.0,
+        return {"name": MODEL_NAME, "backbone": model.backbone, "width": 1.0,
                 "seg_reg": float(model.target_model.reg.detach().reshape(-1)[0]),
                 "sta_reg": [float(model.sta.target_model.reg.detach().reshape(-1)[0]),
                             float(model.sta.target_model_segm.reg.detach().reshape(-1)[0])]}

@@ -34,24 +34,35 @@ from masktrt.export.models.rts import steepest_descent as sd
 from masktrt.export.models.rts.decoder import Decoder, resize
 from masktrt.export.models.rts.label_encoder import LabelEncoder
 from masktrt.export.models.rts.learners import Classifier, SegLearner
+from masktrt.export.models.rts.lite_features import Lite0Features
 from torch import nn
 
 from masktrt.errors import MasktrtError
 from masktrt.specs.rts import CLF_REG, PIXEL_MEAN_BGR, SEG_STRIDE
 
 Features = tuple[torch.Tensor, ...]  # l1, l2, l3, l4, seg_x, clf_x
+RESNET50_MRCNN = "resnet50_mrcnn"  # the release's
+EFFICIENTNET_LITE0 = "efficientnet_lite0"  # the demo weights' (lite_features.py)
+BACKBONES = (RESNET50_MRCNN, EFFICIENTNET_LITE0)
+
+
+def check_backbone(name: str) -> str:
+    if name not in BACKBONES:
+        raise MasktrtError(f"RTS has no backbone '{name}'", f"choose one of {', '.join(BACKBONES)}")
+    return name
 
 
 class RTS(nn.Module):
     """The released rts50 network with pure inference entry points."""
 
-    def __init__(self) -> None:
+    def __init__(self, backbone: str = RESNET50_MRCNN) -> None:
         super().__init__()
+        self.backbone = check_backbone(backbone)
         self.target_model = SegLearner()
         self.label_encoder = LabelEncoder(downsample=True)
         self.clf_encoder = LabelEncoder(downsample=False)
         self.classifier = Classifier()
-        self.feature_extractor = ResNet50Mrcnn()
+        self.feature_extractor = ResNet50Mrcnn() if backbone == RESNET50_MRCNN else Lite0Features()
         self.decoder = Decoder()
         mean = torch.tensor(PIXEL_MEAN_BGR).reshape(1, 3, 1, 1)
         self.register_buffer("pixel_mean", mean, persistent=False)  # a constant, not a weight
@@ -85,7 +96,8 @@ class RTS(nn.Module):
     # -- per frame -----------------------------------------------------------------------------
     def features(self, im: torch.Tensor) -> Features:
         """im Bx3x480x832 BGR 0..255 -> (l1, l2, l3, l4, seg_x Bx512x30x52, clf_x Bx512x15x26)."""
-        layers = self.feature_extractor(im - self.pixel_mean.to(im.dtype))
+        mean_free = im - self.pixel_mean.to(im.dtype) if self.backbone == RESNET50_MRCNN else im
+        layers = self.feature_extractor(mean_free)  # Lite0 normalises inside
         l3 = layers[2]
         seg_x = self.target_model.feature_extractor(l3)
         return (*layers, seg_x, self.classifier.feature_extractor(l3))

@@ -36,7 +36,7 @@ from masktrt.export.batchnorm import fit_batchnorm_statistics
 from masktrt.export.models.rts.crops import rts_crop
 from masktrt.export.models.rts.decoder import resize
 from masktrt.export.models.rts.inputs import clf_label, soft_mask, target_box
-from masktrt.export.models.rts.network import RTS
+from masktrt.export.models.rts.network import EFFICIENTNET_LITE0, RESNET50_MRCNN, RTS
 from masktrt.export.models.rts.sta import STA
 from masktrt.export.random_weights import data_source, sequence_boxes, synthetic_frame
 from masktrt.paths import cache_dir, shared_data_dir
@@ -82,6 +82,17 @@ def seeded_init(model: RTS | STA, seed: int) -> RTS | STA:
                 he_normal(module, gen, SAMPLE_WEIGHT_GAIN if module in heads else 1.0)
         for head in heads:
             nn.init.ones_(head.bias)
+    return model
+
+
+def seeded_rts(seed: int, backbone: str = RESNET50_MRCNN) -> RTS:
+    """`seeded_init(RTS(backbone))`; the Lite0 trunk then gets its ImageNet weights (its
+    adapters and everything after stay seeded)."""
+    model = seeded_init(RTS(backbone), seed)
+    if backbone == EFFICIENTNET_LITE0:
+        from masktrt.export.models.backbones.imagenet import load_lite0_imagenet
+
+        load_lite0_imagenet(model.feature_extractor.trunk)
     return model
 
 
@@ -141,25 +152,32 @@ def bn_batches(model: RTS, crops: np.ndarray, batch: int) -> Iterator:
 
 
 def reestimate_batchnorm(model: RTS, crops: np.ndarray, batch: int = BATCH) -> RTS:
-    return fit_batchnorm_statistics(model, bn_batches(model, crops, batch))
+    """Every BatchNorm of a seeded ResNet-50 RTS; with the ImageNet Lite0 trunk only the
+    decoder's (the trunk's statistics are ImageNet's)."""
+    fitted = model.decoder if model.backbone == EFFICIENTNET_LITE0 else model
+    fit_batchnorm_statistics(fitted, bn_batches(model.eval(), crops, batch))
+    return model.eval()
 
 
 # --- the cached default model ------------------------------------------------------------------
 
-def cache_path(seed: int, source: str, count: int, network: str = "rts") -> Path:
+def cache_path(seed: int, source: str, count: int, network: str = "rts",
+               backbone: str = RESNET50_MRCNN) -> Path:
     key = json.dumps({"tracker": "rts", "seed": seed, "width": 1.0, "source": source,
                       "crops": count, "code": CODE_VERSION,
                       **({"network": network, "sta_code": STA_CODE_VERSION}
-                         if network != "rts" else {})}, sort_keys=True)
+                         if network != "rts" else {}),
+                      **({"backbone": backbone} if backbone != RESNET50_MRCNN else {})},
+                     sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir("weights") / f"{network}_random_seed{seed}_{digest}.safetensors"
 
 
-def compute_random_model(seed: int = 0, count: int = DEFAULT_CROPS,
-                         use_shared_data: bool = True) -> RTS:
+def compute_random_model(seed: int = 0, count: int = DEFAULT_CROPS, use_shared_data: bool = True,
+                         backbone: str = RESNET50_MRCNN) -> RTS:
     """Init + BN re-estimation, uncached; prints a one-line note with the time it took."""
     started = time.perf_counter()
-    model = seeded_init(RTS(), seed)
+    model = seeded_rts(seed, backbone)
     crops = calibration_crops(count, seed, use_shared_data)
     print(f"masktrt: fitting BatchNorm statistics of the random RTS (seed {seed}) on {count} "
           f"crops ...", file=sys.stderr, end="", flush=True)
@@ -184,14 +202,15 @@ def save_weights(model: RTS | STA, path: Path) -> Path:
 
 
 def random_model(seed: int = 0, count: int = DEFAULT_CROPS, use_shared_data: bool = True,
-                 cache: bool = True) -> RTS:
-    """The default seeded random RTS (eval mode), computed once and then read from the cache."""
+                 cache: bool = True, backbone: str = RESNET50_MRCNN) -> RTS:
+    """The default seeded random RTS (eval mode), computed once and then read from the cache.
+    `backbone` efficientnet_lite0: the demo weights' starting point (ImageNet trunk)."""
     from masktrt.export.models.rts.checkpoint import load_checkpoint
 
-    path = cache_path(seed, data_source(use_shared_data), count)
+    path = cache_path(seed, data_source(use_shared_data), count, backbone=backbone)
     if cache and path.is_file():
-        return load_checkpoint(path)
-    model = compute_random_model(seed, count, use_shared_data)
+        return load_checkpoint(path, RTS(backbone))
+    model = compute_random_model(seed, count, use_shared_data, backbone)
     if cache:
         save_weights(model, path)
     return model.eval()

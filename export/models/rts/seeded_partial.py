@@ -1,13 +1,15 @@
 """RTS checkpoints that hold only what training changed; the rest is regenerated from a seed.
 
-Why: the RTS demo model trains the classifier's features and initializer and the decoder's last
-level on top of the seeded random network (training/rts_train.py). The whole network is 43.8 M
-parameters (88 MB in FP16), far over the 20 MB a shipped file may weigh, but the frozen 36 M
-are exactly `seeded_init(RTS(), seed)`: a pure function of the seed. So the file keeps the
-trained tensors, every BatchNorm tensor (their statistics were refitted on real crops, which a
+Why: the RTS demo model (training/rts_train.py) trains the classifier's features and initializer
+and the decoder's last level on top of a seeded network whose backbone is the ImageNet
+EfficientNet-Lite0 trunk (`lite_features.py`). The whole network is 24 M parameters (48 MB in
+FP16), over the 20 MB a shipped file may weigh, but its frozen part is a pure function of the
+seed and the trunk's registry package: `seeded(seed, backbone)`. So the file keeps the trained
+tensors, every BatchNorm tensor (the decoder's statistics were refitted on real crops, which a
 seed alone does not reproduce) and lambda_seg; the loader regenerates the rest and checks the
 sha256 of what it regenerated against the one recorded at training time, so a PyTorch whose
-random generator differs fails in one line instead of loading other weights silently.
+random generator differs, or other ImageNet weights, fail in one line instead of loading other
+weights silently.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.rts.network import RTS
+from masktrt.export.models.rts.network import RESNET50_MRCNN, RTS
 
 KIND = "seeded-partial"  # safetensors metadata `weights` of such a file
-SEED_KEY, BASE_KEY, TRAINED_KEY = "seed", "base_sha256", "trained"
+SEED_KEY, BASE_KEY, TRAINED_KEY, BACKBONE_KEY = "seed", "base_sha256", "trained", "backbone"
 SEG_REG_KEY = "target_model.filter_optimizer.residual_module.filter_reg"
 
 
@@ -56,18 +58,21 @@ def save_partial(model: RTS, path: str | Path, seed: int, trained: Iterable[str]
     state = model.state_dict()
     kept = kept_keys(model, trained)
     base = base_digest(state, set(state) - kept)
-    if base != base_digest(seeded(seed).state_dict(), set(state) - kept):
+    if base != base_digest(seeded(seed, model.backbone).state_dict(), set(state) - kept):
         raise MasktrtError("the model's untrained tensors are not the seeded ones",
                            f"train from seeded_init(RTS(), {seed}) and keep {trained} trainable only")
     info = {"format": "pt", "architecture": "rts50", "weights": KIND, SEED_KEY: str(seed),
-            BASE_KEY: base, TRAINED_KEY: ",".join(trained), **(metadata or {})}
+            BACKBONE_KEY: model.backbone, BASE_KEY: base, TRAINED_KEY: ",".join(trained),
+            **(metadata or {})}
     return save_tensors({k: state[k] for k in sorted(kept)}, path, info, fp16)
 
 
-def seeded(seed: int) -> RTS:
-    from masktrt.export.models.rts.random_weights import seeded_init
+def seeded(seed: int, backbone: str = RESNET50_MRCNN) -> RTS:
+    """What the file's untrained tensors are: the seeded network (with the Lite0 trunk's
+    ImageNet weights from its package for that backbone)."""
+    from masktrt.export.models.rts.random_weights import seeded_rts
 
-    return seeded_init(RTS(), seed)
+    return seeded_rts(seed, backbone)
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -94,7 +99,7 @@ def load_partial(path: str | Path) -> RTS:
 
     path = Path(path)
     info = read_metadata(path)
-    model = seeded(int(info[SEED_KEY]))
+    model = seeded(int(info[SEED_KEY]), info.get(BACKBONE_KEY, RESNET50_MRCNN))
     state = model.state_dict()
     kept = kept_keys(model, info[TRAINED_KEY].split(","))
     if base_digest(state, set(state) - kept) != info[BASE_KEY]:
