@@ -3,10 +3,11 @@ PyTorch reference and the RTS runtime tracker, at the export sizes the weights w
 
 Same scoring as the other cards (`training.held_out`); RTS starts from the first-frame mask where
 the sequence has one and through STA from the box elsewhere, and each row also counts the
-classifier's branch per frame (found / uncertain / hard_negative / not_found), which is what
+classifier's flag per frame (normal: found, or not_found; the release's distractor and
+hard-negative flags never fire in RTS), which is what
 says whether a closed loop with these weights exercises the tracker's update paths.
 
-    python -m masktrt.training.rts_evaluate CKPT [--sizes 256x448/8/16] [--max-frames N]
+    python -m masktrt.training.rts_evaluate CKPT [--sizes 384x672/32/50]
         [--markdown] [--out JSON]
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from masktrt.specs.rts import DEFAULT_PRESET, NAME, SIZES
 from masktrt.training import held_out
 from masktrt.training.real import EVALUATION_SEQUENCES
 
-TRAINED_SIZES = "256x448/8/16"  # the demo weights' crop (training.rts_train) and small memories
+X
 
 
 def evaluate_held_out(model, sizes: str = TRAINED_SIZES, names=EVALUATION_SEQUENCES) -> dict:

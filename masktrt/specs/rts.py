@@ -382,6 +382,9 @@ SPEC = RtsTrackerSpec(
     stage_help="update: the learners' memory insert and (scheduled) learner graphs for the "
                "previous frame; crop: search crop + subsampling; features: backbone graph; head: "
                "segmentation + classifier head graph; post: paste-back, threshold, box; "
-               "classifier: localisation and not-found logic; init (at init): label encoding and "
-               "the 20/10-step learners",
+               "classifier: localisation and not-found logic, then (when found) the memory "
+               "insert and the scheduled 2-step classifier learner; init (at init): label "
+               "encoding and the 20/10-step learners",
+    # Lite0-backbone demo network, classifier + decoder tail trained here: RTS_MODEL_CARD.md
+    demo_weights="rts_demo.safetensors",
 )

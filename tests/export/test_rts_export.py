@@ -194,3 +194,12 @@ def test_cli_option_pairs_become_export_options() -> None:
     parser = argparse.ArgumentParser()
     common.add_option_argument(parser)
     assert parser.parse_args(["--option", "a=1", "--option", "b=2"]).option == ["a=1", "b=2"]
+
+
+def test_no_graph_holds_a_cubic_resize(deploy) -> None:
+    """The decoders' bicubic x2 (head and STA) is exported as convolutions (rts/bicubic.py)."""
+    for name in deploy.graph_names:
+        proto = onnx.load(str(deploy.graph(name).path), load_external_data=False)
+        modes = [a.s for n in proto.graph.node if n.op_type == "Resize" for a in n.attribute
+                 if a.name == "mode"]
+        assert b"cubic" not in modes, name

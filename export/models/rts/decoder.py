@@ -4,7 +4,9 @@ From layer4 to layer1, each level resizes the scores to the level's grid, fuses 
 reduced backbone feature (TSE), refines (RRB), re-weights channels with attention from global
 pools (CAB, which also adds the upsampled deeper output) and refines again; a 1x1 `proj` adapts
 the previous level's width first. The `Upsampler` (`project`) ends with two **bicubic** resizes
-(x2, then to the crop), which the TensorRT parser's support decides (§B6). Every resize is
+(x2, then to the crop: x2 again), computed as exact fixed depthwise convolutions (`bicubic.py`):
+no graph holds a cubic Resize, whose conventions and speed differ between runtimes. Every other
+resize is
 pytracking's `interpolate`: bilinear, align_corners=False, skipped when the size already fits.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from masktrt.export.models.rts.bicubic import Bicubic
 from masktrt.specs.rts import DECODER_WIDTH, LAYER_CHANNELS, NUM_FILTERS
 
 LEVELS = ("layer4", "layer3", "layer2", "layer1")  # deepest first
@@ -94,11 +97,12 @@ class Upsampler(nn.Module):
         super().__init__()
         self.conv1 = conv(width, width // 2, 3)
         self.conv2 = conv(width // 2, 1, 3)
+        self.up1, self.up2 = Bicubic(width), Bicubic(width // 2)  # constants, not weights
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         twice = (2 * x.shape[-2], 2 * x.shape[-1])
-        x = F.relu(self.conv1(F.interpolate(x, size=twice, mode="bicubic", align_corners=False)))
-        return self.conv2(F.interpolate(x, size=size, mode="bicubic", align_corners=False))
+        x = F.relu(self.conv1(self.up1(x, twice)))
+        return self.conv2(self.up2(x, size))
 
 
 class Decoder(nn.Module):
