@@ -19,7 +19,7 @@ from masktrt.specs.rts import DEFAULT_PRESET, NAME, SIZES
 from masktrt.training import held_out
 from masktrt.training.real import EVALUATION_SEQUENCES
 
-X
+TRAINED_SIZES = "384x672/32/50"  # the demo weights' crop (training.rts_train), the release's memories
 
 
 def evaluate_held_out(model, sizes: str = TRAINED_SIZES, names=EVALUATION_SEQUENCES) -> dict:

@@ -320,7 +320,12 @@ _TENSOR_FP16_WHY = (
 _LOOP_FP32_WHY = (
     "FP32 graphs differ from PyTorch by rounding only, but RTS feeds its own soft masks back into "
     "the memory every frame and relearns its filters, so rounding is re-injected; box IoU "
-    "stays near 1 unless a lost/not_found threshold switches in one run only")
+    "stays near 1 unless a lost/not_found threshold switches in one run only. No per-frame "
+    "minimum: with the demo weights the reference against itself, its initial seg filter "
+    "perturbed by 3e-6 relative (ONNX Runtime's differs by 3e-6), drops to box IoU 0.24 on "
+    "vot-bag (frame 22; mean 0.96), and a 5.6e-6 perturbation gives the very frames and IoU "
+    "(0.45, frame 14) ONNX Runtime shows (a mask blob on the threshold), so a minimum would "
+    "test the trajectory's sensitivity, not the runtime (tests/benchmarks/test_parity_rts.py)")
 _LOOP_FP16_WHY = ("FP16 rounding re-enters the learners every frame for the first 99 frames; the "
                   "trajectories must stay together with a margin for a rare threshold switch")
 
@@ -331,7 +336,6 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("frame-fp32-box", "frame", "fp32", "box_iou_min", 0.99, "min", _LOOP_FP32_WHY),
     Budget("frame-fp32-mask", "frame", "fp32", "mask_iou_min", 0.98, "min", _LOOP_FP32_WHY),
     Budget("loop-fp32-box-mean", "closed-loop", "fp32", "box_iou_mean", 0.97, "min", _LOOP_FP32_WHY),
-    Budget("loop-fp32-box-min", "closed-loop", "fp32", "box_iou_min", 0.85, "min", _LOOP_FP32_WHY),
     Budget("loop-fp32-mask-mean", "closed-loop", "fp32", "mask_iou_mean", 0.95, "min",
            _LOOP_FP32_WHY),
     Budget("loop-fp16-box-mean", "closed-loop", "fp16", "box_iou_mean", 0.93, "min", _LOOP_FP16_WHY),
