@@ -184,6 +184,7 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions,
                         BATCH: BATCH_DYNAMIC} if batch else options.tracker_options())
     key = json.dumps({"tracker": options.tracker, "source": source, "precision": options.precision,
                       "options": tracker_options, "preset": options.preset,
+                      "code": export_code_digest(),
                       **({BATCH: BATCH_DYNAMIC} if batch else {})}, sort_keys=True)
     root = cache_dir("bench-onnx")
     folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -206,6 +207,15 @@ def cached_export(model: Any, source: dict[str, Any], options: BenchOptions,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def export_code_digest() -> str:
+    """The exporter's and the networks' sources (masktrt.export): graphs exported by other code
+    are not reused (an RTS decoder change once left a stale cached head in use)."""
+    import masktrt.export
+    from masktrt.provenance import source_digest
+
+    return source_digest(Path(masktrt.export.__file__).parent)
 
 
 def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],

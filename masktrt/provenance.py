@@ -24,6 +24,20 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def source_digest(folder: str | Path) -> str:
+    """sha256 over the names and bytes of every .py file under `folder`: a cache key that
+    changes whenever the code that produced a cached file changes (a version number does not
+    change between commits)."""
+    import hashlib
+
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
     """Installed distribution versions (by distribution name), plus Python's; 'absent' if missing."""
     found = {"python": platform.python_version()}

@@ -81,3 +81,17 @@ def test_bench_cli_parses_option_pairs():
     args = build_parser().parse_args(["bench", "--tracker", "rts", "--option", "sizes=64x96/2/6",
                                       "--out", "unused"])
     assert options_from(args).tracker_options() == {"sizes": "64x96/2/6"}
+
+
+def test_source_digest_follows_the_code(tmp_path):
+    """The bench's export cache key: any change to a .py file under the folder changes it."""
+    from masktrt.provenance import source_digest
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("not code")
+    first = source_digest(tmp_path)
+    (tmp_path / "notes.md").write_text("still not code")
+    assert source_digest(tmp_path) == first
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert source_digest(tmp_path) != first
