@@ -8,15 +8,15 @@ demo recipe (masktrt/weights/MODEL_CARD.md): EfficientNet-Lite0 from ImageNet wi
 and first 5 blocks frozen, heads at width 0.5, 60 % real / 15 % negative / 25 % synthetic pairs.
 `--tracker oceanplus` trains OceanPlus (MSS) with the same recipe and options
 (`training.oceanplus_train`; masktrt/weights/OCEANPLUS_MODEL_CARD.md); --eval is SiamMask's only.
-`--tracker rts` trains RTS's classifier and the decoder's last level on the seeded random network
-by episodes (`training.rts_train`; masktrt/weights/RTS_MODEL_CARD.md): --steps, --batch (episodes
+`--tracker rts` trains RTS's classifier and the decoder's last level on the seeded network with
+the ImageNet EfficientNet-Lite0 trunk, by episodes (`training.rts_train`; masktrt/weights/RTS_MODEL_CARD.md): --steps, --batch (episodes
 per step), --lr, --final-lr, --seed, --save-every, --max-minutes, --threads and --export-fp16 apply.
 """
 from __future__ import annotations
 
 import argparse
 
-HELP = "train the small demo SiamMask (or OceanPlus) on real + synthetic data (resumable)"
+HELP = "train the small demo SiamMask (or OceanPlus, or RTS's heads) on real (+ synthetic) data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
