@@ -2,14 +2,15 @@
 mask, its box and the frozen network's features, computed once.
 
 Why precompute: the demo recipe (training/rts_train.py) trains only the classifier's features
-and initializer and the decoder's last level; the backbone and the segmentation features stay
-the seeded random ones. Their outputs for a crop never change, so each frame's crop goes through
-the ResNet-50 once (689 frames, ~2 min on 2 cores at 240x416) instead of once per episode, and
-an episode costs only the trained parts. Stored in FP16 (~6.4 MB a frame at 240x416, ~4.4 GB in
-all): the frozen features only feed learned layers and closed-form learners, which see FP32.
-With the Lite0 backbone only its taps are stored (~2.5 MB a frame at 384x672). One crop per
-frame means one jitter per frame for the whole run; episodes still differ in which
-frames train and which is tested.
+and initializer and the decoder's last level; the backbone (the ImageNet Lite0 trunk and its
+adapters) and the segmentation features stay frozen. Their outputs for a crop never change, so
+each frame's crop goes through the backbone once (689 frames: ~100 s on 2 cores at 384x672)
+instead of once per episode, and an episode costs only the trained parts. Stored in FP16: the
+Lite0 taps (adapted per episode, 10x smaller than the adapted maps) and the seg features,
+~2.5 MB a frame at 384x672 (~1.7 GB in all); a backbone without adapters (the seeded ResNet-50)
+stores its four maps. The frozen features only feed learned layers and closed-form learners,
+which see FP32. One crop per frame means one jitter per frame for the whole run; episodes still
+differ in which frames train and which is tested.
 """
 from __future__ import annotations
 
