@@ -327,8 +327,8 @@ _LOOP_FP32_WHY = (
     "(0.45, frame 14) ONNX Runtime shows (a mask blob on the threshold), so a minimum would "
     "test the trajectory's sensitivity, not the runtime (tests/benchmarks/test_parity_rts.py). "
     "The means are set at that noise floor less a margin (0.958 - 0.05, rounded): ONNX Runtime "
-    "measured box/mask means 0.9926/0.9721 on vot-bag alone and 0.9595/0.9480 in a CI run on a "
-    "busier machine, the same code. The graphs' own numerics are held by the tensor budgets; "
+    "measured box/mask means 0.9926/0.9721 on vot-bag alone and 0.9595/0.9480 inside CI's test "
+    "process after the other tests, the same code. The graphs' own numerics are held by the tensor budgets; "
     "the tracker code around them is the same NumPy for both runtimes")
 _LOOP_FP16_WHY = ("FP16 rounding re-enters the learners every frame for the first 99 frames; the "
                   "trajectories must stay together with a margin for a rare threshold switch")
