@@ -30,7 +30,7 @@ from masktrt.training.oceanplus_losses import cls_loss, iou_loss, mask_loss
 from masktrt.training.oceanplus_pairs import OceanPair, batch_pairs
 from masktrt.training.pairs import Mix, SceneWindow
 from masktrt.training import train as siammask_train
-from masktrt.training.train import (CHECKPOINT, STATE, _progress, log_row, make_optimizer,
+from masktrt.training.train import (CHECKPOINT, STATE, progress_bar, log_row, make_optimizer,
                                     real_sequences, truncate_log)
 
 BOX_INIT = 32.0  # crop px: initial l,t,r,b (half a typical target side in the 255 crop)
@@ -179,7 +179,7 @@ def loop(out: Path, model: OceanPlus, optimizer: torch.optim.Optimizer, config: 
     """Steps start..steps-1, logging each and saving every `save_every` (and at the end)."""
     window = SceneWindow(config.seed, config.steps_per_scene)
     real = real_sequences(config)
-    bar = _progress(start, config.steps, progress)
+    bar = progress_bar(start, config.steps, progress)
     for step in range(start, config.steps):
         started = time.monotonic()
         pairs = batch_pairs(window, config.seed, step, config.batch, real=real, mix=config.mix())

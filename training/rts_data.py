@@ -87,11 +87,18 @@ def has_taps(model) -> bool:
     return hasattr(model.feature_extractor, "adapt")
 
 
-def backbone_maps(model, sample: FrameSample) -> tuple[torch.Tensor, ...]:
-    """(l1, l2, l3, l4) in FP32 from a sample's stored maps (no autograd: all frozen)."""
-    maps = tuple(t.float() for t in sample.layers)
+def backbone_map(model, sample: FrameSample, level: int) -> torch.Tensor:
+    """l1..l4 (`level` 0..3) in FP32 from a sample's stored map (no autograd: all frozen)."""
+    stored = sample.layers[level].float()
+    if not has_taps(model):
+        return stored
     with torch.no_grad():
-        return model.feature_extractor.adapt(maps) if has_taps(model) else maps
+        return model.feature_extractor.adapters[level](stored)
+
+
+def backbone_maps(model, sample: FrameSample) -> tuple[torch.Tensor, ...]:
+    """(l1, l2, l3, l4) in FP32."""
+    return tuple(backbone_map(model, sample, level) for level in range(len(sample.layers)))
 
 
 def precompute(model, sequences: list[Sequence], seed: int, crop_hw: tuple[int, int],

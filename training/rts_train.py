@@ -36,12 +36,14 @@ from masktrt.export.models.rts.decoder import LEVELS, resize
 from masktrt.export.models.rts.inputs import clf_label, temporal_weights
 from masktrt.specs.rts import HINGE_THRESHOLD, TrackerConfig
 from masktrt.export.models.rts.network import EFFICIENTNET_LITE0
-from masktrt.training.rts_data import FrameSample, backbone_maps, draw_episode, precompute
-from masktrt.training.train import _progress, log_row
+from masktrt.training.rts_data import (FrameSample, backbone_map, backbone_maps, draw_episode,
+                                       precompute)
+from masktrt.training.train import log_row, progress_bar
 
 TRAINED = ("classifier.", "decoder.TSE.layer1.", "decoder.RRB1.layer1.", "decoder.CAB.layer1.",
            "decoder.RRB2.layer1.", "decoder.proj.layer1.", "decoder.project.")
 CHECKPOINT = "checkpoint.safetensors"
+LAYER3 = 2  # the classifier's input: layer3 (l1..l4 are levels 0..3)
 TRAIN = 3  # train frames per episode (the release's training uses 3)
 SEG_ITERS, CLF_ITERS = 10, 5  # learner steps in an episode (the tracker: 20 / 10 at init)
 
@@ -107,7 +109,7 @@ def hinge_loss(scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
 def classifier_episode(model, train: list[FrameSample], test: FrameSample,
                        crop_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, test scores): filter from the initializer, CLF_ITERS steps on the train frames."""
-    l3 = torch.cat([backbone_maps(model, s)[2] for s in (*train, test)])
+    l3 = torch.cat([backbone_map(model, s, LAYER3) for s in (*train, test)])
     x = model.classifier.feature_extractor(l3)
     pool_in = model.classifier.filter_initializer.filter_conv(x[:TRAIN])
     boxes = torch.from_numpy(np.stack([s.box for s in train]))
@@ -145,9 +147,10 @@ def episode_losses(model, train: list[FrameSample], test: FrameSample,
     with torch.no_grad():
         fused = encoding + resize(model.clf_encoder(scores.detach())[0], encoding.shape[-2:])
     logits = decode(model, fused, backbone_maps(model, test), crop_hw)
-    peak_on_target = float(scores.detach().flatten().argmax() == labels([test], crop_hw).flatten().argmax())
-    return {"mask": mask_loss(logits, test.mask), "clf": clf,
-            "peak": scores.detach().max(), "on_target": torch.tensor(peak_on_target)}
+    peak = scores.detach().flatten()
+    on_target = peak.argmax() == labels([test], crop_hw).flatten().argmax()
+    return {"mask": mask_loss(logits, test.mask), "clf": clf, "peak": peak.max(),
+            "on_target": on_target.float()}
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ def train_rts(out: str | Path, config: RtsTrainConfig, progress: bool = True,
     samples = precompute(model, training_sequences(), config.seed, config.crop)
     optimizer = torch.optim.Adam(trainable(model), lr=config.lr)
     rng = np.random.default_rng(config.seed + 1)
-    bar, began = _progress(0, config.steps, progress), time.monotonic()
+    bar, began = progress_bar(0, config.steps, progress), time.monotonic()
     for step in range(config.steps):
         started = time.monotonic()
         values = train_step(model, optimizer, samples, rng, config, step)

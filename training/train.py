@@ -201,7 +201,7 @@ def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None =
         optimizer = make_optimizer(model, config)
     window = SceneWindow(config.seed, config.steps_per_scene)
     real = real_sequences(config)
-    bar = _progress(start, config.steps, progress)
+    bar = progress_bar(start, config.steps, progress)
     began = time.monotonic() - elapsed
     step = start
     for step in range(start, config.steps):
@@ -238,7 +238,7 @@ def real_sequences(config: TrainConfig) -> list:
     return training_sequences()
 
 
-def _progress(start: int, total: int, enabled: bool):
+def progress_bar(start: int, total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=start, disable=not enabled, unit="step", dynamic_ncols=True)
