@@ -106,9 +106,9 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 def check_zip(path: Path) -> bool:
     """True for a zip checkpoint (torch.save since PyTorch 1.6), after checking every member's
     CRC-32: torch.load does not, so flipped bytes in the weights would load silently."""
-    if not zipfile.is_zipfile(path):
-        return False
     try:
+        if not zipfile.is_zipfile(path):  # itself raises on some damaged end records
+            return False
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
