@@ -1,6 +1,8 @@
 """Shared test fixtures: real-sequence lookup that skips with a message, GPU detection."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from masktrt.paths import shared_sequence
@@ -19,6 +21,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Each test starts with the thread count the one before it found: a test that pins torch's
+    threads must not change the float summation order of every test after it (a closed loop
+    that learns online turns that into another trajectory)."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch and before is not None:
+        torch.set_num_threads(before)
 
 
 def real_sequence(name: str):

@@ -101,7 +101,8 @@ def add_option_argument(parser: Any) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="tracker export option, repeatable; e.g. --option sizes=128x224/4/8 "
                              "(rts: crop HxW / seg / clf memory slots traced; default the "
-                             "deployment's 480x832/32/50)")
+                             "deployment's 480x832/32/50), --option filtering=matmul (rts: "
+                             "apply input filters by MatMul + shifts instead of Conv)")
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -172,19 +173,33 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
         if not getattr(args, "onnx", None):
             raise MasktrtError("--backend onnxruntime needs the exported graphs",
                                "pass --onnx DIR (made by 'masktrt export --out DIR')")
+        check_no_options(args)
         return {"onnx_dir": args.onnx, "provider": getattr(args, "provider", "auto")}
     if args.backend == "tensorrt":
+        check_no_options(args)
         if not getattr(args, "engines", None):
             raise MasktrtError("--backend tensorrt needs built engines",
                                "pass --engines DIR (made by 'masktrt build')")
         return {"engine_dir": args.engines}
-    return torch_options(weights_of(args), args.seed, tracker_of(args), getattr(args, "variant", None))
+    return torch_options(weights_of(args), args.seed, tracker_of(args), getattr(args, "variant", None),
+                         parse_options(getattr(args, "option", None) or []))
+
+
+def check_no_options(args: argparse.Namespace) -> None:
+    """Graphs and engines carry the options they were exported with (deploy.json)."""
+    if getattr(args, "option", None):
+        raise MasktrtError(f"--option is for --backend torch; {args.backend} runs graphs "
+                           "exported with their options", "pass --option to 'masktrt export'")
 
 
 def torch_options(checkpoint: Path | None, seed: int, tracker: str,
-                  variant: str | None = None) -> dict[str, Any]:
+                  variant: str | None = None, options: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """get_backend('torch', ...) keywords; `options`: the export options the reference means."""
     variant_option = {"variant": variant} if variant is not None else {}
-    return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker, **variant_option}
+    tracker_options = {"options": options} if options else {}
+    return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker, **variant_option,
+            **tracker_options}
 
 
 def create_runner(name: str, options: dict[str, Any]) -> Any:

@@ -39,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data (default: "
                                  "all there)", many=True)
     parser.add_argument("--frames", type=int, default=2, help="search frames per sequence")
-    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of ONNX Runtime and of the PyTorch reference (fixed "
+                        "so that a closed loop's figures repeat: the thread count changes float "
+                        "summation order, which a loop that learns online amplifies)")
     common.add_max_frames_argument(parser, "frame/closed-loop: track only the first N frames of "
                                    "each sequence")
     common.add_provider_argument(parser, "frame/closed-loop: ONNX Runtime provider (auto, cpu, cuda)")
@@ -176,4 +179,7 @@ LEVELS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def run(args: argparse.Namespace) -> int:
-    return LEVELS[args.level](args)
+    from masktrt.export.torch_backend import torch_threads
+
+    with torch_threads(args.threads):
+        return LEVELS[args.level](args)

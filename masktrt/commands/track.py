@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_tracker_arguments(parser)
     common.add_weights_arguments(parser)
     common.add_backend_arguments(parser)
+    common.add_option_argument(parser)  # torch only: graphs carry the options they were exported with
     common.add_max_frames_argument(parser, "stop after N frames (incl. the first)")
     common.add_output_arguments(parser, "output folder (created)", video=True, formats=True)
 

@@ -32,7 +32,11 @@ graph takes its square root, as the released residual does).
 Export option `sizes` ("HxW/N/M": crop, seg and clf memory slots; default the deployment's
 480x832/32/50): graphs traced smaller run the same ops (every stride divides the crop; padding
 the memory is exact), so CI affords a whole export and parity at 128x224/4/8. The contract
-records the option, and its `rts` section the geometry at those sizes.
+records the option, and its `rts` section the geometry at those sizes. Export option
+`filtering` ("conv" or "matmul"): how head, learner and STA graphs apply their input filters —
+Conv with the filter as a tensor weight, or one MatMul and shifted slices (§B6), the same sums
+with no tensor-weight Conv (the portable form; ONNX Runtime's CPU Conv is slow at the
+learners' gradient, whose "kernel" is a whole residual map).
 """
 from __future__ import annotations
 
@@ -223,6 +227,20 @@ def sizes_of(options: Mapping[str, Any] | None) -> GraphSizes:
     return FULL_SIZES if value is None else parse_sizes(value)
 
 
+FILTERING = "filtering"  # the export option: how graphs apply a filter that is an input
+FILTERINGS = ("conv", "matmul")  # Conv with tensor weights; MatMul + shifted slices (§B6)
+DEFAULT_FILTERING = "conv"
+
+
+def filtering_of(options: Mapping[str, Any] | None) -> str:
+    """The filtering export `options` (or a contract's) ask for, checked; one line otherwise."""
+    value = str((options or {}).get(FILTERING, DEFAULT_FILTERING))
+    if value not in FILTERINGS:
+        raise MasktrtError(f"RTS export option filtering={value!r} is unknown",
+                           f"give --option filtering=one of {', '.join(FILTERINGS)}")
+    return value
+
+
 def tensor_shapes(graph: str, sizes: GraphSizes = FULL_SIZES) -> dict[str, tuple[int, ...]]:
     """Shapes of `graph`'s tensors by name (spec §B1 shapes, §B6 table) at `sizes`."""
     crop, n, m = sizes.crop_hw, sizes.seg_memory, sizes.clf_memory
@@ -383,7 +401,7 @@ SPEC = RtsTrackerSpec(
     # crops are 480x832, not square: `sizes` holds one side per tensor, so the crop's (H, W) is in
     # the contract section's geometry instead (NOTES.md, mismatch 2)
     preprocessing=Preprocessing(),
-    options={SIZES: FULL_SIZES.option()},
+    options={SIZES: FULL_SIZES.option(), FILTERING: DEFAULT_FILTERING},
     budgets=BUDGETS,
     stages={"init": ("crop", "init"),
             "track": ("update", "crop", "features", "head", "post", "classifier")},

@@ -28,8 +28,6 @@ ENTRY = TrackerEntry(NAME, spec="masktrt.specs.oceanplus:SPEC",
                      runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
                      export="masktrt.export.models.oceanplus.export_side:EXPORT")
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def registered():

@@ -66,7 +66,8 @@ def test_every_graph_is_exported_with_the_spec_names(deploy) -> None:
         shapes = rts.tensor_shapes(name, SMALL_SIZES)
         graph = deploy.graph(name)
         assert {t.name: t.shape for t in graph.inputs + graph.outputs} == shapes
-    assert deploy.options == SMALL_OPTIONS and rts.sizes_of(deploy.options) == SMALL_SIZES
+    assert deploy.options == {**SMALL_OPTIONS, rts.FILTERING: rts.DEFAULT_FILTERING}
+    assert rts.sizes_of(deploy.options) == SMALL_SIZES
     assert deploy.section["geometry"] == rts.geometry(SMALL_SIZES)  # the sizes traced
     assert deploy.section["geometry"]["seg_feature_hw"] == [8, 14]
 

@@ -63,7 +63,8 @@ def test_contract_section_round_trip() -> None:
 
 
 def test_sizes_option_sets_the_section_geometry() -> None:
-    assert SPEC.options == {"sizes": "480x832/32/50"} and rts.sizes_of({}) == rts.FULL_SIZES
+    assert SPEC.options == {"sizes": "480x832/32/50", "filtering": "conv"}
+    assert rts.sizes_of({}) == rts.FULL_SIZES
     small = {"sizes": "128x224/4/8"}
     section = SPEC.section(small)
     assert section["geometry"]["crop_hw"] == [128, 224] and section["geometry"]["clf_score_hw"] == [5, 8]
@@ -76,7 +77,8 @@ def test_sizes_option_sets_the_section_geometry() -> None:
 
 
 def parameters(method) -> tuple[str, ...]:
-    return tuple(inspect.signature(method).parameters)
+    """The method's arguments but `ops` (the export's filtering choice, not a tensor)."""
+    return tuple(p for p in inspect.signature(method).parameters if p != "ops")
 
 
 def test_graph_io_names_are_the_entry_points() -> None:

@@ -119,6 +119,32 @@ def test_onnxruntime_provider_reaches_the_runner(monkeypatch):
     assert seen["provider"] == "auto"
 
 
+def test_export_options_reach_the_torch_reference_only(monkeypatch):
+    """--option sizes=... makes the reference run as graphs exported with it; graphs and
+    engines carry their own options, so giving one there is a one-line error."""
+    import masktrt.runtime.backends as backends
+
+    seen = {}
+    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    base = ("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--tracker", "rts", "--option",
+            "sizes=384x672/8/16")
+    track.create_backend(parse(*base, "--random-weights"))
+    assert seen["options"] == {"sizes": "384x672/8/16"} and seen["tracker"] == "rts"
+    with pytest.raises(MasktrtError, match="--option is for --backend torch") as info:
+        track.create_backend(parse(*base, "--backend", "onnxruntime", "--onnx", "g"))
+    assert "masktrt export" in info.value.fix
+
+
+def test_the_torch_reference_checks_its_options():
+    pytest.importorskip("torch")
+    from masktrt.export.torch_backend import load_reference
+
+    with pytest.raises(MasktrtError, match="sizes="):
+        load_reference(tracker="rts", options={"sizes": "384x672"})
+    with pytest.raises(MasktrtError, match="no export option"):
+        load_reference(tracker="rts", options={"size": "384x672/8/16"})
+
+
 @pytest.mark.parametrize("box, message", [
     ("1,2,3", "is not x,y,w,h"), ("a,b,c,d", "is not x,y,w,h"),
     ("10,10,0,5", "zero or negative size"), ("400,10,5,5", "outside the 320x240 frame"),

@@ -7,6 +7,8 @@ closed form against the release's autograd is covered by tests/export/test_rts_m
 The export option `sizes` ("HxW/N/M", masktrt.specs.rts) traces at other sizes (CI: a small crop
 and memory, same ops); every method reads it from the options it is given, so one export side
 serves any size and the contract's options say which (its `rts` section has the geometry).
+The option `filtering` ("conv" or "matmul") chooses how the head, learner and STA graphs apply
+their input filters; the reference they are compared with always convolves.
 The model carries the STA box-initialisation network (`RTS.with_sta`): from `sta.pth.tar`
 beside the RTS checkpoint, or seeded random with refitted BatchNorm.
 """
@@ -26,11 +28,14 @@ from masktrt.export.models.rts.crops import fitted
 from masktrt.export.models.rts.fp32_nodes import fp32_nodes
 from masktrt.export.models.rts.graphs import graph_modules
 from masktrt.export.models.rts.seeded_partial import is_partial
-from masktrt.specs.rts import IM, IM5, MASK, SIZES, SPEC, GraphSizes, parse_sizes, sizes_of
+from masktrt.export.models.rts.steepest_descent import CONV, MATMUL, Filtering
+from masktrt.specs.rts import (IM, IM5, MASK, SIZES, SPEC, GraphSizes, filtering_of, parse_sizes,
+                               sizes_of)
 
 MODEL_NAME = "rts50"
 NOISE_SEED = 0
 CROP_INPUTS = (IM, IM5, MASK)
+FILTERING_OPS = {"conv": CONV, "matmul": MATMUL}  # by the option's value (specs.rts.FILTERINGS)
 
 
 class RtsExport:
@@ -68,15 +73,16 @@ class RtsExport:
                             float(model.sta.target_model_segm.reg.detach().reshape(-1)[0])]}
 
     def check_options(self, options: Mapping[str, Any]) -> None:
-        """`sizes` must parse and be traceable (one line otherwise)."""
+        """`sizes` must parse and be traceable, `filtering` be known (one line otherwise)."""
         if options.get(SIZES) is not None:
             parse_sizes(options[SIZES])
+        filtering_of(options)
 
     def trace_setup(self, model: nn.Module, options: Mapping[str, Any]
                     ) -> tuple[dict[str, nn.Module], dict[str, dict[str, np.ndarray]]]:
         """Each graph's module and its feeds, chained as the tracker runs them from noise crops."""
         sizes = sizes_of(options)
-        return graph_modules(model), first_feeds(model, noise_crops(sizes), sizes)
+        return graph_modules(model, filtering(options)), first_feeds(model, noise_crops(sizes), sizes)
 
     def run_graph(self, model: nn.Module, graph: str, feeds: Mapping[str, torch.Tensor],
                   options: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
@@ -99,6 +105,11 @@ class RtsExport:
     def fp32_nodes(self, graph: str, proto: onnx.ModelProto) -> list[str]:
         """Nodes kept FP32 in FP16 builds: reductions that overflow FP16 (fp32_nodes.py)."""
         return fp32_nodes(proto)
+
+
+def filtering(options: Mapping[str, Any] | None) -> Filtering:
+    """The torch functions behind the `filtering` option (the reference always uses Conv)."""
+    return FILTERING_OPS[filtering_of(options)]
 
 
 def partial_model(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -102,23 +102,25 @@ class RTS(nn.Module):
         seg_x = self.target_model.feature_extractor(l3)
         return (*layers, seg_x, self.classifier.feature_extractor(l3))
 
-    def classify(self, clf_x: torch.Tensor, clf_filter: torch.Tensor) -> torch.Tensor:
+    def classify(self, clf_x: torch.Tensor, clf_filter: torch.Tensor,
+                 ops: sd.Filtering = sd.CONV) -> torch.Tensor:
         """clf scores 1x1x16x27 (raw: the hinge activation only shapes the learner's loss)."""
-        return sd.apply_filter(clf_x, clf_filter)
+        return ops.apply(clf_x, clf_filter)
 
-    def fuse(self, seg_x: torch.Tensor, seg_filter: torch.Tensor,
-             clf_scores: torch.Tensor) -> torch.Tensor:
+    def fuse(self, seg_x: torch.Tensor, seg_filter: torch.Tensor, clf_scores: torch.Tensor,
+             ops: sd.Filtering = sd.CONV) -> torch.Tensor:
         """Mask encoding 1x16x30x52 plus the encoded clf scores resized to it (LearnersFusion add)."""
-        encoding = sd.apply_filter(seg_x, seg_filter)
+        encoding = ops.apply(seg_x, seg_filter)
         encoded_scores = self.clf_encoder(clf_scores)[0]
         return encoding + resize(encoded_scores, encoding.shape[-2:])
 
     def head(self, l1: torch.Tensor, l2: torch.Tensor, l3: torch.Tensor, l4: torch.Tensor,
              seg_x: torch.Tensor, clf_x: torch.Tensor, seg_filter: torch.Tensor,
-             clf_filter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+             clf_filter: torch.Tensor, ops: sd.Filtering = sd.CONV
+             ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (mask_logits 1x1x480x832, clf_scores 1x1x16x27)."""
-        clf_scores = self.classify(clf_x, clf_filter)
-        fused = self.fuse(seg_x, seg_filter, clf_scores)
+        clf_scores = self.classify(clf_x, clf_filter, ops)
+        fused = self.fuse(seg_x, seg_filter, clf_scores, ops)
         size = (seg_x.shape[-2] * SEG_STRIDE, seg_x.shape[-1] * SEG_STRIDE)
         return self.decoder(fused, (l1, l2, l3, l4), size), clf_scores
 
@@ -133,9 +135,9 @@ class RTS(nn.Module):
         return sd.seg_step(seg_filter, x, y, w, self.target_model.reg)
 
     def seg_learn(self, seg_filter: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
-                  w: torch.Tensor, iters: int) -> torch.Tensor:
+                  w: torch.Tensor, iters: int, ops: sd.Filtering = sd.CONV) -> torch.Tensor:
         """`iters` steps from `seg_filter` (zeros at init: `target_model.initial_filter`)."""
-        return sd.seg_learn(seg_filter, x, y, w, self.target_model.reg, iters)
+        return sd.seg_learn(seg_filter, x, y, w, self.target_model.reg, iters, ops)
 
     def clf_step(self, clf_filter: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                  sw: torch.Tensor) -> torch.Tensor:
@@ -143,8 +145,8 @@ class RTS(nn.Module):
         return sd.clf_step(clf_filter, x, y, sw, CLF_REG)
 
     def clf_learn(self, clf_filter: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
-                  sw: torch.Tensor, iters: int) -> torch.Tensor:
-        return sd.clf_learn(clf_filter, x, y, sw, CLF_REG, iters)
+                  sw: torch.Tensor, iters: int, ops: sd.Filtering = sd.CONV) -> torch.Tensor:
+        return sd.clf_learn(clf_filter, x, y, sw, CLF_REG, iters, ops)
 
     # -- box-only initialisation ---------------------------------------------------------------
     def box_init(self, im: torch.Tensor, box: torch.Tensor) -> torch.Tensor:

@@ -102,20 +102,22 @@ class STA(nn.Module):
         mean = torch.tensor(PIXEL_MEAN_BGR).reshape(1, 3, 1, 1)
         self.register_buffer("pixel_mean", mean, persistent=False)  # a constant, not a weight
 
-    def learn(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
-              reg: torch.Tensor) -> torch.Tensor:
+    def learn(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, reg: torch.Tensor,
+              ops: sd.Filtering = sd.CONV) -> torch.Tensor:
         """STA_ITERS closed-form GN steps from a zero 16x512x3x3 filter (one sample); the
         filter's shape is constant so the exported learner's convolutions have static kernels."""
         size = (NUM_FILTERS, FEATURE_DIM, SEG_FILTER_SIZE, SEG_FILTER_SIZE)
         zero = torch.zeros(size, dtype=x.dtype, device=x.device)
-        return sd.seg_learn(zero, x, y, w, reg, STA_ITERS)
+        return sd.seg_learn(zero, x, y, w, reg, STA_ITERS, ops)
 
     def decode(self, box_enc: torch.Tensor, x: torch.Tensor, f: torch.Tensor,
-               layers: tuple[torch.Tensor, ...], size: tuple[int, int]) -> torch.Tensor:
-        scores = torch.cat((box_enc, sd.apply_filter(x, f)), dim=1)
+               layers: tuple[torch.Tensor, ...], size: tuple[int, int],
+               ops: sd.Filtering = sd.CONV) -> torch.Tensor:
+        scores = torch.cat((box_enc, ops.apply(x, f)), dim=1)
         return self.decoder(scores, layers, size)
 
-    def segment(self, im: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    def segment(self, im: torch.Tensor, box: torch.Tensor,
+                ops: sd.Filtering = sd.CONV) -> torch.Tensor:
         """im 1x3xHxW BGR 0..255 (a crop at search-area scale 4), box 1x4 (x, y, w, h crop px)
         -> mask logits 1x1xHxW (the second, re-encoded decoding)."""
         size = (int(im.shape[-2]), int(im.shape[-1]))  # constants: a static box mask and kernels
@@ -124,10 +126,10 @@ class STA(nn.Module):
         mask = box_mask(box, size)
         box_enc = self.label_encoder(mask, x)[0]
         coarse = self.decode(box_enc, x, self.learn(x, *self.bbox_encoder(mask, x),
-                                                    self.target_model.reg), layers, size)
+                                                    self.target_model.reg, ops), layers, size, ops)
         # the decoder's resizes take traced sizes, so ONNX loses the coarse mask's shape; its
         # constant reshape gives the second learner's in-graph kernels a static shape again
         coarse = coarse.reshape(1, 1, *size)
         label, weight = self.segm_encoder(torch.sigmoid(coarse))
-        return self.decode(box_enc, x, self.learn(x, label, weight, self.target_model_segm.reg),
-                           layers, size)
+        return self.decode(box_enc, x, self.learn(x, label, weight, self.target_model_segm.reg,
+                                                  ops), layers, size, ops)
