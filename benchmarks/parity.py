@@ -26,6 +26,10 @@ from masktrt.specs.siammask import NAME as SIAMMASK
 from masktrt.types import FrameResult
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
+# closed loop, where the sequence has ground truth: per frame, IoU(reference, truth) minus
+# IoU(backend, truth). A loop that relearns from its own output (RTS) can part from the
+# reference on a 1e-6 difference and still track as well; these say whether it does.
+GT_METRICS = ("gt_box_drop", "gt_mask_drop")
 Progress = Any  # a tqdm bar (anything with update(n))
 
 
@@ -87,9 +91,16 @@ class ParityRow:
         below = np.flatnonzero(self.per_frame[metric] < threshold)
         return int(below[0]) + 1 if below.size else None
 
+    def applies(self, budget: Budget) -> bool:
+        """False for a ground-truth budget on a sequence without that ground truth."""
+        return budget.metric.rsplit("_", 1)[0] in self.per_frame
+
+    def not_applicable(self) -> list[Budget]:
+        return [b for b in self.budgets if not self.applies(b)]
+
     def checks(self) -> list[tuple[Budget, float, bool]]:
         out = []
-        for b in self.budgets:
+        for b in filter(self.applies, self.budgets):
             metric, stat = b.metric.rsplit("_", 1)  # e.g. "box_iou_mean" -> ("box_iou", "mean")
             mean, minimum = self.summary(metric)
             measured = mean if stat == "mean" else minimum
@@ -135,10 +146,27 @@ def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, s
     test = run_trajectory(backend, seq, config, frames=len(reference), progress=progress,
                           tracker=tracker)
     seconds = time.perf_counter() - start
+    pairs = list(zip(reference[1:], test[1:]))
     return ParityRow(name, seq.name, "closed-loop", precision,
-                     _per_frame(list(zip(reference[1:], test[1:]))),
+                     {**_per_frame(pairs), **accuracy_drops(seq, pairs)},
                      loop_budgets("closed-loop", precision, tracker), seconds,
                      branch_counts(reference[1:]))
+
+
+def accuracy_drops(seq: Sequence, pairs: list[tuple[FrameResult, FrameResult]]
+                   ) -> dict[str, np.ndarray]:
+    """`GT_METRICS` of frames 1..len(pairs), each where the sequence has that ground truth."""
+    frames = range(1, len(pairs) + 1)
+    drops = {}
+    if seq.has_groundtruth:
+        truth = seq.boxes
+        drops["gt_box_drop"] = np.array([float(box_iou(r.xywh, truth[t]) - box_iou(x.xywh, truth[t]))
+                                         for t, (r, x) in zip(frames, pairs)])
+    if seq.has_masks and all(r.mask is not None and x.mask is not None for r, x in pairs):
+        drops["gt_mask_drop"] = np.array([region_similarity(r.mask, seq.mask(t))
+                                          - region_similarity(x.mask, seq.mask(t))
+                                          for t, (r, x) in zip(frames, pairs)])
+    return drops
 
 
 def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
@@ -190,7 +218,7 @@ def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str,
 
 def format_table(rows: list[ParityRow]) -> str:
     """The table `masktrt parity` prints: one line per (backend, sequence, budget)."""
-    header = (f"{'level':<11} {'backend':<22} {'sequence':<16} {'metric':<16} "
+    header = (f"{'level':<11} {'backend':<22} {'sequence':<16} {'metric':<18} "
               f"{'measured':>9} {'budget':>10} {'first<':>6} result")
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -198,9 +226,12 @@ def format_table(rows: list[ParityRow]) -> str:
             metric = b.metric.rsplit("_", 1)[0]
             first = row.first_below(metric, b.value) if b.metric.endswith("_min") else None
             bound = (">=" if b.kind == "min" else "<=") + f"{b.value:g}"
-            lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {b.metric:<16} "
+            lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {b.metric:<18} "
                          f"{measured:>9.4f} {bound:>10} {'-' if first is None else first:>6} "
                          f"{'PASS' if ok else 'FAIL'}")
+        for b in row.not_applicable():
+            lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {b.metric:<18} "
+                         f"{'-':>9} {'':>10} {'-':>6} n/a (no such ground truth)")
     lines += branch_lines(rows)
     return "\n".join(lines)
 
@@ -224,10 +255,11 @@ def rows_to_json(rows: list[ParityRow]) -> dict:
         out.append({
             "level": row.level, "backend": row.backend, "sequence": row.sequence,
             "precision": row.precision, "seconds": row.seconds, "passed": row.passed,
-            "summary": {m: dict(zip(("mean", "min"), row.summary(m))) for m in METRICS},
+            "summary": {m: dict(zip(("mean", "min"), row.summary(m))) for m in row.per_frame},
             "checks": [{"budget": b.name, "metric": b.metric, "bound": b.value, "kind": b.kind,
                         "measured": measured, "passed": ok} for b, measured, ok in row.checks()],
-            "per_frame": {m: row.per_frame[m].tolist() for m in METRICS},
+            "per_frame": {m: row.per_frame[m].tolist() for m in row.per_frame},
+            "not_applicable": [b.name for b in row.not_applicable()],
             "branches": row.branches,
         })
     return {"schema": "masktrt.parity/1", "rows": out}

@@ -33,10 +33,10 @@ Export option `sizes` ("HxW/N/M": crop, seg and clf memory slots; default the de
 480x832/32/50): graphs traced smaller run the same ops (every stride divides the crop; padding
 the memory is exact), so CI affords a whole export and parity at 128x224/4/8. The contract
 records the option, and its `rts` section the geometry at those sizes. Export option
-`filtering` ("conv" or "matmul"): how head, learner and STA graphs apply their input filters —
-Conv with the filter as a tensor weight, or one MatMul and shifted slices (§B6), the same sums
-with no tensor-weight Conv (the portable form; ONNX Runtime's CPU Conv is slow at the
-learners' gradient, whose "kernel" is a whole residual map).
+`filtering` ("matmul", the default, or "conv"): how head, learner and STA graphs apply their
+input filters — one MatMul and shifted slices (§B6), the same sums with no tensor-weight Conv
+(the portable form), or Conv with the filter as a tensor weight (ONNX Runtime's CPU Conv is
+slow at the learners' gradient, whose "kernel" is a whole residual map).
 """
 from __future__ import annotations
 
@@ -229,7 +229,9 @@ def sizes_of(options: Mapping[str, Any] | None) -> GraphSizes:
 
 FILTERING = "filtering"  # the export option: how graphs apply a filter that is an input
 FILTERINGS = ("conv", "matmul")  # Conv with tensor weights; MatMul + shifted slices (§B6)
-DEFAULT_FILTERING = "conv"
+# MatMul by default: measured 4.4x (seg_learn_3) and 17x (clf_learn_2) faster than Conv in ONNX
+# Runtime's CPU provider at 480x832/32/50 (README, RTS), and the form §B6 gives TensorRT
+DEFAULT_FILTERING = "matmul"
 
 
 def filtering_of(options: Mapping[str, Any] | None) -> str:
@@ -337,17 +339,22 @@ _TENSOR_FP16_WHY = (
     "where the logits cross 0 steeply and keeps the classifier peak")
 _LOOP_FP32_WHY = (
     "FP32 graphs differ from PyTorch by rounding only, but RTS feeds its own soft masks back into "
-    "the memory every frame and relearns its filters, so rounding is re-injected; box IoU "
-    "stays near 1 unless a lost/not_found threshold switches in one run only. No per-frame "
-    "minimum: with the demo weights the reference against itself, its initial seg filter "
-    "perturbed by 3e-6 relative (ONNX Runtime's differs by 3e-6), drops to box IoU 0.24 on "
-    "vot-bag (frame 22; mean 0.96), and a 5.6e-6 perturbation gives the very frames and IoU "
-    "(0.45, frame 14) ONNX Runtime shows (a mask blob on the threshold), so a minimum would "
-    "test the trajectory's sensitivity, not the runtime (tests/benchmarks/test_parity_rts.py). "
-    "The means are set at that noise floor less a margin (0.958 - 0.05, rounded): ONNX Runtime "
-    "measured box/mask means 0.9926/0.9721 on vot-bag alone and 0.9595/0.9480 inside CI's test "
-    "process after the other tests, the same code. The graphs' own numerics are held by the tensor budgets; "
+    "the memory every frame and relearns its filters, so rounding is re-injected and the "
+    "trajectories part on a 1e-6 difference: the reference against itself with its initial seg "
+    "filter perturbed by 3e-6 relative (ONNX Runtime's differs by 3e-6) agrees on box IoU mean "
+    "0.89 on davis-blackswan (min 0.55) and 0.96 on vot-bag (min 0.24, frame 22), demo weights, "
+    "40 frames (tests/benchmarks/test_parity_rts.py); the torch thread count alone moves ONNX "
+    "Runtime's vot-bag agreement from 0.99 to 0.96, and applying the filters by MatMul instead "
+    "of Conv moves blackswan's from 1.00 to 0.91. So agreement has no per-frame minimum and its "
+    "means sit below that floor (0.85): they catch a broken loop, not rounding. What the user "
+    "sees is held by the ground-truth budgets and the graphs' numerics by the tensor budgets; "
     "the tracker code around them is the same NumPy for both runtimes")
+_LOOP_GT_WHY = (
+    "Parted trajectories can track equally well, so the closed loop is judged on accuracy against "
+    "the ground truth: the backend's mean IoU with the truth may fall at most 0.05 below the "
+    "reference's. Rounding-sized perturbations of the reference itself (3e-6 relative on the "
+    "initial seg filter, 4 seeds, demo weights, 40 frames) moved it by at most 0.021 (box, "
+    "davis-blackswan), 0.004 (mask, davis-blackswan) and 0.003 (box, vot-bag)")
 _LOOP_FP16_WHY = ("FP16 rounding re-enters the learners every frame for the first 99 frames; the "
                   "trajectories must stay together with a margin for a rare threshold switch")
 
@@ -357,9 +364,12 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("tensor-fp16", "tensor", "fp16", "max_rel_range_err", 1e-2, "max", _TENSOR_FP16_WHY),
     Budget("frame-fp32-box", "frame", "fp32", "box_iou_min", 0.99, "min", _LOOP_FP32_WHY),
     Budget("frame-fp32-mask", "frame", "fp32", "mask_iou_min", 0.98, "min", _LOOP_FP32_WHY),
-    Budget("loop-fp32-box-mean", "closed-loop", "fp32", "box_iou_mean", 0.90, "min", _LOOP_FP32_WHY),
-    Budget("loop-fp32-mask-mean", "closed-loop", "fp32", "mask_iou_mean", 0.90, "min",
+    Budget("loop-fp32-box-mean", "closed-loop", "fp32", "box_iou_mean", 0.85, "min", _LOOP_FP32_WHY),
+    Budget("loop-fp32-mask-mean", "closed-loop", "fp32", "mask_iou_mean", 0.85, "min",
            _LOOP_FP32_WHY),
+    Budget("loop-fp32-gt-box", "closed-loop", "fp32", "gt_box_drop_mean", 0.05, "max", _LOOP_GT_WHY),
+    Budget("loop-fp32-gt-mask", "closed-loop", "fp32", "gt_mask_drop_mean", 0.05, "max",
+           _LOOP_GT_WHY),
     Budget("loop-fp16-box-mean", "closed-loop", "fp16", "box_iou_mean", 0.93, "min", _LOOP_FP16_WHY),
     Budget("loop-fp16-mask-mean", "closed-loop", "fp16", "mask_iou_mean", 0.88, "min",
            _LOOP_FP16_WHY),

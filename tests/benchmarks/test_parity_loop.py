@@ -119,3 +119,33 @@ def test_branch_counts_count_text_and_flag_values_only():
     row = ParityRow("b", "seq", "closed-loop", "fp32", {}, branches=counts)
     assert branch_lines([row, row]) == [
         "branches of the reference, seq: clf_flag found 2, not_found 1; lost_seg False 2, True 1"]
+
+
+def test_ground_truth_drops_judge_accuracy_and_say_where_they_do_not_apply(tmp_path):
+    """The closed loop's ground-truth budgets (RTS's): IoU(reference, truth) - IoU(backend,
+    truth) per frame; a sequence without masks lists the mask budget as n/a, and a backend
+    that tracks worse than the reference fails even where the reference itself is poor."""
+    from dataclasses import replace
+
+    from masktrt.benchmarks.parity import GT_METRICS, ParityRow, accuracy_drops
+    from masktrt.specs.rts import SPEC as RTS_SPEC
+    from masktrt.types import FrameResult
+
+    def at(x):
+        return FrameResult(np.array([x + 10.0, 20.0]), np.array([20.0, 20.0]),
+                           np.zeros((4, 2), np.float32), 0.5, False)
+
+    seq = replace(load_sequence(write_davis(generate_sequence(seed=7, num_frames=3, size=(64, 64)),
+                                            tmp_path / "s")), mask_paths=None)
+    seq = replace(seq, boxes=np.array([[0.0, 10.0, 20.0, 20.0]] * 3))
+    good, shifted = [(at(0), at(0))] * 2, [(at(0), at(10))] * 2
+    assert set(accuracy_drops(seq, good)) == {GT_METRICS[0]}  # no masks: no mask drop
+    np.testing.assert_allclose(accuracy_drops(seq, shifted)["gt_box_drop"], [1 - 1 / 3] * 2)
+    budgets = RTS_SPEC.budgets_for("closed-loop", "fp32")
+    rows = [ParityRow("b", seq.name, "closed-loop", "fp32",
+                      {"box_iou": np.ones(2), "polygon_iou": np.ones(2), "mask_iou": np.ones(2),
+                       **accuracy_drops(seq, pairs)}, budgets) for pairs in (good, shifted)]
+    assert rows[0].passed and not rows[1].passed
+    assert [b.metric for b in rows[0].not_applicable()] == ["gt_mask_drop_mean"]
+    assert "n/a (no such ground truth)" in format_table(rows)
+    assert rows_to_json(rows)["rows"][1]["summary"]["gt_box_drop"]["mean"] > 0.6

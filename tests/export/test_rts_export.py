@@ -16,6 +16,7 @@ from rts_helpers import (CROPS, SEED, SMALL_EXPORT, SMALL_OPTIONS, SMALL_SIZES, 
 from masktrt.errors import MasktrtError
 from masktrt.export.onnx_export import ExportOptions, export_graph
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
+from masktrt.export.models.rts.fp32_nodes import feeding_square
 from masktrt.export.parity_tensor import tensor_parity
 from masktrt.specs import rts
 from tests.conftest import real_sequence
@@ -134,11 +135,16 @@ def test_fp16_export_keeps_the_overflowing_reductions_fp32(traced, small_rts, gr
     types = float_types(proto)
     reductions = [n for n in proto.graph.node if n.op_type == "ReduceSum"]
     assert reductions
+    producers = {out: n for n in proto.graph.node for out in n.output}
+    norms = [n for n in reductions if feeding_square(n, producers)]
+    assert norms
     for node in reductions:
         assert types[node.input[0]] == onnx.TensorProto.FLOAT, node.name
         assert types[node.output[0]] == onnx.TensorProto.FLOAT, node.name
+    for node in norms:  # a squared norm feeds the step length in FP32: no FP16 round trip (a
+        # gradient's sum over samples goes back to FP16, as the Conv form's output always did)
         consumers = [n for n in proto.graph.node if node.output[0] in n.input]
-        assert all(n.op_type != "Cast" for n in consumers), node.name  # no FP16 round trip
+        assert all(n.op_type != "Cast" for n in consumers), node.name
     half = [t for t in types.values() if t == onnx.TensorProto.FLOAT16]
     assert half or graph != rts.FEAT  # the feature maps themselves are FP16
 

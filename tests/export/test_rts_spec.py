@@ -63,7 +63,7 @@ def test_contract_section_round_trip() -> None:
 
 
 def test_sizes_option_sets_the_section_geometry() -> None:
-    assert SPEC.options == {"sizes": "480x832/32/50", "filtering": "conv"}
+    assert SPEC.options == {"sizes": "480x832/32/50", "filtering": "matmul"}
     assert rts.sizes_of({}) == rts.FULL_SIZES
     small = {"sizes": "128x224/4/8"}
     section = SPEC.section(small)
