@@ -233,10 +233,21 @@ def build_variants(options: BenchOptions, model: Any, source: dict[str, Any],
         variants.append(tensorrt_variant(options.engines_dir, gpu))
     for folder in options.extra_onnx:
         extra = onnxruntime_variant(same_weights(folder, source), options.provider, gpu)
-        if extra.name in {v.name for v in variants}:  # e.g. two INT8 variants: name the folder
-            extra.name = f"{extra.name}-{Path(folder).resolve().parent.name}"
+        if extra.name in {v.name for v in variants}:
+            extra.name = f"{extra.name}-{distinction(folder, options.tracker)}"
         variants.append(extra)
     return variants
+
+
+def distinction(folder: Path, tracker: str) -> str:
+    """What tells a graph folder's row apart: its export options that differ from the spec's
+    defaults (e.g. filtering=conv), else its parent folder's name (two INT8 variants)."""
+    from masktrt import registry
+    from masktrt.runtime.contract import load_contract
+
+    defaults = registry.spec(tracker).options
+    changed = {k: v for k, v in load_contract(folder).options.items() if defaults.get(k) != v}
+    return ",".join(f"{k}={v}" for k, v in sorted(changed.items())) or Path(folder).resolve().parent.name
 
 
 def wants_batched(options: BenchOptions) -> bool:

@@ -1,6 +1,8 @@
 """`masktrt bench --extra-onnx`: extra graph folders must come from the baseline's weights."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from masktrt.errors import MasktrtError
@@ -95,3 +97,19 @@ def test_source_digest_follows_the_code(tmp_path):
     assert source_digest(tmp_path) == first
     (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
     assert source_digest(tmp_path) != first
+
+
+def test_an_extra_graph_folder_is_named_by_its_differing_export_options(monkeypatch, tmp_path):
+    """Two ONNX Runtime rows of one tracker: the second says how its graphs differ (RTS's
+    filtering=conv beside the default MatMul), or, exported alike, which folder it came from."""
+    from types import SimpleNamespace
+
+    import masktrt.runtime.contract as contract
+    from masktrt.benchmarks.bench_variants import distinction
+
+    options = {"conv": {"sizes": "480x832/32/50", "filtering": "conv"},
+               "ort": {"sizes": "480x832/32/50", "filtering": "matmul"}}
+    monkeypatch.setattr(contract, "load_contract",
+                        lambda folder: SimpleNamespace(options=options[Path(folder).name]))
+    assert distinction(tmp_path / "conv", "rts") == "filtering=conv"
+    assert distinction(tmp_path / "int8" / "ort", "rts") == "int8"
