@@ -73,6 +73,17 @@ def test_every_graph_is_exported_with_the_spec_names(deploy) -> None:
     assert deploy.section["geometry"]["seg_feature_hw"] == [8, 14]
 
 
+def test_the_default_export_applies_filters_without_tensor_kernels(deploy) -> None:
+    """MatMul filtering (spec §B6): no Conv whose kernel is computed in the graph."""
+    from test_rts_filtering import FILTER_GRAPHS, input_kernels
+
+    assert deploy.options[rts.FILTERING] == "matmul"
+    for graph in FILTER_GRAPHS:
+        proto = onnx.load(str(deploy.graph(graph).path))
+        assert not input_kernels(proto), graph
+        assert any(n.op_type == "MatMul" for n in proto.graph.node), graph
+
+
 def test_sizes_option_is_checked_before_tracing() -> None:
     for bad in ("128x224", "100x224/4/8", "128x224/0/8", "128x224/4/3", "axb/4/8"):
         options = ExportOptions(tracker="rts", options={"sizes": bad})
