@@ -6,7 +6,8 @@ under 8 minutes on an H100/H200: (1) install TensorRT-RTX and onnxruntime-gpu fr
 in .gpu/ (`make gpu-wheels` splits them into parts small enough to carry), (2) the GPU-marked
 tests, (3) the CUDA kernels against their OpenCV references, (4) `masktrt bench` with every GPU
 backend and precision side by side (PyTorch eager FP32 baseline, FP16, torch.compile, ONNX Runtime
-CUDA FP32/FP16), (5) TensorRT-RTX engines FP32/FP16 timed and checked closed-loop where they run.
+CUDA FP32/FP16), (5) TensorRT-RTX engines FP32/FP16 timed and checked closed-loop where they run,
+(6) RTS's two filtering forms (MatMul, Conv) side by side on ONNX Runtime CUDA, if time is left.
 Every step runs in a subprocess with a time limit; a step that cannot run says why, with the
 exact error text. Writes gpu-check.json and gpu-check.md into --out ($OUT, else out/gpu-check)
 and prints a short table last. Without a GPU it says "no GPU" and exits 0. The figures in the
@@ -31,7 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEADLINE_S = 450.0  # 7.5 minutes of steps; the report is written whatever happens
 BUDGET_S = {"install": 90, "pytest-gpu": 150, "kernels-bench": 45, "export": 60, "bench": 120,
             "tensorrt-build": 60, "tensorrt-bench": 60, "tensorrt-parity": 60,
-            "batched-export": 45, "batched-build": 90, "batched-compare": 60}
+            "batched-export": 45, "batched-build": 90, "batched-compare": 60,
+            "rts-export-conv": 90, "rts-bench": 150}
 NO_GPU = "no GPU: no CUDA driver or device found (nvidia-smi / cuDeviceGetCount)"
 PACKAGES = ("torch", "cuda-python", "cuda-bindings", "cuda-core", "cupy-cuda12x", "cupy-cuda13x",
             "onnx", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless", "numpy", "pytest",
@@ -215,6 +217,7 @@ def gpu_steps(clock: Clock, env: dict[str, str], out: Path, quick: bool) -> list
     for precision, graphs in (("fp32", fp32), ("fp16", fp16)):
         steps += tensorrt_steps(precision, graphs, clock, env, out, frames)
     steps += batched_steps(clock, env, out)
+    steps += rts_steps(clock, env, out, frames)
     steps.append({"name": "tensorrt-int8", "status": "skipped",
                   "reason": "INT8 engines need QDQ graphs from 'masktrt calibrate' (minutes of calibration): "
                             "not attempted within the 8-minute budget; run it where TensorRT-RTX FP32 runs"})
@@ -238,6 +241,25 @@ def tensorrt_steps(precision: str, graphs: Path, clock: Clock, env: dict[str, st
                                              str(out / f"parity-tensorrt-{precision}.json")], clock, env, logs))
     for s in steps:
         s["name"] = f"{s['name']}-{precision}"
+    return steps
+
+
+RTS_DEMO = "masktrt/weights/rts_demo.safetensors"  # what `masktrt export --tracker rts` uses by default
+
+
+def rts_steps(clock: Clock, env: dict[str, str], out: Path, frames: list[str]) -> list[dict[str, Any]]:
+    """RTS (demo weights) on ONNX Runtime CUDA, its filters applied by MatMul (the default export)
+    and by Conv side by side in one bench: which form the GPU prefers is unmeasured (README,
+    RTS). Last, so it only takes time the SiamMask steps left."""
+    masktrt, logs = [sys.executable, "-m", "masktrt.cli"], out / "logs"
+    conv = out / "work" / "rts-onnx-conv"
+    steps = [run("rts-export-conv", [*masktrt, "export", "--tracker", "rts", "--option", "filtering=conv",
+                                     "--out", str(conv)], clock, env, logs)]
+    if steps[-1]["status"] == "ok":
+        steps.append(run("rts-bench", [*masktrt, "bench", "--tracker", "rts", "--checkpoint", RTS_DEMO,
+                                       "--backends", "torch,onnxruntime",
+                                       "--provider", "cuda", "--extra-onnx", str(conv), *frames, "--targets", "1",
+                                       "--no-progress", "--out", str(out / "bench-rts")], clock, env, logs))
     return steps
 
 
