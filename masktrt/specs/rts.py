@@ -356,8 +356,12 @@ _LOOP_GT_WHY = (
     "reference's. Rounding-sized perturbations of the reference itself (3e-6 relative on the "
     "initial seg filter, 4 seeds, demo weights, 40 frames) moved it by at most 0.021 (box, "
     "davis-blackswan), 0.004 (mask, davis-blackswan) and 0.003 (box, vot-bag)")
-_LOOP_FP16_WHY = ("FP16 rounding re-enters the learners every frame for the first 99 frames; the "
-                  "trajectories must stay together with a margin for a rare threshold switch")
+_LOOP_FP16_WHY = (
+    "FP16 rounding re-enters the learners every frame for the first 99 frames, and FP32's "
+    "1e-6 differences already part the trajectories (agreement floor 0.89, _LOOP_FP32_WHY), so "
+    "agreement has the same broken-loop bound (0.85) and the ground-truth budgets judge. "
+    "Measured (demo weights, 384x672/8/16, 40 frames, ONNX Runtime CPU): box/mask agreement "
+    "0.9940/0.9918 on davis-blackswan, 0.9559/0.9133 on vot-bag")
 
 BUDGETS: tuple[Budget, ...] = (
     Budget("tensor-fp32", "tensor", "fp32", "max_rel_range_err", 2e-4, "max", _TENSOR_FP32_WHY),
@@ -371,9 +375,12 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("loop-fp32-gt-box", "closed-loop", "fp32", "gt_box_drop_mean", 0.05, "max", _LOOP_GT_WHY),
     Budget("loop-fp32-gt-mask", "closed-loop", "fp32", "gt_mask_drop_mean", 0.05, "max",
            _LOOP_GT_WHY),
-    Budget("loop-fp16-box-mean", "closed-loop", "fp16", "box_iou_mean", 0.93, "min", _LOOP_FP16_WHY),
-    Budget("loop-fp16-mask-mean", "closed-loop", "fp16", "mask_iou_mean", 0.88, "min",
+    Budget("loop-fp16-box-mean", "closed-loop", "fp16", "box_iou_mean", 0.85, "min", _LOOP_FP16_WHY),
+    Budget("loop-fp16-mask-mean", "closed-loop", "fp16", "mask_iou_mean", 0.85, "min",
            _LOOP_FP16_WHY),
+    Budget("loop-fp16-gt-box", "closed-loop", "fp16", "gt_box_drop_mean", 0.05, "max", _LOOP_GT_WHY),
+    Budget("loop-fp16-gt-mask", "closed-loop", "fp16", "gt_mask_drop_mean", 0.05, "max",
+           _LOOP_GT_WHY),
 )
 
 

@@ -61,6 +61,22 @@ def test_closed_loop_parity_rts_small_sizes(name, tmp_path, capsys):
     assert code == 0, out
 
 
+def test_fp16_closed_loop_rts_tracks_as_well_as_the_reference(tmp_path, capsys):
+    """FP16 graphs (norm and GN reductions kept FP32) on vot-bag, which starts from its box
+    through STA: every RTS graph runs in FP16 in the loop, judged on the ground truth."""
+    from masktrt.cli import main
+
+    code = main(["parity", "--level", "closed-loop", "--precision", "fp16", "--sequence",
+                 str(real_sequence("vot-bag")), "--max-frames", str(FRAMES), "--report",
+                 str(tmp_path / "parity.json"), *DEMO])
+    out = capsys.readouterr().out
+    print(out)
+    (row,) = json.loads((tmp_path / "parity.json").read_text())["rows"]
+    assert row["backend"] == "onnxruntime-fp16"
+    assert "gt_box_drop_mean" in {c["metric"] for c in row["checks"]}
+    assert code == 0, out
+
+
 def test_reference_alone_diverges_from_a_rounding_sized_perturbation():
     """Why RTS's closed loop has no per-frame minimum and is judged on ground truth (spec
     _LOOP_FP32_WHY, _LOOP_GT_WHY): the PyTorch reference against itself, its initial seg filter
