@@ -34,14 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="fp16 writes FP16 graphs with FP32 inputs/outputs")
     parser.add_argument("--fp32-template", action="store_true",
-                        help="with --precision fp16: keep template.onnx FP32 (it runs once per "
-                             "target; FP16 kernels carry their rounding into every frame)")
+                        help="with --precision fp16: keep the graphs whose outputs are target "
+                             "state FP32 (SiamMask's and OceanPlus's template: it runs once per "
+                             "target, and FP16 kernels carry their rounding into every frame; "
+                             "RTS's learners, label encoder, classifier init and STA)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
     common.add_option_argument(parser)
 
 
 def per_target_graphs(tracker: str) -> tuple[str, ...]:
-    """The graphs --fp32-template keeps FP32: those run once per target (SiamMask's template)."""
+    """The graphs --fp32-template keeps FP32: those whose outputs are target state (`runs`
+    "target": SiamMask's template; RTS's learners and STA)."""
     from masktrt import registry
     from masktrt.specs.base import PER_TARGET
 
