@@ -92,8 +92,13 @@ class ParityRow:
         return int(below[0]) + 1 if below.size else None
 
     def applies(self, budget: Budget) -> bool:
-        """False for a ground-truth budget on a sequence without that ground truth."""
-        return budget.metric.rsplit("_", 1)[0] in self.per_frame
+        """False for a ground-truth budget on a sequence without that ground truth; a budget
+        on anything parity does not measure is an error, never a silent pass."""
+        metric = budget.metric.rsplit("_", 1)[0]
+        if metric in self.per_frame or metric in GT_METRICS:
+            return metric in self.per_frame
+        raise MasktrtError(f"budget '{budget.name}' reads '{metric}', which parity does not measure",
+                           f"name one of {', '.join(METRICS + GT_METRICS)} in the spec's budget")
 
     def not_applicable(self) -> list[Budget]:
         return [b for b in self.budgets if not self.applies(b)]

@@ -128,6 +128,7 @@ def test_ground_truth_drops_judge_accuracy_and_say_where_they_do_not_apply(tmp_p
     from dataclasses import replace
 
     from masktrt.benchmarks.parity import GT_METRICS, ParityRow, accuracy_drops
+    from masktrt.errors import MasktrtError
     from masktrt.specs.rts import SPEC as RTS_SPEC
     from masktrt.types import FrameResult
 
@@ -149,3 +150,6 @@ def test_ground_truth_drops_judge_accuracy_and_say_where_they_do_not_apply(tmp_p
     assert [b.metric for b in rows[0].not_applicable()] == ["gt_mask_drop_mean"]
     assert "n/a (no such ground truth)" in format_table(rows)
     assert rows_to_json(rows)["rows"][1]["summary"]["gt_box_drop"]["mean"] > 0.6
+    typo = replace(budgets[0], name="typo", metric="box_iuo_mean")
+    with pytest.raises(MasktrtError, match="'box_iuo', which parity does not measure"):
+        ParityRow("b", seq.name, "closed-loop", "fp32", rows[0].per_frame, [typo]).checks()
