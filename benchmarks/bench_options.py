@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.siammask import NAME as SIAMMASK
+from masktrt.registry import DEFAULT_TRACKER
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
 
@@ -34,7 +34,7 @@ class BenchOptions:
     variant: str | None = None  # model variant of trackers released in several (None: default)
     preset: str | None = None  # None: the tracker's default preset
     provider: str = "auto"
-    tracker: str = SIAMMASK
+    tracker: str = DEFAULT_TRACKER
     progress: bool = True
 
     def tracker_options(self) -> dict[str, str]:

@@ -17,8 +17,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from masktrt import registry
+from masktrt.geometry import INSTANCE_SIZE, MASK_OUT_SIZE
 from masktrt.kernels.loader import gpu_available
-from masktrt.specs.siammask import INSTANCE_SIZE, MASK_OUT_SIZE, PRESETS
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, mask_polygon, paste_back, sigmoid
 
@@ -51,9 +52,14 @@ def scene(hw: tuple[int, int], seed: int = 0) -> dict:
             "crop_box": crop_box, "pos": (12, 12), "logits": logits}
 
 
+def davis_threshold() -> float:
+    """The default tracker's DAVIS mask threshold: the binarisation the kernels are timed with."""
+    return registry.spec(registry.DEFAULT_TRACKER).preset("davis").seg_thr
+
+
 def cpu_stages(s: dict) -> dict[str, Callable[[], object]]:
     hw = s["frame"].shape[:2]
-    thr = PRESETS["davis"].seg_thr
+    thr = davis_threshold()
     mask = binarize(paste_back(sigmoid(s["logits"]), s["crop_box"], s["pos"], hw), thr)
     box = (s["center"][0], s["center"][1], s["side"] / 2, s["side"] / 2)
     return {
@@ -84,7 +90,7 @@ def gpu_stages(s: dict) -> dict[str, Callable[[], object]]:
     crop, paste, mbr = launch.CropResizeKernel(), launch.PasteMaskKernel(), launch.MbrKernel()
     cp = crop_params(s["center"], INSTANCE_SIZE, s["side"], s["avg"])
     pp = paste_params(s["crop_box"], s["pos"], (h, w))
-    thr = PRESETS["davis"].seg_thr
+    thr = davis_threshold()
 
     def sync(fn):
         def run():

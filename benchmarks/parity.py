@@ -18,11 +18,11 @@ from masktrt import registry
 from masktrt.benchmarks.metrics import box_iou, polygon_iou, region_similarity
 from masktrt.budgets import Budget
 from masktrt.errors import MasktrtError
+from masktrt.registry import DEFAULT_TRACKER
 from masktrt.runtime import loop
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.sequences import Sequence
 from masktrt.runtime.trackers import make_tracker
-from masktrt.specs.siammask import NAME as SIAMMASK
 from masktrt.types import FrameResult
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
@@ -47,7 +47,7 @@ def _collect(out: list, progress: Progress | None) -> Callable[[loop.Step, loop.
 
 
 def run_trajectory(backend: GraphRunner, seq: Sequence, config: Any, frames: int | None = None,
-                   progress: Progress | None = None, tracker: str = SIAMMASK) -> list[FrameResult]:
+                   progress: Progress | None = None, tracker: str = DEFAULT_TRACKER) -> list[FrameResult]:
     """Track `seq` from its initial box (and first mask, where it has one); result 0 is the
     initialisation frame."""
     results: list[FrameResult] = []
@@ -117,7 +117,7 @@ class ParityRow:
         return all(ok for _, _, ok in self.checks())
 
 
-def loop_budgets(level: str, precision: str, tracker: str = SIAMMASK) -> list[Budget]:
+def loop_budgets(level: str, precision: str, tracker: str = DEFAULT_TRACKER) -> list[Budget]:
     """The budgets of a level; none would make every row pass unchecked, so that is an error."""
     found = registry.spec(tracker).budgets_for(level, precision)
     if not found:
@@ -145,7 +145,7 @@ def branch_counts(results: list[FrameResult]) -> dict[str, dict[str, int]]:
 
 def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, seq: Sequence,
                 config: Any, precision: str = "fp32", progress: Progress | None = None,
-                tracker: str = SIAMMASK) -> ParityRow:
+                tracker: str = DEFAULT_TRACKER) -> ParityRow:
     """Track `seq` with `backend` and compare with the reference trajectory (frames 1..N-1)."""
     start = time.perf_counter()
     test = run_trajectory(backend, seq, config, frames=len(reference), progress=progress,
@@ -209,7 +209,7 @@ class FrameLevelPair:
 
 def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str, seq: Sequence,
                 config: Any, frames: int | None = None, precision: str = "fp32",
-                progress: Progress | None = None, tracker: str = SIAMMASK) -> ParityRow:
+                progress: Progress | None = None, tracker: str = DEFAULT_TRACKER) -> ParityRow:
     """Each frame tracked by both backends from the reference's state of the frame before."""
     pair = FrameLevelPair(make_tracker(tracker, reference_backend, config),
                           make_tracker(tracker, backend, config))

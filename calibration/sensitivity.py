@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from masktrt import registry
-from masktrt.specs.siammask import NAME as SIAMMASK
+from masktrt.registry import DEFAULT_TRACKER
 
 from .dataset import Feeds
 from .quantize import FLAVOURS, quantize_graph
@@ -93,7 +93,7 @@ def analyse_graph(src: Path, blocks: dict[str, list[str]], method: str, ranges: 
             for name, nodes in blocks.items()]
 
 
-def block_limit(tracker: str = SIAMMASK) -> float:
+def block_limit(tracker: str = DEFAULT_TRACKER) -> float:
     """The `int8-block-noise` budget of the tracker's spec."""
     return registry.spec(tracker).budget(BUDGET_NAME).value
 

@@ -1,11 +1,11 @@
-"""Loading SiamMask checkpoints in every form they come in, with one-line errors.
+"""Reading and writing checkpoint files of any tracker, with one-line errors.
 
 Accepted: a flat state dict, a `{"state_dict": ...}` / `{"model": ...}` wrapper (official
-training snapshots), a `module.` prefix (DataParallel), pysot's `siammask_r50_l3` names
-(spec §9), and `.safetensors` files (the FP16 demo checkpoint; cast to the model's dtype).
-Pickles are always read with `weights_only=True`: a checkpoint is data, never code.
-Missing `num_batches_tracked` buffers are tolerated (PyTorch 0.4.0-era files lack them and
-they do not affect inference); everything else must match, reported in one error.
+training snapshots), a `module.` prefix (DataParallel; each tracker's renaming strips it), and
+`.safetensors` files (the FP16 demo checkpoints; cast to the model's dtype). Pickles are always
+read with `weights_only=True`: a checkpoint is data, never code. Written files carry the sha256
+of their tensor bytes, checked on loading. Each tracker's key names, width detection and model
+building live in its own `trackers/<name>/export/checkpoint.py`.
 """
 from __future__ import annotations
 
@@ -18,19 +18,11 @@ from pathlib import Path
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models import SiamMask
-from masktrt.export.models.backbones import EFFICIENTNET_LITE0, RESNET50
-from masktrt.export.models.siammask.channels import SiamMaskSpec
+from masktrt.export.backbones import EFFICIENTNET_LITE0, RESNET50
 from masktrt.provenance import sha256_file
 
 # pysot prefix -> official prefix (spec §9); a bijective renaming, all shapes equal.
-PYSOT_PREFIXES = (("backbone.", "features.features."), ("neck.downsample.", "features.downsample."),
-                  ("rpn_head.", "rpn_model."), ("mask_head.", "mask_model.mask."),
-                  ("refine_head.", "refine_model."))
-OFFICIAL_PREFIXES = ("features.features.", "features.downsample.", "rpn_model.", "mask_model.",
-                     "refine_model.")
 WRAPPER_KEYS = ("state_dict", "model")
-WIDTH_KEY = "features.features.conv1.weight"  # its output channels = 64 * width
 LITE0_KEY = "features.features._conv_stem.weight"  # only an EfficientNet-Lite0 trunk has it
 SHOWN = 3  # how many names of each kind an error lists
 SAFETENSORS_FIX = "re-export it with masktrt (save_checkpoint) or re-download it"
@@ -168,15 +160,6 @@ def unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def official_name(key: str) -> str:
-    """Strip DataParallel's `module.` and map pysot names to the official ones."""
-    key = key.removeprefix("module.")
-    for pysot, official in PYSOT_PREFIXES:
-        if key.startswith(pysot):
-            return official + key[len(pysot):]
-    return key
-
-
 def renamed_or_refused(state: Mapping[str, torch.Tensor], path: Path, rename: Callable[[str], str],
                        ours: tuple[str, ...], what: str, fix: str) -> dict[str, torch.Tensor]:
     """Keys renamed to the model's names; a file with no key starting with one of `ours` is
@@ -189,13 +172,6 @@ def renamed_or_refused(state: Mapping[str, torch.Tensor], path: Path, rename: Ca
     return renamed
 
 
-def normalise(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
-    """Official names; a file with none of them is another architecture, said in one line."""
-    return renamed_or_refused(
-        state, path, official_name, OFFICIAL_PREFIXES, "a SiamMask checkpoint (official or pysot names)",
-        "pass a SiamMask sharp checkpoint (official SiamMask_*.pth or pysot siammask_r50_l3 model.pth)")
-
-
 def read_raw_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Any accepted checkpoint file -> its tensors under the file's own names (any tracker)."""
     path = Path(path)
@@ -205,52 +181,9 @@ def read_raw_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return read_safetensors(path) if is_safetensors(path) else unwrap(read_pickle(path), path)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Any accepted checkpoint file -> a state dict with the official key names."""
-    return normalise(read_raw_state_dict(path), Path(path))
-
-
-# spec field -> the keys whose output channels carry it (the width's fingerprint)
-WIDTH_FINGERPRINT = {
-    "stem": (WIDTH_KEY,),
-    "planes": tuple(f"features.features.layer{i}.0.conv1.weight" for i in (1, 2, 3)),
-    "adjust": ("features.downsample.downsample.0.weight",),
-    "hidden": ("rpn_model.cls.conv_kernel.0.weight",),
-    "refine_mid": tuple(f"refine_model.v{i}.0.weight" for i in (0, 1, 2)),
-    "refine_out": tuple(f"refine_model.v{i}.2.weight" for i in (0, 1, 2)),
-}
-
-
-def fingerprint(spec: SiamMaskSpec) -> dict[str, int]:
-    counts = {}
-    for field, keys in WIDTH_FINGERPRINT.items():
-        values = getattr(spec, field)
-        values = values if isinstance(values, tuple) else (values,)
-        counts.update(zip(keys, values))
-    return counts
-
-
 def checkpoint_backbone(state: Mapping[str, torch.Tensor]) -> str:
     """The backbone a state dict was built on, told by its trunk's first conv's name."""
     return EFFICIENTNET_LITE0 if LITE0_KEY in state else RESNET50
-
-
-def checkpoint_width(state: Mapping[str, torch.Tensor]) -> float | None:
-    """The width multiplier a state dict was built with, None without a stem conv.
-
-    Channel counts are rounded, so stem/64 alone can miss (width 0.3: 19/64 builds 76 adjust
-    channels, not 77); candidates from several layers are tried until one rebuilds them all.
-    A Lite0 trunk does not scale, so there only the head and Refine layers vote.
-    """
-    if WIDTH_KEY not in state and LITE0_KEY not in state:
-        return None
-    official = fingerprint(SiamMaskSpec())
-    found = {k: state[k].shape[0] for k in official if k in state and state[k].dim() > 0}
-    candidates = [found[k] / official[k] for k in found]
-    for width in candidates:
-        if all(fingerprint(SiamMaskSpec(width))[k] == c for k, c in found.items()):
-            return width
-    return candidates[0] if candidates else None
 
 
 def names(keys: list[str]) -> str:
@@ -271,54 +204,12 @@ def key_report(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.T
              ("mis-shaped", misshaped)) if keys]
 
 
-def mismatch_report(model: SiamMask, state: Mapping[str, torch.Tensor], strict: bool) -> str | None:
-    """One line listing missing, unexpected and mis-shaped keys, or None when they fit."""
-    parts = key_report(model.state_dict(), state, strict)
-    if not parts:
-        return None
-    width = checkpoint_width(state)
-    if width is not None and width != model.spec.width:
-        parts.insert(0, f"checkpoint width {width:g} but model width {model.spec.width:g}")
-    backbone = checkpoint_backbone(state)
-    if backbone != model.spec.backbone:
-        parts.insert(0, f"checkpoint backbone {backbone} but model backbone {model.spec.backbone}")
-    return "; ".join(parts)
-
-
-def apply_state_dict(model: SiamMask, state: Mapping[str, torch.Tensor], strict: bool = True,
-                     source: str = "state dict") -> SiamMask:
-    """Copy `state` into `model`, casting floats to the model's dtype (FP16 files -> FP32)."""
-    report = mismatch_report(model, state, strict)
-    if report:
-        raise MasktrtError(f"{source} does not fit SiamMask: {report}",
-                           "pass a SiamMask sharp checkpoint of matching width "
-                           "(strict=False ignores missing/unexpected keys)")
-    return copy_weights(model, state)
-
-
 def copy_weights(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
     """Load the keys of `state` the model has, cast to the model's dtypes (any tracker)."""
     expected = model.state_dict()
     cast = {k: v.to(expected[k].dtype) for k, v in state.items() if k in expected}
     model.load_state_dict(cast, strict=False)
     return model
-
-
-def load_checkpoint(path: str | Path, model: SiamMask | None = None, strict: bool = True) -> SiamMask:
-    """Read `path` into `model` (built at the checkpoint's detected width and backbone if None),
-    in eval()."""
-    state = read_state_dict(path)
-    if model is None:
-        model = SiamMask(width=checkpoint_width(state) or 1.0, backbone=checkpoint_backbone(state))
-    return apply_state_dict(model, state, strict, source=f"checkpoint '{path}'").eval()
-
-
-def save_checkpoint(model: SiamMask, path: str | Path, fp16: bool = False) -> Path:
-    """Safetensors file of the official-named state dict (floats optionally FP16), written
-    atomically, with the sha256 of its tensor bytes in the header (checked on loading)."""
-    metadata = {"format": "pt", "architecture": "siammask_sharp", "width": repr(model.spec.width),
-                "backbone": model.spec.backbone}
-    return save_state_dict(model, path, metadata, fp16)
 
 
 def save_state_dict(model: torch.nn.Module, path: str | Path, metadata: dict[str, str],
@@ -356,7 +247,7 @@ def width_from_fingerprint(state: Mapping[str, torch.Tensor],
 
     `fingerprint_of(width)` maps keys to their output channels at that width. Channel counts
     are rounded, so each found/official ratio is a candidate and the first that rebuilds every
-    found count wins (as `checkpoint_width` does for SiamMask); 1.0 without any found key.
+    found count wins (SiamMask's `checkpoint_width` adds its own checks); 1.0 without any found key.
     """
     official = fingerprint_of(1.0)
     found = {k: state[k].shape[0] for k in official if k in state and state[k].dim() > 0}

@@ -14,22 +14,7 @@ from typing import Any
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.export.deploy import checkpoint_source, random_source
 from masktrt.runtime.contract import Contract
-
-
-def load_model(checkpoint: str | Path | None, seed: int = 0, width: float = 1.0,
-               pairs: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """(model in eval mode, deploy.json `source` record). No checkpoint -> random weights
-    (`pairs`: crop pairs its BatchNorm statistics are fitted on; None = the default)."""
-    if checkpoint is not None:
-        from masktrt.export.checkpoints import load_checkpoint
-
-        return load_checkpoint(checkpoint).eval(), checkpoint_source(checkpoint)
-    from masktrt.export.random_weights import random_model
-
-    extra = {} if pairs is None else {"n_pairs": pairs}
-    return random_model(seed=seed, width=width, **extra).eval(), random_source(seed, pairs)
 
 
 def load_tracker_model(tracker: str, checkpoint: str | Path | None, seed: int = 0,

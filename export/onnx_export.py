@@ -33,7 +33,7 @@ from masktrt.specs.base import BATCH, TrackerSpec, batched
 class ExportOptions:
     """How to export; `options` are the tracker's own (e.g. SiamMask's `correlation`)."""
 
-    tracker: str = "siammask"
+    tracker: str = registry.DEFAULT_TRACKER
     precision: str = "fp32"
     opset: int = 17
     preset: str | None = None  # default: the spec's

@@ -3,8 +3,9 @@
 Each graph is checked in isolation: it gets exactly the inputs PyTorch computed for it (the
 search graph gets PyTorch's kernels, refine gets PyTorch's features), so an error is charged to
 the graph that made it instead of accumulating along the chain (the closed-loop level measures
-accumulation). Inputs are crops of real frames cut by the tracker's own crop logic around the
-ground-truth boxes, because random noise exercises neither the value ranges nor the sparsity of
+accumulation). Inputs are crops of real frames cut by the Siamese crop rule (masktrt.geometry)
+around the ground-truth boxes (a tracker of another geometry resizes them in its
+`parity_cases`), because random noise exercises neither the value ranges nor the sparsity of
 real features. Refine is checked at the corners (0 and 24 in each axis), where its windows reach
 into the zero padding, and inside.
 
@@ -22,13 +23,12 @@ from torch import nn
 from masktrt import registry
 from masktrt.budgets import Budget
 from masktrt.errors import MasktrtError
+from masktrt.geometry import EXEMPLAR_SIZE, INSTANCE_SIZE, context_size
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.paths import shared_data_dir
 from masktrt.runtime.contract import Contract
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.sequences import load_sequence
-from masktrt.runtime.trackers.siammask import context_size
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 
 @dataclass(frozen=True)

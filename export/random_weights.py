@@ -1,21 +1,18 @@
-"""The default model when no checkpoint is given: seeded random weights with sane activations.
+"""What every tracker's seeded random model is made of: a deterministic init and the crops its
+BatchNorm statistics are fitted on.
 
-Plain random init fed raw 0..255 BGR crops (SiamMask does no normalisation) gives activations in
-the thousands, which would make parity budgets and FP16/INT8 behaviour meaningless. So after the
-official initialisation we re-estimate every BatchNorm's running statistics (cumulative average,
-no gradients) on real crops cut by the tracker's own crop logic, each branch seeing the input it
-sees when tracking: template crops for the kernel convs, search crops for the search convs and
-the heads, both for the shared trunk. The weights stay random; only the BN statistics are fitted.
-The result is cached as safetensors, keyed by everything it depends on.
+Plain random init fed raw 0..255 BGR crops gives activations in the thousands, which would make
+parity budgets and FP16/INT8 behaviour meaningless. So each tracker's `random_weights` module
+(trackers/<name>/export/) initialises its network with `seeded_init` and re-estimates every
+BatchNorm's running statistics on the template/search crop pairs cut here by the Siamese crop
+rule (real frames from the shared data where present, synthetic ones otherwise). The weights stay
+random; only the BN statistics are fitted.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -25,13 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from masktrt.export.batchnorm import fit_batchnorm_statistics
-from masktrt.export.models import SiamMask
-from masktrt.paths import cache_dir, shared_data_dir
-from masktrt.specs.siammask import CONTEXT_AMOUNT, EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.geometry import EXEMPLAR_SIZE, INSTANCE_SIZE, context_size
+from masktrt.paths import shared_data_dir
 from masktrt.runtime.crop import crop_subwindow
 
-CODE_VERSION = 1  # bump whenever the init, the sampling or the re-estimation changes
 DEFAULT_PAIRS = 100  # template+search pairs = 200 crops: ~1 min once at full width on 2 CPU cores
 BATCH = 16
 MAX_FRAME_GAP = 5  # search frame = template frame + 0..5, like a tracker a few frames on
@@ -49,12 +43,6 @@ def default_bias(conv: nn.Module, gen: torch.Generator) -> None:
     if conv.bias is not None:
         bound = 1.0 / math.sqrt(conv.weight[0].numel())
         nn.init.uniform_(conv.bias, -bound, bound, generator=gen)
-
-
-def official_init(model: SiamMask, seed: int) -> SiamMask:
-    """Official init, deterministic: convs N(0, sqrt(2/(k*k*out))), BN 1/0, Refine convs
-    kaiming-uniform(a=1), the deconv PyTorch's default (kaiming-uniform a=sqrt(5))."""
-    return seeded_init(model, seed, model.refine_model.modules())
 
 
 def seeded_init(model: nn.Module, seed: int, uniform: Iterable[nn.Module] = ()) -> nn.Module:
@@ -94,16 +82,10 @@ class Crops:
     target_sizes: np.ndarray | None = None
 
 
-def context_size(w: float, h: float) -> float:
-    """sqrt of the context-padded area (spec §3.6.3 / §3.7.1)."""
-    pad = CONTEXT_AMOUNT * (w + h)
-    return math.sqrt((w + pad) * (h + pad))
-
-
 def exemplar_target_size(box: Box) -> tuple[float, float]:
     """(w, h) of the target in its exemplar crop: the crop side round(s_z) maps to 127."""
     w, h = box[2], box[3]
-    scale = EXEMPLAR_SIZE / round(context_size(w, h))
+    scale = EXEMPLAR_SIZE / round(context_size((w, h)))
     return w * scale, h * scale
 
 
@@ -112,7 +94,7 @@ def crop_pair(template_frame: np.ndarray, template_box: Box, search_frame: np.nd
     """The tracker's exemplar crop (s_z, spec §3.6) and a jittered search crop (s_x, spec §3.7)."""
     cx, cy, w, h = template_box
     avg = template_frame.mean(axis=(0, 1))
-    s = context_size(w, h)
+    s = context_size((w, h))
     z = crop_subwindow(template_frame, (cx, cy), EXEMPLAR_SIZE, round(s), avg)
     shift = rng.uniform(-CENTER_JITTER, CENTER_JITTER, 2) * (w, h)
     s_x = s * INSTANCE_SIZE / EXEMPLAR_SIZE * math.exp(rng.uniform(-SCALE_JITTER, SCALE_JITTER))
@@ -197,62 +179,6 @@ def calibration_crops(n_pairs: int, seed: int, use_shared_data: bool = True) -> 
     return crops if crops is not None else synthetic_crops(n_pairs, rng)
 
 
-# --- BatchNorm re-estimation -----------------------------------------------------------------
-
-def reestimate_batchnorm(model: SiamMask, crops: Crops, batch: int = BATCH) -> SiamMask:
-    """Replace every BN's running stats by their average over the crops, used as in tracking.
-
-    Templates go through trunk + adjust + conv_kernel; searches through trunk + adjust +
-    conv_search + correlation (with the paired template's kernels) + each head's BN.
-    """
-    def batches():
-        for start in range(0, len(crops.templates), batch):
-            z = torch.from_numpy(crops.templates[start:start + batch]).float()
-            x = torch.from_numpy(crops.searches[start:start + batch]).float()
-            # the last line feeds the mask head's BN; its unused 3969-channel conv is skipped
-            yield lambda z=z, x=x: model.mask_model.mask.head[:3](model.search(x, *model.template(z))[2])
-
-    return fit_batchnorm_statistics(model, batches())
-
-
-# --- the cached default model ------------------------------------------------------------------
-
-def cache_path(seed: int, width: float, source: str, n_pairs: int) -> Path:
-    key = json.dumps({"seed": seed, "width": width, "source": source, "pairs": n_pairs,
-                      "code": CODE_VERSION}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir("weights") / f"siammask_random_seed{seed}_w{width:g}_{digest}.safetensors"
-
-
 def data_source(use_shared_data: bool) -> str:
     root = shared_data_dir() if use_shared_data else None
     return shared_source(root) if root is not None else "synthetic"
-
-
-def compute_random_model(seed: int = 0, width: float = 1.0, n_pairs: int = DEFAULT_PAIRS,
-                         use_shared_data: bool = True) -> SiamMask:
-    """Init + BN re-estimation, uncached; prints a one-line note with the time it took."""
-    started = time.perf_counter()
-    model = official_init(SiamMask(width=width), seed)
-    crops = calibration_crops(n_pairs, seed, use_shared_data)
-    print(f"masktrt: fitting BatchNorm statistics of the random SiamMask (seed {seed}, width "
-          f"{width:g}) on {n_pairs} crop pairs ({crops.source}) ...", file=sys.stderr, end="", flush=True)
-    reestimate_batchnorm(model, crops)
-    print(f" done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return model
-
-
-def random_model(seed: int = 0, width: float = 1.0, n_pairs: int = DEFAULT_PAIRS,
-                 use_shared_data: bool = True, cache: bool = True) -> SiamMask:
-    """The default seeded random model (eval mode), computed once and then read from the cache."""
-    from masktrt.export.checkpoints import load_checkpoint, save_checkpoint
-
-    path = cache_path(seed, float(width), data_source(use_shared_data), n_pairs)
-    if cache and path.is_file():
-        return load_checkpoint(path, SiamMask(width=width))
-    model = compute_random_model(seed, width, n_pairs, use_shared_data)
-    if cache:
-        partial = path.with_suffix(f".tmp{os.getpid()}")
-        save_checkpoint(model, partial)
-        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
-    return model

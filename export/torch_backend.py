@@ -23,7 +23,7 @@ from masktrt.runtime.backends.base import RunnerBase, missing_feeds
 class TorchRunner(RunnerBase):
     """GraphRunner over a torch model; `options` are the export options the graphs mean."""
 
-    def __init__(self, model: nn.Module, device: str = "cpu", tracker: str = "siammask",
+    def __init__(self, model: nn.Module, device: str = "cpu", tracker: str = registry.DEFAULT_TRACKER,
                  options: Mapping[str, Any] | None = None) -> None:
         entry = registry.get(tracker)
         self.spec, self.side = entry.load_spec(), entry.load_export()
@@ -78,7 +78,7 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 def load_reference(checkpoint: str | Path | None = None, random_weights_seed: int | None = None,
-                   device: str = "cpu", width: float = 1.0, tracker: str = "siammask",
+                   device: str = "cpu", width: float = 1.0, tracker: str = registry.DEFAULT_TRACKER,
                    variant: str | None = None, options: Mapping[str, Any] | None = None
                    ) -> TorchRunner:
     """A checkpoint when given, else the seeded random model (seed 0 by default); `options`
@@ -95,7 +95,7 @@ def load_reference(checkpoint: str | Path | None = None, random_weights_seed: in
 
 
 def create(checkpoint: str | Path | None = None, seed: int = 0, device: str = "cpu",
-           tracker: str = "siammask", variant: str | None = None,
+           tracker: str = registry.DEFAULT_TRACKER, variant: str | None = None,
            options: Mapping[str, Any] | None = None) -> TorchRunner:
     """Factory for the backend registry (`get_backend('torch', checkpoint=..., seed=...)`)."""
     return load_reference(checkpoint, None if checkpoint is not None else seed, device,

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask.depthcorr import XCorr, xcorr_depthwise, xcorr_unrolled
+from masktrt.export.depthcorr import XCorr, xcorr_depthwise, xcorr_unrolled
 
 STRATEGIES: dict[str, XCorr] = {"dynamic": xcorr_depthwise, "unrolled": xcorr_unrolled,
                                 "refit": xcorr_depthwise}

@@ -14,12 +14,12 @@ from typing import Any, Callable
 import numpy as np
 
 from masktrt.errors import MasktrtError
+from masktrt.geometry import MIN_CONTOUR_AREA
 from masktrt.kernels.crop_reference import CropParams
 from masktrt.kernels.loader import (KernelModule, _check, _driver, c_double, c_float, c_int,
                                     c_longlong, c_ptr)
 from masktrt.kernels.mbr_reference import MbrResult
 from masktrt.kernels.paste_reference import PasteParams
-from masktrt.specs.siammask import MIN_CONTOUR_AREA
 
 Region = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from masktrt.specs.siammask import MIN_CONTOUR_AREA
+from masktrt.geometry import MIN_CONTOUR_AREA
 
 
 @dataclass(frozen=True)

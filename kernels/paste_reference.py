@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from masktrt.specs.siammask import MASK_OUT_SIZE
-from masktrt.geometry import paste_back_matrix, sigmoid
+from masktrt.geometry import MASK_OUT_SIZE, paste_back_matrix, sigmoid
 
 PROB_TIE = 1e-4
 MARGIN = 2  # pixels added around the analytic cover of the map (float rounding of the bounds)

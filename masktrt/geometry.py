@@ -1,16 +1,34 @@
-"""SiamMask's pixel geometry: where a crop starts and how a mask maps back onto the frame.
+"""The Siamese pixel geometry: where a crop starts and how a mask maps back onto the frame.
 
 The host ops (runtime.crop, runtime.mask) and the CUDA kernels' NumPy models (kernels/*_reference)
 both need these exact numbers, and kernels must not import the runtime, so they live here, in
-the core, with NumPy only. Rounding and factors are the official code's, kept for parity.
+the core, with NumPy only. Rounding and factors are the official SiamMask code's, kept for parity;
+the constants below are that geometry's, and SiamMask's spec re-exports them (the shared layers
+never import a tracker, so the source of truth is here).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from masktrt.specs.siammask import BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, TOTAL_STRIDE
+EXEMPLAR_SIZE = 127  # template crop side (pixels)
+INSTANCE_SIZE = 255  # search crop side (pixels)
+TOTAL_STRIDE = 8  # network stride
+BASE_SIZE = 8  # score-map cells beyond the valid correlation (the official code's base_size)
+MASK_OUT_SIZE = 127  # the refined mask's side ("sharp" model)
+MIN_CONTOUR_AREA = 100.0  # px^2: below this the polygon falls back to the box (spec §3.8.7)
+CONTEXT_AMOUNT = 0.5  # context padding, a fraction of w + h (SiamMask and OceanPlus alike)
+
+
+def context_size(size: Sequence[float], amount: float = CONTEXT_AMOUNT) -> float:
+    """sqrt((w + p)(h + p)), p = amount (w + h): the exemplar's source side, unrounded. Every
+    Siamese crop (template, search, training pairs, calibration crops) scales from it."""
+    w, h = float(size[0]), float(size[1])
+    pad = amount * (w + h)
+    return math.sqrt((w + pad) * (h + pad))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from masktrt.registry import DEFAULT_TRACKER
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,20 +39,18 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def demo_weights(tracker: str = "siammask") -> Path | None:
+def demo_weights(tracker: str = DEFAULT_TRACKER) -> Path | None:
     """The small trained demo checkpoint `tracker`'s spec names, if this build ships it."""
     from masktrt import registry
 
-    name = registry.spec(tracker).demo_weights
-    path = WEIGHTS_DIR / name if name else None
+    entry = registry.get(tracker)
+    name = entry.load_spec().demo_weights
+    path = entry.folder() / name if name else None
     return path if path is not None and path.is_file() else None
 
 
 def resolve_weights(checkpoint: str | Path | None, random_weights: bool = False,
-                    tracker: str = "siammask") -> Path | None:
+                    tracker: str = DEFAULT_TRACKER) -> Path | None:
     """The weights a command uses: --checkpoint if given, the seeded random model with
     --random-weights (None), else the tracker's shipped demo checkpoint. A tracker without
     one (none trained yet) is a one-line error rather than a silent switch to random weights,

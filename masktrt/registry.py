@@ -8,7 +8,9 @@ below); a test or a plug-in can register its own without touching shared code.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from masktrt.errors import MasktrtError
@@ -26,18 +28,32 @@ class TrackerEntry:
     spec:    a `masktrt.specs.base.TrackerSpec` (pure data)
     runtime: a callable (spec, runner, preset, **options) -> object with init/track (NumPy only)
     export:  an object with the torch side: models, checkpoints, graph modules (needs torch)
+    train:   `run_command(args) -> int`, what `masktrt train --tracker NAME` runs (needs torch);
+             empty for a tracker that is not trained here
     """
 
     name: str
     spec: str
     runtime: str
     export: str
+    train: str = ""
 
     def load_spec(self) -> Any:
         return _resolve(self.spec)
 
     def load_runtime(self) -> Any:
         return _resolve(self.runtime)
+
+    def folder(self) -> Path:
+        """The folder of the spec's module: where the tracker keeps its demo weights and card."""
+        spec = importlib.util.find_spec(self.spec.partition(":")[0])
+        return Path(spec.origin).parent
+
+    def load_train(self) -> Any:
+        if not self.train:
+            raise MasktrtError(f"tracker '{self.name}' has no training recipe here",
+                               f"train one of: {', '.join(n for n in names() if get(n).train)}")
+        return _resolve(self.train)
 
     def load_export(self) -> Any:
         try:
@@ -77,12 +93,11 @@ def spec(name: str) -> Any:
     return get(name).load_spec()
 
 
-register(TrackerEntry("siammask", spec="masktrt.specs.siammask:SPEC",
-                      runtime="masktrt.runtime.trackers.siammask:SiamMaskTracker",
-                      export="masktrt.export.models.siammask.export_side:EXPORT"))
-register(TrackerEntry("oceanplus", spec="masktrt.specs.oceanplus:SPEC",
-                      runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
-                      export="masktrt.export.models.oceanplus.export_side:EXPORT"))
-register(TrackerEntry("rts", spec="masktrt.specs.rts:SPEC",
-                      runtime="masktrt.runtime.trackers.rts:RTSTracker",
-                      export="masktrt.export.models.rts.export_side:EXPORT"))
+DEFAULT_TRACKER = "siammask"  # what a command or API call without --tracker/tracker= means
+
+for _name, _cls in (("siammask", "SiamMaskTracker"), ("oceanplus", "OceanPlusTracker"),
+                    ("rts", "RTSTracker")):
+    register(TrackerEntry(_name, spec=f"masktrt.trackers.{_name}.spec:SPEC",
+                          runtime=f"masktrt.trackers.{_name}.tracker:{_cls}",
+                          export=f"masktrt.trackers.{_name}.export.export_side:EXPORT",
+                          train=f"masktrt.trackers.{_name}.training.train:run_command"))

@@ -65,12 +65,12 @@ def small_export(folder: Path) -> Path:
     """A width-0.125 seeded random SiamMask exported to `folder` (once; reused if present)."""
     if (folder / "deploy.json").is_file():
         return folder
-    from masktrt.export.deploy import random_source
+    from masktrt.export.model_source import load_tracker_model
     from masktrt.export.onnx_export import ExportOptions, export_onnx
-    from masktrt.export.random_weights import random_model
+    from masktrt.registry import DEFAULT_TRACKER
 
-    model = random_model(seed=0, width=0.125, n_pairs=8).eval()
-    export_onnx(model, folder, random_source(0, 8), ExportOptions(options={"correlation": "dynamic"}))
+    model, source = load_tracker_model(DEFAULT_TRACKER, None, seed=0, width=0.125, pairs=8)
+    export_onnx(model, folder, source, ExportOptions(options={"correlation": "dynamic"}))
     return folder
 
 

@@ -30,10 +30,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.siammask import (MASK, MASK_OUT_SIZE, POS, REFINE, SEARCH, SEARCH_INPUT, TEMPLATE,
-                                    TEMPLATE_INPUT)
+from masktrt.geometry import MASK_OUT_SIZE
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, mask_polygon, paste_back, sigmoid
+from masktrt.specs.base import MASK, POS, REFINE, SEARCH, SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT
 
 Box = tuple[float, float, float, float]
 Region = tuple[int, int, int, int]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from masktrt.geometry import MASK_OUT_SIZE, MIN_CONTOUR_AREA
 from masktrt.geometry import mask_subwindow, paste_back_matrix, sigmoid  # noqa: F401 (host pipeline API)
-from masktrt.specs.siammask import MASK_OUT_SIZE, MIN_CONTOUR_AREA
 
 OUTSIDE_VALUE = -1.0  # paste-back border value: "no prediction" stays below any seg_thr
 
@@ -70,3 +70,9 @@ def mask_polygon(mask: np.ndarray,
     if contour is not None and area > MIN_CONTOUR_AREA:
         return cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float32), True
     return box_polygon(fallback_box_cxcywh), False
+
+
+def mask_bounding_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, w, h): the mask's bounding rectangle, for a mask given without a box."""
+    x, y, w, h = cv2.boundingRect(mask)
+    return float(x), float(y), float(w), float(h)

@@ -244,7 +244,7 @@ def tensorrt_steps(precision: str, graphs: Path, clock: Clock, env: dict[str, st
     return steps
 
 
-RTS_DEMO = "masktrt/weights/rts_demo.safetensors"  # what `masktrt export --tracker rts` uses by default
+RTS_DEMO = "trackers/rts/demo.safetensors"  # what `masktrt export --tracker rts` uses by default
 
 
 def rts_steps(clock: Clock, env: dict[str, str], out: Path, frames: list[str]) -> list[dict[str, Any]]:

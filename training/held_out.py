@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from masktrt.benchmarks.metrics import boundary_f, box_iou, region_similarity, success_auc
+from masktrt.registry import DEFAULT_TRACKER
 from masktrt.runtime import loop
 from masktrt.runtime.trackers import make_tracker
-from masktrt.specs.siammask import NAME as SIAMMASK
 from masktrt.training.confidence import separation
 from masktrt.training.real import EVALUATION_SEQUENCES
 
@@ -50,7 +50,7 @@ def score_step(seq, step: loop.Step, frames: Frames) -> None:
         frames.f.append(boundary_f(mask, gt))
 
 
-def track(model, seq, tracker: str = SIAMMASK, preset=PRESET, use_mask: bool = False,
+def track(model, seq, tracker: str = DEFAULT_TRACKER, preset=PRESET, use_mask: bool = False,
           options: dict | None = None) -> Frames:
     """Track `seq` with the PyTorch reference from its initial box (and its first mask when
     `use_mask` and the sequence has one); its per-frame figures. `options`: export options
@@ -78,7 +78,7 @@ def row(name: str, frames: Frames) -> dict:
     return out
 
 
-def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracker: str = SIAMMASK,
+def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracker: str = DEFAULT_TRACKER,
                       preset=PRESET, use_mask: bool = False, options: dict | None = None) -> dict:
     """The table rows, the pooled confidence separation and the lost threshold it suggests
     (sequences absent here are skipped and listed). `use_mask`: start from the first mask

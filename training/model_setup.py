@@ -1,4 +1,4 @@
-"""The model a run trains: backbone by name, ImageNet weights where a package ships them,
+"""How a run trains a Siamese network's trunk (any tracker's): backbone by name, ImageNet weights where a package ships them,
 early backbone stages frozen, a smaller learning rate for the rest of the backbone.
 
 Why freeze: on a shared 2-core CPU the frozen stem and first stages cost a forward pass only
@@ -13,8 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from masktrt.export.models import SiamMask
-from masktrt.export.models.backbones import RESNET50, load_pretrained
+from masktrt.export.backbones import RESNET50
 
 
 def backbone_of(model: nn.Module) -> str:
@@ -23,7 +22,7 @@ def backbone_of(model: nn.Module) -> str:
     return model.spec.backbone if hasattr(model, "spec") else model.channels.backbone
 
 
-def frozen_modules(model: SiamMask, blocks: int) -> list[nn.Module]:
+def frozen_modules(model: nn.Module, blocks: int) -> list[nn.Module]:
     """The stem and the first `blocks` blocks (Lite0: MBConv blocks; ResNet: layers)."""
     if blocks <= 0:
         return []
@@ -33,14 +32,14 @@ def frozen_modules(model: SiamMask, blocks: int) -> list[nn.Module]:
     return [trunk._conv_stem, trunk._bn0, *list(trunk._blocks)[:blocks]]
 
 
-def freeze(model: SiamMask, blocks: int) -> SiamMask:
+def freeze(model: nn.Module, blocks: int) -> nn.Module:
     for module in frozen_modules(model, blocks):
         for parameter in module.parameters():
             parameter.requires_grad_(False)
     return model
 
 
-def set_train_mode(model: SiamMask, blocks: int) -> SiamMask:
+def set_train_mode(model: nn.Module, blocks: int) -> nn.Module:
     """train() for everything but the frozen modules, whose BatchNorms keep their statistics."""
     model.train()
     for module in frozen_modules(model, blocks):
@@ -48,15 +47,7 @@ def set_train_mode(model: SiamMask, blocks: int) -> SiamMask:
     return model
 
 
-def new_model(width: float, backbone: str, pretrained: bool, blocks: int) -> SiamMask:
-    """A fresh model for a run: ImageNet trunk if asked, frozen stem and `blocks` blocks."""
-    model = SiamMask(width, backbone)
-    if pretrained:
-        load_pretrained(model.features.features, backbone)
-    return set_train_mode(freeze(model, blocks), blocks)
-
-
-def param_groups(model: SiamMask, lr: float, backbone_scale: float) -> list[dict[str, Any]]:
+def param_groups(model: nn.Module, lr: float, backbone_scale: float) -> list[dict[str, Any]]:
     """Trainable parameters in two groups (backbone, the rest), each with its lr scale."""
     trunk = {id(p) for p in model.features.features.parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from masktrt.errors import MasktrtError
+from masktrt.registry import DEFAULT_TRACKER
 
-DEFAULT_TRACKER = "siammask"
 Box = tuple[float, float, float, float]
 
 

@@ -10,9 +10,10 @@ import argparse
 from pathlib import Path
 
 from masktrt.commands import args as common
+from masktrt.registry import DEFAULT_TRACKER
 
 HELP = "track the built-in synthetic demo sequence and score it (no arguments needed)"
-DEMO_TRACKER = "siammask"  # the tracker the shipped demo weights belong to
+DEMO_TRACKER = DEFAULT_TRACKER  # its shipped demo weights are the ones that track best
 DEMO_OUT = "out/demo"  # the demo's own folder: rerunning the demo replaces it
 
 

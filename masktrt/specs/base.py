@@ -29,6 +29,13 @@ BATCH_CORRELATION = "unrolled"
 # targets, one per opt point (the common target counts); callers split larger sets.
 BATCH_MIN, BATCH_MAX = 1, 16
 BATCH_OPT = (1, 4, 8)
+# The Siamese graph contract the shared frame ops (runtime.gpu_ops: crop kernels writing into an
+# engine's input, refine logits pasted back on the device) bind by name: crop roles are the
+# graphs whose input the crop is, and refine maps (features, pos) -> mask. A tracker that wants
+# the device frame ops names its graphs and tensors so (SiamMask does; OceanPlus shares the
+# template's names and crops on the host).
+TEMPLATE, SEARCH, REFINE = "template", "search", "refine"
+TEMPLATE_INPUT, SEARCH_INPUT, POS, MASK = "z", "x", "pos", "mask"
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class TrackerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     # released model variants (e.g. decoders) one architecture comes in; the first is the default
     variants: tuple[str, ...] = ()
-    # file name of the small trained demo checkpoint in masktrt/weights (None: none shipped)
+    # file name of the small trained demo checkpoint in the tracker's folder (None: none shipped)
     demo_weights: str | None = None
     # the runtime tracker's timer stages, in call order ({"init": (...), "track": (...)}), and
     # what each measures: `masktrt bench` reports exactly these, plus "total"

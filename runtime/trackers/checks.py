@@ -1,4 +1,4 @@
-"""Input checks every tracker shares: frames, initial boxes, frame size within a sequence.
+"""Input checks every tracker shares: frames, initial boxes and masks, frame size within a sequence.
 
 Bad input ends in one MasktrtError line naming the problem and the fix, before any network runs.
 """
@@ -42,3 +42,18 @@ def check_same_size(frame: np.ndarray, state: Any) -> None:
         raise MasktrtError(
             f"frame size changed from {w}x{h} to {frame.shape[1]}x{frame.shape[0]} mid-sequence",
             "resize all frames of a sequence to one size, or re-initialise the tracker")
+
+
+def check_mask(mask: Any, frame_hw: tuple[int, int]) -> np.ndarray:
+    """A first-frame mask: HxW like the frame, some target pixels; uint8 {0, 1} back (the
+    annotation loaders' type: the exemplar crop is resized as uint8, then `> 0.5`)."""
+    if not isinstance(mask, np.ndarray) or mask.shape != tuple(frame_hw):
+        got = mask.shape if isinstance(mask, np.ndarray) else type(mask).__name__
+        raise MasktrtError(f"first-frame mask must be an HxW array of the frame's size "
+                           f"{frame_hw[0]}x{frame_hw[1]}, got {got}",
+                           "pass one 2-D mask per target (nonzero = target), as annotated")
+    binary = (mask != 0).astype(np.uint8)
+    if not binary.any():
+        raise MasktrtError("first-frame mask has no target pixels",
+                           "pass the target's mask (nonzero = target), or only its box")
+    return binary

@@ -67,8 +67,8 @@ class Counting:
 def test_the_handle_closes_ops_and_runner_exactly_once() -> None:
     from masktrt.api import Tracker
     from masktrt.runtime.gpu_ops import HostOps
-    from masktrt.runtime.trackers.siammask import SiamMaskTracker
-    from masktrt.specs.siammask import preset
+    from masktrt.trackers.siammask.tracker import SiamMaskTracker
+    from masktrt.trackers.siammask.spec import preset
 
     runner, ops = Counting(), Counting()
     core = SiamMaskTracker(runner, preset("davis"))

@@ -1,8 +1,12 @@
 """The dependency rules of ARCHITECTURE.md, checked on the source (lazy imports included).
 
-Imports flow one way: commands/api/cli -> (training, calibration, benchmarks) -> (export,
-engines) -> runtime -> kernels -> masktrt core. No module imports another that (through any
-chain) imports it back, and runtime/, engines/, kernels/ never name torch or onnx.
+Imports flow one way: commands/api/cli -> trackers -> (training, calibration, benchmarks) ->
+(export, engines) -> runtime -> kernels -> masktrt core. No module imports another that (through
+any chain) imports it back, and runtime/, engines/, kernels/ never name torch or onnx.
+
+A tracker is one folder (trackers/<name>): no module outside it imports it (the registry reaches
+it by name, lazily), no tracker imports another, and its runtime side (everything but export/
+and training/) never names torch or onnx.
 """
 from __future__ import annotations
 
@@ -15,14 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"masktrt": "masktrt", "kernels": "masktrt.kernels", "runtime": "masktrt.runtime",
            "export": "masktrt.export", "engines": "masktrt.engines",
            "benchmarks": "masktrt.benchmarks", "calibration": "masktrt.calibration",
-           "training": "masktrt.training"}
+           "training": "masktrt.training", "trackers": "masktrt.trackers"}
 RANK = {"core": 0, "kernels": 1, "runtime": 2, "export": 3, "engines": 3, "benchmarks": 4,
-        "calibration": 4, "training": 4, "top": 5}
+        "calibration": 4, "training": 4, "trackers": 5, "top": 6}
 TOP = ("masktrt.api", "masktrt.cli", "masktrt.commands", "masktrt.soak")  # soak drives the API;
 # and the package itself: its
 # `masktrt.open_tracker` attribute is the API
 LEAN = ("kernels", "runtime", "engines")
 HEAVY = ("torch", "onnx", "onnxslim", "torchvision")
+TRACKERS = "masktrt.trackers."
+TORCH_SIDES = ("export", "training")  # a tracker's sub-packages that may need torch
 
 
 def modules() -> dict[str, Path]:
@@ -103,3 +109,47 @@ def test_a_violation_is_seen() -> None:
     """The checks can fail: kernels importing runtime would be reported."""
     assert RANK[layer("masktrt.runtime.crop")] > RANK[layer("masktrt.kernels.launch")]
     assert layer("masktrt.commands.track") == "top" and layer("masktrt.registry") == "core"
+
+
+def tracker_of(module: str) -> str | None:
+    """The tracker package a module belongs to (`masktrt.trackers.<name>...` -> name), else None."""
+    if not module.startswith(TRACKERS):
+        return None
+    name = module[len(TRACKERS):].split(".")[0]
+    return name if (ROOT / "trackers" / name).is_dir() else None
+
+
+def test_every_tracker_is_a_folder_and_is_seen() -> None:
+    """A comparison of zero trackers would pass every check below: there must be some."""
+    from masktrt import registry
+
+    found = {tracker_of(m) for m in modules()} - {None}
+    assert found and found >= set(registry.names()), (found, registry.names())
+
+
+def test_no_shared_module_imports_a_tracker() -> None:
+    bad = sorted(f"{m} -> {n}" for m, deps in graph().items() for n in deps
+                 if tracker_of(m) is None and tracker_of(n) is not None)
+    assert not bad, bad
+
+
+def test_no_tracker_imports_another() -> None:
+    bad = sorted(f"{m} -> {n}" for m, deps in graph().items() for n in deps
+                 if None is not tracker_of(m) != tracker_of(n) is not None)
+    assert not bad, bad
+
+
+def test_a_trackers_runtime_side_never_names_torch_or_onnx() -> None:
+    paths = [p for p in (ROOT / "trackers").rglob("*.py")
+             if p.relative_to(ROOT / "trackers").parts[1:2] not in [(side,) for side in TORCH_SIDES]]
+    assert any(p.name == "tracker.py" for p in paths)
+    bad = sorted(f"{p.relative_to(ROOT)}: {n}" for p in paths
+                 for n in imports(p) if n.split(".")[0] in HEAVY)
+    assert not bad, bad
+
+
+def test_a_tracker_violation_is_seen() -> None:
+    """The tracker checks can fail: a shared module or another tracker naming one is caught."""
+    assert tracker_of("masktrt.trackers.siammask.spec") == "siammask"
+    assert tracker_of("masktrt.runtime.crop") is None
+    assert RANK[layer("masktrt.trackers.rts.tracker")] > RANK[layer("masktrt.training.loop")]

@@ -94,7 +94,7 @@ def small_export(tmp_path_factory):
 
     from masktrt.export.deploy import random_source
     from masktrt.export.onnx_export import ExportOptions, export_onnx
-    from masktrt.export.random_weights import random_model
+    from masktrt.trackers.siammask.export.random_weights import random_model
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("onnx")
@@ -232,7 +232,7 @@ def test_cached_export_is_made_once_and_reused(tmp_path, monkeypatch):
     from masktrt.benchmarks.bench_options import BenchOptions
     from masktrt.benchmarks.bench_variants import cached_export
     from masktrt.export.deploy import random_source
-    from masktrt.export.random_weights import random_model
+    from masktrt.trackers.siammask.export.random_weights import random_model
     from masktrt.runtime.contract import load_contract
 
     torch.set_num_threads(1)

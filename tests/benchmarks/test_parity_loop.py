@@ -7,7 +7,7 @@ import pytest
 from masktrt.benchmarks.parity import (closed_loop, format_table, frame_level, rows_to_json,
                                        run_trajectory)
 from masktrt.runtime.backends.base import RunnerBase
-from masktrt.specs.siammask import SEARCH, SPEC, preset
+from masktrt.trackers.siammask.spec import SEARCH, SPEC, preset
 from masktrt.runtime.sequences import load_sequence
 from masktrt.training.synthetic import generate_sequence, write_davis
 
@@ -129,7 +129,7 @@ def test_ground_truth_drops_judge_accuracy_and_say_where_they_do_not_apply(tmp_p
 
     from masktrt.benchmarks.parity import GT_METRICS, ParityRow, accuracy_drops
     from masktrt.errors import MasktrtError
-    from masktrt.specs.rts import SPEC as RTS_SPEC
+    from masktrt.trackers.rts.spec import SPEC as RTS_SPEC
     from masktrt.types import FrameResult
 
     def at(x):

@@ -3,7 +3,7 @@
 `masktrt parity --tracker rts` exactly as a user runs it. Tensor parity: the seeded random
 model (RTS and STA) at `sizes=128x224/4/8` (crop 128x224, 4 seg / 8 clf memory slots: the same
 ops as the deployment's 480x832 / 32 / 50, whose feature graph alone takes ~250 s to export on
-CI's 2 cores). Closed loop: the shipped demo weights (masktrt/weights/RTS_MODEL_CARD.md) at the
+CI's 2 cores). Closed loop: the shipped demo weights (trackers/rts/MODEL_CARD.md) at the
 crop they were trained at, `sizes=384x672/8/16`; with seeded random weights the classifier
 reported not-found on every frame, so a loop only showed that both runtimes skip the same
 updates. With the demo weights the reference's branch counts (printed and in the JSON report)
@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from masktrt.specs.rts import NORMAL
+from masktrt.trackers.rts.spec import NORMAL
 from tests.conftest import real_sequence
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
@@ -93,7 +93,7 @@ def test_reference_alone_diverges_from_a_rounding_sized_perturbation():
     from masktrt.export.torch_backend import TorchRunner, torch_threads
     from masktrt.paths import demo_weights
     from masktrt.runtime.sequences import load_sequence
-    from masktrt.specs.rts import SEG_FILTER_OUT, SEG_LEARN_GRAPHS, SPEC, TrackerConfig
+    from masktrt.trackers.rts.spec import SEG_FILTER_OUT, SEG_LEARN_GRAPHS, SPEC, TrackerConfig
 
     class Perturbed(TorchRunner):
         def run(self, graph, feeds, keep_on_device=()):

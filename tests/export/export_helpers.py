@@ -22,7 +22,7 @@ SEED = 0
 
 
 def small_model():
-    from masktrt.export.random_weights import random_model
+    from masktrt.trackers.siammask.export.random_weights import random_model
 
     torch.set_num_threads(1)
     return random_model(seed=SEED, width=WIDTH, n_pairs=PAIRS).eval()

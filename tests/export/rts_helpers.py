@@ -16,29 +16,29 @@ import torch
 
 from masktrt import registry
 from masktrt.export.deploy import random_source
-from masktrt.export.models.rts.export_side import RtsExport
+from masktrt.trackers.rts.export.export_side import RtsExport
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.registry import TrackerEntry
 from masktrt.runtime.contract import Contract
-from masktrt.specs.rts import GraphSizes
+from masktrt.trackers.rts.spec import GraphSizes
 
 SEED, CROPS = 0, 8
 SMALL_SIZES = GraphSizes(crop_hw=(128, 224), seg_memory=4, clf_memory=8)
 SMALL_OPTIONS = {"sizes": SMALL_SIZES.option()}
 SMALL_EXPORT = RtsExport()  # sizes come from the options (SMALL_OPTIONS)
-ENTRY = dict(spec="masktrt.specs.rts:SPEC", runtime="masktrt.runtime.trackers.rts:RTSTracker")
+ENTRY = dict(spec="masktrt.trackers.rts.spec:SPEC", runtime="masktrt.trackers.rts.tracker:RTSTracker")
 
 
 def rts_model():
     """The seeded random RTS with its seeded random STA attached (box-only init)."""
-    from masktrt.export.models.rts.random_weights import random_model, random_sta
+    from masktrt.trackers.rts.export.random_weights import random_model, random_sta
 
     torch.set_num_threads(2)
     return random_model(seed=SEED, count=CROPS).with_sta(random_sta(seed=SEED)).eval()
 
 
 @contextmanager
-def registered(export: str = "masktrt.export.models.rts.export_side:EXPORT") -> Iterator[None]:
+def registered(export: str = "masktrt.trackers.rts.export.export_side:EXPORT") -> Iterator[None]:
     """RTS in the registry as registered, restored afterwards (tests may swap its export)."""
     previous = registry.get("rts")
     registry.register(TrackerEntry("rts", export=export, **ENTRY), replace=True)

@@ -8,20 +8,20 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.checkpoints import load_checkpoint, save_checkpoint
+from masktrt.trackers.siammask.export.checkpoint import load_checkpoint, save_checkpoint
 from masktrt.export.deploy import random_source
-from masktrt.export.models import SiamMask
-from masktrt.export.models.backbones import imagenet
-from masktrt.export.models.backbones import BACKBONES, EFFICIENTNET_LITE0, load_pretrained
-from masktrt.export.models.backbones.efficientnet_lite import STAGES, EfficientNetLite0Trunk
-from masktrt.export.models.backbones.normalize import InputNormalization
-from masktrt.export.models.siammask.export_side import EXPORT
-from masktrt.export.models.siammask.graphs import noise_crops, reference_feeds
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.export.backbones import imagenet
+from masktrt.export.backbones import BACKBONES, EFFICIENTNET_LITE0, load_pretrained
+from masktrt.export.backbones.efficientnet_lite import STAGES, EfficientNetLite0Trunk
+from masktrt.export.backbones.normalize import InputNormalization
+from masktrt.trackers.siammask.export.export_side import EXPORT
+from masktrt.trackers.siammask.export.graphs import noise_crops, reference_feeds
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation
 from masktrt.runtime.contract import DEPLOY_FILE
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 WIDTH = 0.125
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.checkpoints import (
-    checkpoint_sha256, checkpoint_width, load_checkpoint, official_name, read_state_dict,
-    save_checkpoint)
-from masktrt.export.models import SiamMask
+from masktrt.export.checkpoints import checkpoint_sha256
+from masktrt.trackers.siammask.export.checkpoint import (checkpoint_width, load_checkpoint,
+                                                         official_name, read_state_dict,
+                                                         save_checkpoint)
+from masktrt.trackers.siammask.export import SiamMask
 from masktrt.paths import REPO_ROOT
 
 WIDTH = 0.125

@@ -14,12 +14,12 @@ import pytest
 from export_helpers import WIDTH, export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask.graphs import refine_feeds, run_torch
+from masktrt.trackers.siammask.export.graphs import refine_feeds, run_torch
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
 from masktrt.export.xcorr import correlation
 from masktrt.runtime.contract import DEPLOY_FILE, load_contract
-from masktrt.specs.siammask import IO_NAMES
+from masktrt.trackers.siammask.spec import IO_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_full_width_export_has_the_official_shapes(tmp_path) -> None:
     import torch
 
     from masktrt.export.deploy import random_source
-    from masktrt.export.models import SiamMask
+    from masktrt.trackers.siammask.export import SiamMask
 
     torch.manual_seed(0)
     deploy = export_onnx(SiamMask().eval(), tmp_path, random_source(0), ExportOptions())

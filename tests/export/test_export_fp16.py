@@ -5,7 +5,7 @@ import onnx
 import pytest
 
 from export_helpers import export_small, real_crops, small_model
-from masktrt.specs.siammask import SPEC
+from masktrt.trackers.siammask.spec import SPEC
 from masktrt.export.deploy import random_source
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.parity_tensor import tensor_parity
@@ -24,7 +24,7 @@ def half(model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained():
     """The shipped demo weights: FP16 budgets are set on trained weights (masktrt/budgets.py)."""
-    from masktrt.export.checkpoints import load_checkpoint
+    from masktrt.trackers.siammask.export.checkpoint import load_checkpoint
     from masktrt.paths import demo_weights
 
     if demo_weights() is None:

@@ -16,11 +16,11 @@ from onnx import numpy_helper
 
 from export_helpers import export_small, small_model
 from masktrt.errors import MasktrtError
-from masktrt.export.models.siammask.graphs import noise_crops
+from masktrt.trackers.siammask.export.graphs import noise_crops
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation, xcorr_depthwise
 from masktrt.runtime.contract import DEPLOY_FILE, load_contract
-from masktrt.specs.siammask import IO_NAMES, REFIT_WEIGHTS, io_names
+from masktrt.trackers.siammask.spec import IO_NAMES, REFIT_WEIGHTS, io_names
 
 ROUNDING = 1e-5  # same bound as the unrolled-vs-dynamic comparison (test_export_xcorr.py)
 

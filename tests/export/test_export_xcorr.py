@@ -6,11 +6,11 @@ import onnx
 import pytest
 
 from export_helpers import export_small, real_crops, small_model
-from masktrt.export.models.siammask.graphs import run_torch
+from masktrt.trackers.siammask.export.graphs import run_torch
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation
 from masktrt.errors import MasktrtError
-from masktrt.specs.siammask import IO_NAMES
+from masktrt.trackers.siammask.spec import IO_NAMES
 
 # Both sum the same 25 products per output element in a different order: a few float32 ulps of
 # the largest partial sums. Measured here: ~1e-6 relative to each output's magnitude.

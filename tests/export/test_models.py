@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from masktrt.export.models import SiamMask, xcorr_depthwise, xcorr_unrolled
-from masktrt.export.models.siammask.refine import upsample
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.export.depthcorr import xcorr_depthwise, xcorr_unrolled
+from masktrt.trackers.siammask.export.refine import upsample
 from masktrt.paths import REPO_ROOT
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, SCORE_SIZE
+from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE, SCORE_SIZE
 
 MANIFEST = REPO_ROOT.parent / "shared" / "spec" / "siammask_state_dict.json"
 
@@ -119,7 +120,7 @@ def test_entry_points_keep_no_state(small: SiamMask) -> None:
 
 
 def test_spec_names_its_backbone_and_lite0_taps_do_not_scale() -> None:
-    from masktrt.export.models import SiamMaskSpec
+    from masktrt.trackers.siammask.export import SiamMaskSpec
 
     assert SiamMaskSpec().to_dict()["backbone"] == "resnet50"
     lite = SiamMaskSpec(0.5, "efficientnet_lite0")

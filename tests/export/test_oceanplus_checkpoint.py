@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models import SiamMask
-from masktrt.export.models.oceanplus import OceanPlus
-from masktrt.export.models.oceanplus.checkpoint import (checkpoint_variant, checkpoint_width,
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.trackers.oceanplus.export import OceanPlus
+from masktrt.trackers.oceanplus.export.checkpoint import (checkpoint_variant, checkpoint_width,
                                                         load_checkpoint, official_name)
 
 WIDTH = 0.125  # formats and errors do not depend on the width; small files write fast

@@ -14,19 +14,19 @@ import torch
 from masktrt import registry
 from masktrt.errors import MasktrtError
 from masktrt.export.deploy import random_source
-from masktrt.export.models.backbones import RESNET50
+from masktrt.export.backbones import RESNET50
 from masktrt.export.onnx_export import ExportOptions, export_onnx
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.registry import TrackerEntry
-from masktrt.specs.oceanplus import (BBOX, CLS, INSTANCE_SIZES, MASK_PROB, NAME, SEARCH_INPUT,
+from masktrt.trackers.oceanplus.spec import (BBOX, CLS, INSTANCE_SIZES, MASK_PROB, NAME, SEARCH_INPUT,
                                      SPEC, TEMPLATE, TEMPLATE_INPUT, TEMPLATE_MASK, TRACK_GRAPHS,
                                      VARIANTS, ZF_CLS, ZF_REG, tensor_shapes, track_graph)
 
 WIDTH, PAIRS, SEED = 0.25, 8, 0
 FIXED = (TEMPLATE_INPUT, TEMPLATE_MASK, SEARCH_INPUT, CLS, BBOX, MASK_PROB)  # width-independent
-ENTRY = TrackerEntry(NAME, spec="masktrt.specs.oceanplus:SPEC",
-                     runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
-                     export="masktrt.export.models.oceanplus.export_side:EXPORT")
+ENTRY = TrackerEntry(NAME, spec="masktrt.trackers.oceanplus.spec:SPEC",
+                     runtime="masktrt.trackers.oceanplus.tracker:OceanPlusTracker",
+                     export="masktrt.trackers.oceanplus.export.export_side:EXPORT")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -168,7 +168,7 @@ def test_unknown_correlation_is_one_line_error(side, bad) -> None:
 
 
 def test_checkpoint_variant_is_detected_and_a_conflict_refused(model, side, tmp_path) -> None:
-    from masktrt.export.models.oceanplus.checkpoint import save_checkpoint
+    from masktrt.trackers.oceanplus.export.checkpoint import save_checkpoint
 
     path = save_checkpoint(model, tmp_path / "mss.safetensors")
     loaded, source = side.load_model(path)
@@ -194,7 +194,7 @@ def test_wrong_crop_size_is_one_line_error(model, side) -> None:
 # -- seeded random weights ----------------------------------------------------------------------
 
 def test_random_weights_finite_deterministic_and_cached(capsys) -> None:
-    from masktrt.export.models.oceanplus.random_weights import cache_path, random_model
+    from masktrt.trackers.oceanplus.export.random_weights import cache_path, random_model
     from masktrt.export.random_weights import data_source
 
     first = random_model(seed=1, width=WIDTH, variant=VARIANTS[1], n_pairs=PAIRS)
@@ -209,9 +209,9 @@ def test_random_weights_finite_deterministic_and_cached(capsys) -> None:
 
 def test_random_weights_give_sane_outputs(model) -> None:
     """Plain init on 0..255 crops overflows the bbox head's exp; fitted statistics do not."""
-    from masktrt.export.models.oceanplus.graphs import box_mask
-    from masktrt.export.models.oceanplus.network import OceanPlus
-    from masktrt.export.models.oceanplus.random_weights import official_init
+    from masktrt.trackers.oceanplus.export.graphs import box_mask
+    from masktrt.trackers.oceanplus.export.network import OceanPlus
+    from masktrt.trackers.oceanplus.export.random_weights import official_init
     from masktrt.export.random_weights import calibration_crops
 
     crops = calibration_crops(2, seed=99)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models import xcorr_unrolled
-from masktrt.export.models.oceanplus import OceanPlus
+from masktrt.export.depthcorr import xcorr_unrolled
+from masktrt.trackers.oceanplus.export import OceanPlus
 from masktrt.paths import REPO_ROOT
-from masktrt.specs.oceanplus import (EXEMPLAR_SIZE, INSTANCE_SIZES, TEMPLATE, TRACK_GRAPHS,
+from masktrt.trackers.oceanplus.spec import (EXEMPLAR_SIZE, INSTANCE_SIZES, TEMPLATE, TRACK_GRAPHS,
                                      VARIANTS, tensor_shapes, track_graph)
 
 SPEC_DIR = REPO_ROOT.parent / "shared" / "spec"
@@ -63,7 +63,7 @@ def test_parameter_counts_match_manifest(variant: str) -> None:
 
 def test_trunk_is_siammask_trunk_key_for_key() -> None:
     """Appendix 2: `features.features` is name- and shape-identical to SiamMask's (258 keys)."""
-    from masktrt.export.models import SiamMask
+    from masktrt.trackers.siammask.export import SiamMask
 
     ours = {k: v.shape for k, v in OceanPlus().state_dict().items() if k.startswith("features.")}
     theirs = {k: v.shape for k, v in SiamMask().state_dict().items()
@@ -89,7 +89,7 @@ FIXED = {"cls", "bbox", "mask_prob", "lut_value"}  # channel counts that never s
 
 def check_shapes(found: tuple[torch.Tensor, ...], graph: str, width: float) -> None:
     """Spec shapes by output name; below full width only the fixed channel counts are known."""
-    from masktrt.specs.oceanplus import SPEC
+    from masktrt.trackers.oceanplus.spec import SPEC
 
     names = SPEC.graph(graph).outputs
     assert len(found) == len(names)

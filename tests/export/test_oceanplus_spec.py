@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from masktrt.errors import MasktrtError
-from masktrt.specs import oceanplus as op
+from masktrt.trackers.oceanplus import spec as op
 from masktrt.specs.base import PER_FRAME, PER_TARGET
 
 SPEC = op.SPEC
 
 
 def test_spec_imports_without_torch() -> None:
-    code = "import sys, masktrt.specs.oceanplus; sys.exit('torch' in sys.modules)"
+    code = "import sys, masktrt.trackers.oceanplus.spec; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -78,7 +78,7 @@ def test_graph_io_names_are_the_entry_points() -> None:
     """template(z, z_mask) and track(x, zf_reg, zf_cls, lut_key, lut_value) by name and order;
     the outputs' count and shapes are checked by test_oceanplus_model."""
     pytest.importorskip("torch")
-    from masktrt.export.models.oceanplus import OceanPlus
+    from masktrt.trackers.oceanplus.export import OceanPlus
 
     def params(method) -> tuple[str, ...]:
         names = list(inspect.signature(method).parameters)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from masktrt.export.models import SiamMask
-from masktrt.export.random_weights import (
-    calibration_crops, compute_random_model, official_init, random_model)
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.export.random_weights import calibration_crops
+from masktrt.trackers.siammask.export.random_weights import (compute_random_model, official_init,
+                                                             random_model)
 
 WIDTH = 0.125
 PAIRS = 8

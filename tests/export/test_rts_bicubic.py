@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from masktrt.export.models.rts.bicubic import CUBIC_A, Bicubic, cubic_weights
+from masktrt.trackers.rts.export.bicubic import CUBIC_A, Bicubic, cubic_weights
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 5, 7), (2, 64, 30, 52), (1, 32, 1, 3), (1, 1, 2, 2)])

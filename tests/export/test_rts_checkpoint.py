@@ -8,11 +8,11 @@ import types
 
 import pytest
 import torch
-from masktrt.export.models.rts import RTS
-from masktrt.export.models.rts.checkpoint import load_checkpoint, read_checkpoint
+from masktrt.trackers.rts.export import RTS
+from masktrt.trackers.rts.export.checkpoint import load_checkpoint, read_checkpoint
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.rts import (
+from masktrt.trackers.rts.spec import (
     CONSTRUCTOR_FUNCTION,
     CONSTRUCTOR_KWARGS,
     CONSTRUCTOR_MODULE,

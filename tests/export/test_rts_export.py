@@ -16,9 +16,9 @@ from rts_helpers import (CROPS, SEED, SMALL_EXPORT, SMALL_OPTIONS, SMALL_SIZES, 
 from masktrt.errors import MasktrtError
 from masktrt.export.onnx_export import ExportOptions, export_graph
 from masktrt.export.onnx_run import cpu_session, max_rel_range_err, run_session
-from masktrt.export.models.rts.fp32_nodes import feeding_square
+from masktrt.trackers.rts.export.fp32_nodes import feeding_square
 from masktrt.export.parity_tensor import tensor_parity
-from masktrt.specs import rts
+from masktrt.trackers.rts import spec as rts
 from tests.conftest import real_sequence
 
 
@@ -46,7 +46,7 @@ def traced(model):
 
 @pytest.fixture(scope="module")
 def crops():
-    from masktrt.export.models.rts.crops import sequence_crops
+    from masktrt.trackers.rts.export.crops import sequence_crops
 
     return sequence_crops(real_sequence("davis-dog"), 2, SMALL_SIZES.crop_hw)
 
@@ -184,7 +184,7 @@ def test_random_weights_are_cached_and_reproducible(model) -> None:
 @pytest.mark.full
 def test_full_size_export_matches_torch(model, tmp_path) -> None:
     """480x832 crops, 32 / 50 memory slots: the deployment's graphs."""
-    from masktrt.export.models.rts.crops import sequence_crops
+    from masktrt.trackers.rts.export.crops import sequence_crops
 
     with registered():
         deploy = export_rts(model, tmp_path, options={})

@@ -13,10 +13,10 @@ import torch
 
 from rts_helpers import SMALL_OPTIONS, export_rts, registered, rts_model
 from masktrt.errors import MasktrtError
-from masktrt.export.models.rts import steepest_descent as sd
+from masktrt.trackers.rts.export import steepest_descent as sd
 from masktrt.export.onnx_export import ExportOptions
 from masktrt.export.parity_tensor import tensor_parity
-from masktrt.specs import rts
+from masktrt.trackers.rts import spec as rts
 from tests.conftest import real_sequence
 
 CONV_OPTIONS = {**SMALL_OPTIONS, rts.FILTERING: "conv"}
@@ -66,7 +66,7 @@ def input_kernels(proto: onnx.ModelProto) -> list[str]:
 def test_conv_export_convolves_its_input_kernels_within_the_fp32_budget(model, conv_deploy) -> None:
     """The MatMul export's check (test_rts_export.py) can fail: the Conv head has two such
     nodes; and the Conv form meets the tensor budget on real crops too."""
-    from masktrt.export.models.rts.crops import sequence_crops
+    from masktrt.trackers.rts.export.crops import sequence_crops
 
     assert conv_deploy.options[rts.FILTERING] == "conv"
     assert len(input_kernels(onnx.load(str(conv_deploy.graph(rts.HEAD).path)))) == 2

@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
-from masktrt.export.models.rts import RTS
-from masktrt.export.models.rts import gn_autograd as ga
-from masktrt.export.models.rts.features import InstanceL2Norm
-from masktrt.export.models.rts.prroi import prroi_pool
+from masktrt.trackers.rts.export import RTS
+from masktrt.trackers.rts.export import gn_autograd as ga
+from masktrt.trackers.rts.export.features import InstanceL2Norm
+from masktrt.trackers.rts.export.prroi import prroi_pool
 
 from masktrt.paths import REPO_ROOT
-from masktrt.specs import rts as spec
+from masktrt.trackers.rts import spec
 
 SPEC_DIR = REPO_ROOT.parent / "shared" / "spec"
 SMALL_CROP = (64, 112)  # every stride divides it; layer4 2x4, seg 4x7, clf 2x4 -> scores 3x5

@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from masktrt.specs import rts
+from masktrt.trackers.rts import spec as rts
 from masktrt.specs.base import PER_FRAME, PER_TARGET
 
 SPEC = rts.SPEC
 
 
 def test_spec_imports_without_torch() -> None:
-    code = "import sys, masktrt.specs.rts; sys.exit('torch' in sys.modules)"
+    code = "import sys, masktrt.trackers.rts.spec; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -85,7 +85,7 @@ def test_graph_io_names_are_the_entry_points() -> None:
     """Each graph's inputs are its entry point's arguments, in order (learner graphs add the
     fixed iteration count; their memories are (x, y, w) in the spec's order)."""
     pytest.importorskip("torch")
-    from masktrt.export.models.rts import RTS
+    from masktrt.trackers.rts.export import RTS
 
     model = RTS
     assert parameters(model.features)[1:] == SPEC.graph("feat").inputs

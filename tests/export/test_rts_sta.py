@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from masktrt.export.models.rts import RTS
-from masktrt.export.models.rts.checkpoint import load_checkpoint, load_sta, read_sta_checkpoint, sta_path
-from masktrt.export.models.rts.sta import STA, box_mask
+from masktrt.trackers.rts.export import RTS
+from masktrt.trackers.rts.export.checkpoint import (load_checkpoint, load_sta, read_sta_checkpoint,
+                                                    sta_path)
+from masktrt.trackers.rts.export.sta import STA, box_mask
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.rts import STA_CONSTRUCTOR_FUNCTION, STA_CONSTRUCTOR_KWARGS, STA_CONSTRUCTOR_MODULE
+from masktrt.trackers.rts.spec import (STA_CONSTRUCTOR_FUNCTION, STA_CONSTRUCTOR_KWARGS,
+                                       STA_CONSTRUCTOR_MODULE)
 
 MANIFEST = Path("/work/shared/spec/sta_state_dict.json")
 torch.set_num_threads(1)

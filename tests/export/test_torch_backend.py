@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.checkpoints import save_checkpoint
-from masktrt.export.models import SiamMask
+from masktrt.trackers.siammask.export.checkpoint import save_checkpoint
+from masktrt.trackers.siammask.export import SiamMask
 from masktrt.export.torch_backend import TorchRunner, load_reference
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 torch.set_num_threads(1)
 

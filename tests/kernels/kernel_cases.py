@@ -25,7 +25,7 @@ from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
 from masktrt.kernels.paste_reference import PROB_TIE, PasteParams, paste_params
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, largest_contour, paste_back, sigmoid
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE
 
 from mbr_cases import AREA_TOL, degenerate_masks, official, polygon_area, random_masks
 

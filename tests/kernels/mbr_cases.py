@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masktrt.specs.siammask import MIN_CONTOUR_AREA
+from masktrt.trackers.siammask.spec import MIN_CONTOUR_AREA
 from masktrt.runtime.mask import largest_contour
 
 AREA_TOL = 0.005

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from masktrt.kernels.crop_reference import crop_params, crop_resize_reference, resize_coefficients
-from masktrt.specs.siammask import EXEMPLAR_SIZE, INSTANCE_SIZE
+from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE
 from masktrt.runtime.crop import crop_subwindow
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from masktrt.kernels.paste_reference import PROB_TIE, paste_mask_reference, paste_params
-from masktrt.specs.siammask import PRESETS
+from masktrt.trackers.siammask.spec import PRESETS
 from masktrt.runtime.mask import binarize, paste_back, sigmoid
 
 FRAMES = [(480, 854), (720, 1280), (1080, 1920), (97, 131)]

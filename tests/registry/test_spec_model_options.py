@@ -7,8 +7,8 @@ import pytest
 from masktrt.errors import MasktrtError
 from masktrt.paths import demo_weights, resolve_weights
 from masktrt.runtime import loop
-from masktrt.specs.oceanplus import SPEC as OCEANPLUS
-from masktrt.specs.siammask import SPEC as SIAMMASK
+from masktrt.trackers.oceanplus.spec import SPEC as OCEANPLUS
+from masktrt.trackers.siammask.spec import SPEC as SIAMMASK
 
 
 def test_variant_defaults_to_the_first_declared() -> None:

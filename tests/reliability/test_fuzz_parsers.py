@@ -189,7 +189,8 @@ def test_fuzz_checkpoints(kind, tmp_path_factory):
     torch = pytest.importorskip("torch")
     from safetensors.torch import save
 
-    from masktrt.export.checkpoints import CHECKSUM_KEY, read_state_dict, safetensors_data
+    from masktrt.export.checkpoints import CHECKSUM_KEY, safetensors_data
+    from masktrt.trackers.siammask.export.checkpoint import read_state_dict
 
     work = tmp_path_factory.mktemp("ckpt")
     state = {k: torch.randn(shape) for k, shape in TINY.items()}
@@ -217,7 +218,7 @@ def test_a_zip_claiming_several_disks_is_refused(tmp_path):
     that names a second disk, so the check itself must sit inside the error handling."""
     import struct
 
-    from masktrt.export.checkpoints import read_state_dict
+    from masktrt.trackers.siammask.export.checkpoint import read_state_dict
 
     torch = pytest.importorskip("torch")
     torch.save({"w": torch.zeros(2)}, tmp_path / "seed.pth")
@@ -232,7 +233,7 @@ def test_a_zip_claiming_several_disks_is_refused(tmp_path):
 def test_flipped_bytes_in_checkpoints_are_refused(tmp_path):
     """The integrity checks themselves: a zip's CRCs and masktrt's safetensors checksum."""
     torch = pytest.importorskip("torch")
-    from masktrt.export.checkpoints import read_state_dict, save_checkpoint
+    from masktrt.trackers.siammask.export.checkpoint import read_state_dict, save_checkpoint
     from tests.export.export_helpers import small_model
 
     model = small_model()

@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 from fake_numpy_backend import FixedBackend, crafted_maps  # noqa: E402
 
 from masktrt.runtime import loop  # noqa: E402
-from masktrt.runtime.trackers.siammask import SiamMaskTracker  # noqa: E402
-from masktrt.specs.siammask import preset  # noqa: E402
+from masktrt.trackers.siammask.tracker import SiamMaskTracker  # noqa: E402
+from masktrt.trackers.siammask.spec import preset  # noqa: E402
 
 A = (2, 12, 14)
 

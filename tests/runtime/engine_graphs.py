@@ -153,7 +153,7 @@ def write_export(folder: Path, xcorr: str = "dynamic", precision: str = "fp32", 
     in float; its deploy.json says fp32 (the QDQ nodes, not deploy.json, make it INT8).
     """
     from masktrt.export.deploy import deploy_document, graph_entry, random_source, write_deploy
-    from masktrt.specs.siammask import SPEC
+    from masktrt.trackers.siammask.spec import SPEC
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -14,12 +14,12 @@ import numpy as np
 from dataclasses import dataclass
 from typing import Any
 
-from masktrt.runtime.anchors import generate_anchors
+from masktrt.trackers.siammask.anchors import generate_anchors
 from masktrt.runtime.backends.base import RunnerBase
-from masktrt.specs.siammask import (ANCHOR_NUM, BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE,
+from masktrt.trackers.siammask.spec import (ANCHOR_NUM, BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE,
                                     MASK_OUT_SIZE, SCORE_SIZE, TOTAL_STRIDE)
 
-from masktrt.specs.siammask import FEATURES, KERNELS, MASK, POS
+from masktrt.trackers.siammask.spec import FEATURES, KERNELS, MASK, POS
 
 GRID = (SCORE_SIZE, SCORE_SIZE)
 

@@ -19,7 +19,7 @@ from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
 from masktrt.kernels.paste_reference import paste_mask_reference
 from masktrt.runtime.backends.tensorrt_memory import DeviceTensor
 from masktrt.runtime.gpu_ops import DeviceInput, DeviceKernels, DeviceTensorSpec
-from masktrt.specs.siammask import (EXEMPLAR_SIZE, INSTANCE_SIZE, MASK, MASK_OUT_SIZE, REFINE, SEARCH,
+from masktrt.trackers.siammask.spec import (EXEMPLAR_SIZE, INSTANCE_SIZE, MASK, MASK_OUT_SIZE, REFINE, SEARCH,
                                     SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT)
 
 STREAM = 77

@@ -1,7 +1,7 @@
 """The anchor table against the numbers in spec §3.3."""
 import numpy as np
 
-from masktrt.runtime.anchors import anchor_sizes, generate_anchors
+from masktrt.trackers.siammask.anchors import anchor_sizes, generate_anchors
 
 
 def test_anchor_sizes_are_the_official_truncated_ones():

@@ -12,7 +12,7 @@ from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.engine_loader import probe_gpu  # noqa: E402
-from masktrt.specs.siammask import FEATURES, KERNELS, MASK, POS  # noqa: E402
+from masktrt.trackers.siammask.spec import FEATURES, KERNELS, MASK, POS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def real_export(tmp_path_factory) -> Path:
     torch = pytest.importorskip("torch")
     onnx_export = pytest.importorskip("masktrt.export.onnx_export")
     from masktrt.export.deploy import random_source
-    from masktrt.export.models.siammask.network import SiamMask
+    from masktrt.trackers.siammask.export.network import SiamMask
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

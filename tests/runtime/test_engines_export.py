@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.siammask.network import SiamMask  # noqa: E402
+from masktrt.trackers.siammask.export.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines, build_matrix  # noqa: E402
 from masktrt.engines.network import parse_onnx, shape_tensor_inputs  # noqa: E402
 from masktrt.runtime.trt_module import import_trt  # noqa: E402

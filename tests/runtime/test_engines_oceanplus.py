@@ -17,10 +17,10 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 from masktrt import registry  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines, build_matrix  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.oceanplus.network import OceanPlus  # noqa: E402
+from masktrt.trackers.oceanplus.export.network import OceanPlus  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
 from masktrt.runtime.trt_module import import_trt  # noqa: E402
-from masktrt.specs.oceanplus import GRAPHS, NAME, TRACK_GRAPHS, tensor_shapes  # noqa: E402
+from masktrt.trackers.oceanplus.spec import GRAPHS, NAME, TRACK_GRAPHS, tensor_shapes  # noqa: E402
 
 WIDTH = 0.125  # same graph structure as full width, a fraction of the compute
 TRT = import_trt("tensorrt-rtx")

@@ -20,7 +20,7 @@ from rts_helpers import export_rts, rts_model  # noqa: E402
 
 from masktrt.engines import build_matrix  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
-from masktrt.specs.rts import FILTERING, SPEC  # noqa: E402
+from masktrt.trackers.rts.spec import FILTERING, SPEC  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ from gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
 import masktrt.kernels as kernels_pkg
 from masktrt.errors import MasktrtError
 from masktrt.kernels.paste_reference import PROB_TIE
-from masktrt.specs.siammask import MASK, REFINE, preset
+from masktrt.trackers.siammask.spec import MASK, REFINE, preset
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceOps, DeviceTensorSpec, HostOps, ReferenceOps,
                                      choose_ops, device_io, io_problem)
 from masktrt.runtime.mask import binarize, mask_polygon, paste_back, sigmoid
-from masktrt.runtime.trackers.siammask import SiamMaskTracker
+from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
 DAVIS = preset("davis")
 

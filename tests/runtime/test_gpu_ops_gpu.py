@@ -19,7 +19,7 @@ from test_gpu_ops import DAVIS, assert_same_tracking, assert_steps_alike, close_
 from masktrt.kernels.paste_reference import PROB_TIE
 from masktrt.runtime.gpu_ops import (DeviceIO, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps,
                                      choose_ops)
-from masktrt.runtime.trackers.siammask import SiamMaskTracker
+from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
 from kernel_cases import device_ops_cases  # noqa: E402  (one cases module for CPU and GPU kernel tests)
@@ -68,7 +68,7 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("tensorrt_rtx")
     onnx_export = pytest.importorskip("masktrt.export.onnx_export")
     from masktrt.export.deploy import random_source
-    from masktrt.export.models.siammask.network import SiamMask
+    from masktrt.trackers.siammask.export.network import SiamMask
     from masktrt.engines import BuildRequest, build_engines
 
     torch.set_num_threads(1)

@@ -1,7 +1,8 @@
 """The runtime must work on a machine without torch or onnx (a Jetson with only TensorRT).
 
 A subprocess installs an import hook that makes torch and onnx unimportable, imports every module
-of masktrt.runtime and masktrt.kernels, and tracks a synthetic sequence with the NumPy oracle backend.
+of masktrt.runtime and masktrt.kernels and every tracker's runtime side (its folder but export/
+and training/), and tracks a synthetic sequence with the NumPy oracle backend.
 """
 import subprocess
 import sys
@@ -28,13 +29,20 @@ SCRIPT = textwrap.dedent("""
 
     import masktrt.kernels
     import masktrt.runtime
+    import masktrt.trackers
+
+    TORCH_SIDES = {"export", "training"}  # a tracker's sub-packages that need torch
+
+    def torch_side(name):
+        return bool(TORCH_SIDES & set(name.split(".")[3:]))
 
     def failed(name):
-        raise SystemExit(f"importing {name} failed")
+        if not torch_side(name):
+            raise SystemExit(f"importing {name} failed")
 
-    names = [m.name for package in (masktrt.runtime, masktrt.kernels)
+    names = [m.name for package in (masktrt.runtime, masktrt.kernels, masktrt.trackers)
              for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".",
-                                            onerror=failed)]
+                                            onerror=failed) if not torch_side(m.name)]
     for name in names:
         importlib.import_module(name)
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
@@ -43,8 +51,8 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import numpy as np
     from fake_numpy_backend import OracleBackend, synthetic_sequence
-    from masktrt.specs.siammask import preset
-    from masktrt.runtime.trackers.siammask import SiamMaskTracker
+    from masktrt.trackers.siammask.spec import preset
+    from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
     frames, boxes = synthetic_sequence(6)
     tracker = SiamMaskTracker(OracleBackend(), preset("davis"))
@@ -65,8 +73,9 @@ def test_runtime_imports_and_tracks_without_torch_or_onnx():
     line = proc.stdout.strip().splitlines()[-1]
     assert line.startswith("modules") and " ok " in line
     names = line.split(" ok ")[1].split(",")
-    for expected in ("masktrt.runtime.trackers.siammask", "masktrt.runtime.contract", "masktrt.runtime.mask", "masktrt.runtime.video",
-                     "masktrt.runtime.anchors", "masktrt.runtime.window", "masktrt.runtime.crop",
+    for expected in ("masktrt.trackers.siammask.tracker", "masktrt.trackers.oceanplus.tracker",
+                     "masktrt.trackers.rts.tracker", "masktrt.trackers.rts.spec", "masktrt.runtime.contract", "masktrt.runtime.mask", "masktrt.runtime.video",
+                     "masktrt.trackers.siammask.anchors", "masktrt.runtime.window", "masktrt.runtime.crop",
                      "masktrt.runtime.backends.onnxruntime", "masktrt.kernels.loader",
                      "masktrt.kernels.launch"):
         assert expected in names

@@ -18,9 +18,9 @@ from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.base import RunnerBase
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import box_polygon
-from masktrt.runtime.trackers import oceanplus as op
-from masktrt.runtime.trackers.oceanplus import OceanPlusTracker
-from masktrt.specs import oceanplus as spec
+from masktrt.trackers.oceanplus import tracker as op
+from masktrt.trackers.oceanplus.tracker import OceanPlusTracker
+from masktrt.trackers.oceanplus import spec
 
 VOT = spec.PRESETS["vot2020"]
 DAVIS = spec.PRESETS["davis2016"]
@@ -504,9 +504,9 @@ def oceanplus_registered():
 
     previous = registry.get("oceanplus") if "oceanplus" in registry.names() else None
     registry.register(TrackerEntry(
-        "oceanplus", spec="masktrt.specs.oceanplus:SPEC",
-        runtime="masktrt.runtime.trackers.oceanplus:OceanPlusTracker",
-        export="masktrt.export.models.oceanplus.export_side:EXPORT"), replace=True)
+        "oceanplus", spec="masktrt.trackers.oceanplus.spec:SPEC",
+        runtime="masktrt.trackers.oceanplus.tracker:OceanPlusTracker",
+        export="masktrt.trackers.oceanplus.export.export_side:EXPORT"), replace=True)
     yield
     if previous is None:
         registry.unregister("oceanplus")
@@ -523,7 +523,7 @@ def test_end_to_end_small_width_through_the_torch_runner(oceanplus_registered, m
         pytest.skip("torch is not installed")
     if not (DATA / "davis-blackswan").is_dir():
         pytest.skip(f"{DATA / 'davis-blackswan'} is absent (shared test data)")
-    from masktrt.export.models.oceanplus.random_weights import random_model
+    from masktrt.trackers.oceanplus.export.random_weights import random_model
     from masktrt.export.torch_backend import TorchRunner
     from masktrt.runtime.sequences import load_sequence
 

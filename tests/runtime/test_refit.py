@@ -20,7 +20,7 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.siammask.network import SiamMask  # noqa: E402
+from masktrt.trackers.siammask.export.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.engines.correlation import choose_xcorr  # noqa: E402
 from masktrt.engines.network import parse_onnx  # noqa: E402
@@ -28,7 +28,7 @@ from masktrt.engines.refit import mark_refittable  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
 from masktrt.runtime.engine_loader import probe_gpu  # noqa: E402
 from masktrt.runtime.trt_module import Flavour, flavour_of, import_trt  # noqa: E402
-from masktrt.specs.siammask import REFIT_WEIGHTS  # noqa: E402
+from masktrt.trackers.siammask.spec import REFIT_WEIGHTS  # noqa: E402
 
 TRT = import_trt("tensorrt-rtx")
 RTX = Flavour("tensorrt_rtx", "1.7.1.116")

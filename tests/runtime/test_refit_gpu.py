@@ -19,13 +19,13 @@ torch = pytest.importorskip("torch")
 onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 
 from masktrt.export.deploy import random_source  # noqa: E402
-from masktrt.export.models.siammask.network import SiamMask  # noqa: E402
+from masktrt.trackers.siammask.export.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
-from masktrt.specs.siammask import FEATURES, KERNELS, preset  # noqa: E402
+from masktrt.trackers.siammask.spec import FEATURES, KERNELS, preset  # noqa: E402
 from masktrt.runtime.backends.tensorrt_refit import value_key  # noqa: E402
 from masktrt.runtime.gpu_ops import HostOps  # noqa: E402
-from masktrt.runtime.trackers.siammask import SiamMaskTracker  # noqa: E402
+from masktrt.trackers.siammask.tracker import SiamMaskTracker  # noqa: E402
 
 DAVIS = preset("davis")
 NET = 1e-3  # TensorRT FP32 vs ONNX Runtime CPU, relative to each map's magnitude

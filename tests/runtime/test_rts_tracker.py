@@ -15,10 +15,10 @@ import pytest
 
 from masktrt.errors import MasktrtError
 from masktrt.runtime.backends.base import RunnerBase
-from masktrt.runtime.trackers import rts_geometry as geo_mod
-from masktrt.runtime.trackers import rts_host as host
-from masktrt.runtime.trackers.rts import RTSTracker, graph_sizes, target_from_box
-from masktrt.specs import rts as spec
+from masktrt.trackers.rts import geometry as geo_mod
+from masktrt.trackers.rts import host
+from masktrt.trackers.rts.tracker import RTSTracker, graph_sizes, target_from_box
+from masktrt.trackers.rts import spec
 
 SMALL = spec.GraphSizes(crop_hw=(128, 224), seg_memory=4, clf_memory=8)
 CONFIG = spec.PRESETS["rts50"]
@@ -218,7 +218,7 @@ def test_paste_puts_the_resized_crop_at_its_window_in_a_minus_100_canvas():
 @needs_torch
 def test_prroi_pool_host_equals_the_export_reference():
     import torch
-    from masktrt.export.models.rts.prroi import prroi_pool as torch_pool
+    from masktrt.trackers.rts.export.prroi import prroi_pool as torch_pool
 
     rng = np.random.default_rng(2)
     feat = rng.standard_normal((5, 7, 15, 26)).astype(np.float32)

@@ -8,10 +8,10 @@ import pytest
 from fake_numpy_backend import FixedBackend, OracleBackend, crafted_maps, synthetic_sequence
 
 from masktrt.errors import MasktrtError
-from masktrt.specs.siammask import preset
+from masktrt.trackers.siammask.spec import preset
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import box_polygon
-from masktrt.runtime.trackers.siammask import (SiamMaskTracker, clip_target, decode_boxes, foreground_scores,
+from masktrt.trackers.siammask.tracker import (SiamMaskTracker, clip_target, decode_boxes, foreground_scores,
                                      initial_result)
 
 DAVIS = preset("davis")

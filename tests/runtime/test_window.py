@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from masktrt.runtime.window import cosine_window
+from masktrt.trackers.siammask.spec import ANCHOR_NUM, SCORE_SIZE
 
 
 def hann(n: int) -> float:
@@ -11,14 +12,14 @@ def hann(n: int) -> float:
 
 
 def test_shape_and_tiling():
-    w = cosine_window()
+    w = cosine_window(SCORE_SIZE, ANCHOR_NUM)
     assert w.shape == (3125,) and w.dtype == np.float64
     for a in range(1, 5):
         np.testing.assert_array_equal(w[a * 625:(a + 1) * 625], w[:625])
 
 
 def test_values_are_the_outer_product_of_hann_row_major():
-    w = cosine_window()
+    w = cosine_window(SCORE_SIZE, ANCHOR_NUM)
     assert w[12 * 25 + 12] == 1.0
     assert w[0] == 0.0 and w[24] == 0.0 and w[24 * 25] == 0.0
     for y, x in [(12, 6), (6, 12), (3, 20), (11, 13)]:

@@ -10,7 +10,7 @@ from masktrt.paths import demo_weights
 pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(demo_weights() is None, reason="this build has no demo checkpoint")
 
-MODEL_CARD_J = 0.825  # masktrt/weights/MODEL_CARD.md, held-out seeds 10000-10009
+MODEL_CARD_J = 0.825  # trackers/siammask/MODEL_CARD.md, held-out seeds 10000-10009
 ISSUE_J = 0.6  # the acceptance bar of the demo checkpoint
 
 
@@ -28,7 +28,7 @@ def test_demo_tracks_the_generated_sequence_with_the_shipped_weights(tmp_path, c
 
 @pytest.mark.slow
 def test_held_out_synthetic_j_matches_the_model_card():
-    from masktrt.training.evaluate import evaluate_synthetic
+    from masktrt.trackers.siammask.training.evaluate import evaluate_synthetic
 
     result = evaluate_synthetic(demo_weights(), count=10)
     assert result["mean_j"] >= ISSUE_J

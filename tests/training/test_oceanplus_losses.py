@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from masktrt.specs.oceanplus import SMALL_INSTANCE, TOTAL_STRIDE, score_size
-from masktrt.training.oceanplus_losses import cls_loss, iou_loss, mask_loss
-from masktrt.training.oceanplus_targets import (POS_RADIUS, cell_targets, grid,
+from masktrt.trackers.oceanplus.spec import SMALL_INSTANCE, TOTAL_STRIDE, score_size
+from masktrt.trackers.oceanplus.training.losses import cls_loss, iou_loss, mask_loss
+from masktrt.trackers.oceanplus.training.targets import (POS_RADIUS, cell_targets, grid,
                                                 negative_targets)
 
 R = score_size(SMALL_INSTANCE)

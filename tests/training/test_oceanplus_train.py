@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.backbones import EFFICIENTNET_LITE0, RESNET50
-from masktrt.export.models.oceanplus import OceanPlus
-from masktrt.export.models.oceanplus.checkpoint import load_checkpoint, save_checkpoint
-from masktrt.training import oceanplus_train as ot
-from masktrt.training.oceanplus_pairs import batch_pairs, negative_pair, positive_pair
-from masktrt.training.pairs import Augment, Mix, SceneWindow
+from masktrt.export.backbones import EFFICIENTNET_LITE0, RESNET50
+from masktrt.trackers.oceanplus.export import OceanPlus
+from masktrt.trackers.oceanplus.export.checkpoint import load_checkpoint, save_checkpoint
+from masktrt.trackers.oceanplus.training import train as ot
+from masktrt.trackers.oceanplus.training.pairs import batch_pairs, negative_pair, positive_pair
+from masktrt.training.scenes import Augment, Mix, SceneWindow
 from masktrt.training.real import EVALUATION_SEQUENCES, training_sequences
 
 

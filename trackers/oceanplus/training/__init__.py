@@ -1,0 +1,1 @@
+"""Demo-weight training parts of this tracker (torch)."""

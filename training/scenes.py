@@ -1,0 +1,82 @@
+"""The training data every Siamese tracker draws from: a sliding window of synthetic scenes, the
+share of real / negative / synthetic pairs, and the augmentation.
+
+Scenes are expensive (~0.1 s) and frames cheap (~3 ms), so a step draws its pairs from a
+sliding window of scenes keyed by the step number: scene seeds change every
+`steps_per_scene` steps, everything is a pure function of (seed, step), and a resumed run
+sees the same pairs as an uninterrupted one. Each tracker's `training/pairs.py` cuts its own
+crops and targets from these frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from masktrt.training.synthetic import Scene, build_scene, mask_box
+
+HELD_OUT_FROM = 10_000  # scene seeds >= this are evaluation only
+SCENE_FRAMES = 40
+WINDOW = 8              # scenes a step draws from
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Jitter in crop pixels / relative scale; official sharp-stage values where they exist."""
+
+    template_shift: float = 4.0
+    template_scale: float = 0.05
+    search_shift: float = 48.0
+    search_scale: float = 0.18
+    gray: float = 0.25
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Share of each kind of pair (the rest are synthetic). Real pairs teach real appearance;
+    negative pairs teach the score to fall off target; synthetic ones add exact masks,
+    look-alikes and occluders the ten real sequences lack."""
+
+    real: float = 0.6
+    negative: float = 0.15
+
+
+def scene_seed(seed: int, block: int) -> int:
+    """Training scene seeds stay below HELD_OUT_FROM (block wraps, seed offsets the range)."""
+    return (seed * 7919 + block) % HELD_OUT_FROM
+
+
+def train_scene(scene_id: int) -> Scene:
+    """A training scene; size, object count, look-alikes and occluders vary with the seed."""
+    rng = np.random.default_rng([scene_id, 1])
+    size = [(480, 640), (360, 640), (480, 480), (540, 720)][int(rng.integers(0, 4))]
+    return build_scene(scene_id, SCENE_FRAMES, size, num_objects=int(rng.integers(1, 4)),
+                       distractors=int(rng.integers(0, 3)), occluders=int(rng.integers(0, 2)))
+
+
+class SceneWindow:
+    """The scenes of the current window, built lazily and dropped when they slide out."""
+
+    def __init__(self, seed: int, steps_per_scene: int) -> None:
+        self.seed, self.steps_per_scene = seed, steps_per_scene
+        self.cache: dict[int, Scene] = {}
+
+    def scenes(self, step: int) -> list[Scene]:
+        first = step // self.steps_per_scene
+        ids = [scene_seed(self.seed, first + k) for k in range(WINDOW)]
+        self.cache = {i: self.cache[i] if i in self.cache else train_scene(i) for i in ids}
+        return [self.cache[i] for i in ids]
+
+
+def box_cxcywh(mask: np.ndarray) -> np.ndarray:
+    """The mask's tight box as (cx, cy, w, h), float64: the crops centre on it."""
+    x, y, w, h = mask_box(mask)
+    return np.array([x + w / 2, y + h / 2, w, h], dtype=np.float64)
+
+
+def gray_crop(crop: np.ndarray) -> np.ndarray:
+    """3x HxW BGR -> the same gray in all three channels (OpenCV's luma weights)."""
+    image = np.ascontiguousarray(crop.transpose(1, 2, 0)).astype(np.uint8)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return np.repeat(gray[None], 3, axis=0)
