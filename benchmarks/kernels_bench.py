@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from masktrt import registry
+from masktrt.arg_types import COUNT
 from masktrt.geometry import INSTANCE_SIZE, MASK_OUT_SIZE
 from masktrt.kernels.loader import gpu_available
 from masktrt.runtime.crop import crop_subwindow
@@ -131,7 +132,7 @@ def format_report(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--repeats", type=COUNT, default=50)
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args(argv)
     report = run_kernel_bench(SIZES, args.repeats)

@@ -113,8 +113,21 @@ class ParityRow:
         return out
 
     @property
+    def frames(self) -> int:
+        """How many frames were compared (each metric has one value per compared frame)."""
+        return min((v.size for v in self.per_frame.values()), default=0)
+
+    def problem(self) -> str | None:
+        """Why the row cannot pass whatever its numbers say: nothing was compared."""
+        if self.frames == 0:
+            return "compared 0 frames"
+        if not self.checks():
+            return "no budget applies to this sequence"
+        return None
+
+    @property
     def passed(self) -> bool:
-        return all(ok for _, _, ok in self.checks())
+        return self.problem() is None and all(ok for _, _, ok in self.checks())
 
 
 def loop_budgets(level: str, precision: str, tracker: str = DEFAULT_TRACKER) -> list[Budget]:
@@ -160,18 +173,22 @@ def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, s
 
 def accuracy_drops(seq: Sequence, pairs: list[tuple[FrameResult, FrameResult]]
                    ) -> dict[str, np.ndarray]:
-    """`GT_METRICS` of frames 1..len(pairs), each where the sequence has that ground truth."""
+    """`GT_METRICS` of frames 1..len(pairs), each where the sequence has that ground truth, and
+    the scores they are the difference of (gt_ref_box / gt_test_box, gt_ref_mask / gt_test_mask)."""
     frames = range(1, len(pairs) + 1)
-    drops = {}
-    if seq.has_groundtruth:
+    scores = {}
+    if seq.has_groundtruth and len(seq.boxes) > len(pairs):
         truth = seq.boxes
-        drops["gt_box_drop"] = np.array([float(box_iou(r.xywh, truth[t]) - box_iou(x.xywh, truth[t]))
-                                         for t, (r, x) in zip(frames, pairs)])
+        scores["box"] = [(float(box_iou(r.xywh, truth[t])), float(box_iou(x.xywh, truth[t])))
+                         for t, (r, x) in zip(frames, pairs)]
     if seq.has_masks and all(r.mask is not None and x.mask is not None for r, x in pairs):
-        drops["gt_mask_drop"] = np.array([region_similarity(r.mask, seq.mask(t))
-                                          - region_similarity(x.mask, seq.mask(t))
-                                          for t, (r, x) in zip(frames, pairs)])
-    return drops
+        scores["mask"] = [(region_similarity(r.mask, seq.mask(t)), region_similarity(x.mask, seq.mask(t)))
+                          for t, (r, x) in zip(frames, pairs)]
+    out = {}
+    for kind, values in scores.items():
+        ref, test = np.array(values, dtype=np.float64).reshape(-1, 2).T
+        out.update({f"gt_{kind}_drop": ref - test, f"gt_ref_{kind}": ref, f"gt_test_{kind}": test})
+    return out
 
 
 def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
@@ -217,7 +234,9 @@ def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str,
     start = time.perf_counter()
     loop.run(pair, seq, tuple(seq.init_box()), max_frames=_count(seq, frames),
              on_step=_collect(results, progress), mask=seq.init_mask())
-    return ParityRow(name, seq.name, "frame", precision, _per_frame(results[1:]),
+    pairs = results[1:]
+    return ParityRow(name, seq.name, "frame", precision,
+                     {**_per_frame(pairs), **accuracy_drops(seq, pairs)},
                      loop_budgets("frame", precision, tracker), time.perf_counter() - start)
 
 
@@ -237,6 +256,9 @@ def format_table(rows: list[ParityRow]) -> str:
         for b in row.not_applicable():
             lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {b.metric:<18} "
                          f"{'-':>9} {'':>10} {'-':>6} n/a (no such ground truth)")
+        if row.problem():
+            lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {'(all)':<18} "
+                         f"{'-':>9} {'':>10} {'-':>6} FAIL ({row.problem()})")
     lines += branch_lines(rows)
     return "\n".join(lines)
 

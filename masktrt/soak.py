@@ -27,6 +27,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from masktrt.arg_types import COUNT
+
 FRAME_HW = (240, 320)
 TARGET = (40, 30)  # w, h
 WARMUP_FRAMES = 1000  # allocator pools, ONNX Runtime arenas and caches settle by then
@@ -171,8 +173,8 @@ def machine_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m masktrt.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--every", type=int, default=500, help="RSS sample period in frames")
+    parser.add_argument("--frames", type=COUNT, default=10_000)
+    parser.add_argument("--every", type=COUNT, default=500, help="RSS sample period in frames")
     parser.add_argument("--onnx", type=Path, default=None, help="export folder (default: a small one)")
     parser.add_argument("--only", choices=["api", "cli"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")

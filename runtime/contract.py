@@ -30,13 +30,12 @@ written by masktrt 0.1) are read by converting them to version 2.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from masktrt import registry
+from masktrt import registry, strict_json
 from masktrt.errors import MasktrtError
 from masktrt.specs.base import TrackerSpec
 
@@ -175,9 +174,7 @@ def _graph(path: Path, root: Path, spec: TrackerSpec, name: str, entry: Any,
         raise _bad(path, f"graph '{name}' I/O names differ from {want_in} -> {want_out}")
     if tuple(t.name for t in refit) != spec.refit_names(name, options):
         raise _bad(path, f"graph '{name}' needs refit weights named {spec.refit_names(name, options)}")
-    if not isinstance(entry["file"], str):
-        raise _bad(path, f"graph '{name}' file must be a file name")
-    file = root / entry["file"]
+    file = contained(path, root, entry["file"], f"graph '{name}'")
     if not file.is_file():
         raise MasktrtError(f"'{file}' named by {path} is missing",
                            "export again into this folder with 'masktrt export --out DIR'")
@@ -187,14 +184,34 @@ def _graph(path: Path, root: Path, spec: TrackerSpec, name: str, entry: Any,
                      spec.graph(name).runs)
 
 
+def contained(path: Path, root: Path, name: Any, what: str) -> Path:
+    """The file a contract names, which must lie in the contract's own folder: a relative path
+    without `..` whose target (links followed) stays inside `root` (already resolved)."""
+    if not isinstance(name, str) or not name.strip():
+        raise _bad(path, f"{what} file must be a file name")
+    relative = PurePosixPath(name.replace("\\", "/"))
+    if relative.is_absolute() or PureWindowsPath(name).drive or ".." in relative.parts:
+        raise MasktrtError(f"{path}: {what} names '{name}', outside the contract's folder",
+                           "a contract names only files in its own folder: re-export with "
+                           "'masktrt export --out DIR'")
+    file = root / relative
+    if not file.resolve().is_relative_to(root):
+        raise MasktrtError(f"{path}: {what} file '{name}' is a link out of the contract's folder",
+                           "copy the file into the folder instead of linking it")
+    return file
+
+
 def check_hash(file: Path, sha256: Any, root: Path) -> None:
     """Refuse a graph whose bytes differ from the hash the contract recorded: a truncated copy,
-    a swapped or edited file would otherwise load (or fail deep inside a backend)."""
+    a swapped or edited file would otherwise load (or fail deep inside a backend). The hash ties
+    a graph to its contract; it does not authenticate either (whoever edits one can edit both)."""
     from masktrt.provenance import sha256_file
 
-    if sha256 in (None, ""):
-        return  # written by hand or by an old masktrt: nothing to check against
-    if not isinstance(sha256, str) or sha256_file(file) != sha256:
+    if not isinstance(sha256, str) or not sha256:
+        raise MasktrtError(f"'{file}' has no sha256 in deploy.json",
+                           f"re-export the folder (masktrt export --out {root}) so the file is "
+                           "recorded with its hash")
+    if sha256_file(file) != sha256:
         raise MasktrtError(f"'{file}' changed since deploy.json was written (sha256 differs)",
                            f"re-export the folder: masktrt export --out {root}")
 
@@ -204,8 +221,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise MasktrtError(f"no {DEPLOY_FILE} in '{path.parent}'",
                            "run 'masktrt export --out DIR' and pass that DIR")
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = strict_json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _bad(path, f"cannot be read as JSON ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise _bad(path, f"is not a {SCHEMA} document")

@@ -11,12 +11,12 @@ serves an engine folder without the export folder or a literal graph name.
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from masktrt import strict_json
 from masktrt.errors import MasktrtError
 
 from .trt_module import Flavour, check_supported, error_logger, flavour_of, import_trt
@@ -70,8 +70,8 @@ def read_metadata(engine_path: Path) -> dict[str, Any]:
         raise MasktrtError(f"'{engine_path}' has no metadata file '{meta_path.name}' beside it",
                            f"rebuild it with: {DEFAULT_REBUILD}")
     try:
-        meta = json.loads(meta_path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        meta = strict_json.loads(meta_path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise MasktrtError(f"'{meta_path}' is not readable JSON ({type(exc).__name__})",
                            f"rebuild it with: {DEFAULT_REBUILD}") from exc
     if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
@@ -100,6 +100,9 @@ def metadata_problem(meta: dict[str, Any]) -> str | None:
         return "'graphs' must list the contract's graph names"
     if not isinstance(meta.get("targets", {}), dict):
         return "'targets' is not an object"
+    file = meta.get("engine_file", f"{meta['name']}.engine")
+    if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
+        return f"'engine_file' {file!r} is not a file name in the engine's own folder"
     return None
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE, POSITIVE
 from masktrt.errors import MasktrtError
 from masktrt.registry import DEFAULT_TRACKER
 
@@ -54,9 +55,9 @@ def add_weights_arguments(parser: argparse.ArgumentParser, width: bool = False) 
     choice.add_argument("--random-weights", action="store_true",
                         help="seeded random weights (official init, BatchNorm statistics "
                              "re-estimated on real crops) instead of the demo checkpoint")
-    group.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    group.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the random weights")
     if width:
-        group.add_argument("--width", type=float, default=1.0,
+        group.add_argument("--width", type=POSITIVE, default=1.0,
                            help="channel-width multiplier of the random model (1.0 = official)")
     group.add_argument("--variant", default=None,
                        help="model variant of trackers released in several (oceanplus: mss for "
@@ -223,7 +224,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("source").add_mutually_exclusive_group(required=True)
     source.add_argument("--frames", metavar="DIR", help="folder of images, sorted by name")
     source.add_argument("--video", metavar="FILE", help="video file")
-    source.add_argument("--camera", metavar="INDEX", type=int, help="camera index (cv2.VideoCapture)")
+    source.add_argument("--camera", metavar="INDEX", type=NON_NEGATIVE, help="camera index (cv2.VideoCapture)")
     parser.add_argument("--box", required=True, metavar="X,Y,W,H",
                         help="target on the first frame: top-left corner, width, height (pixels); "
                              "a negative x or y is fine (--box -5,10,40,30 or --box=-5,10,40,30)")
@@ -242,7 +243,7 @@ def add_sequence_argument(parser: Any, help: str, many: bool = False, required: 
 
 
 def add_max_frames_argument(parser: Any, help: str) -> None:
-    parser.add_argument("--max-frames", type=int, default=None, metavar="N", help=help)
+    parser.add_argument("--max-frames", type=COUNT, default=None, metavar="N", help=help)
 
 
 def parse_box(text: str) -> Box:

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE
 from masktrt.commands import args as common
 from masktrt.errors import MasktrtError
 
@@ -50,15 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="correlation strategy of the exported graphs")
     common.add_option_argument(parser)
     common.add_provider_argument(parser)
-    parser.add_argument("--frames", type=int, default=20, help="timed frames per backend")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed frames after init")
+    parser.add_argument("--frames", type=COUNT, default=20, help="timed frames per backend")
+    parser.add_argument("--warmup", type=NON_NEGATIVE, default=2, help="untimed frames after init")
     parser.add_argument("--targets", type=_counts, default="1,2,4,8",
                         help="target counts for the scaling run, e.g. 1,2,4,8")
-    parser.add_argument("--scaling-frames", type=int, metavar="N",
+    parser.add_argument("--scaling-frames", type=COUNT, metavar="N",
                         help="timed frames per target count (None: as many as --frames)")
     parser.add_argument("--kernels", action="store_true",
                         help="also run the CUDA kernel vs CPU reference benchmark")
-    parser.add_argument("--kernel-repeats", type=int, default=20, help="repeats per kernel size")
+    parser.add_argument("--kernel-repeats", type=COUNT, default=20, help="repeats per kernel size")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     common.add_weights_arguments(parser, width=True)
     common.add_output_arguments(parser, "report folder (created)")

@@ -9,19 +9,12 @@ TensorRT-RTX (--backend tensorrt-rtx) builds without a GPU; full TensorRT builds
 from __future__ import annotations
 
 import argparse
-
-from masktrt.errors import MasktrtError
 from pathlib import Path
 
+from masktrt.arg_types import COUNT
+from masktrt.errors import MasktrtError
+
 HELP = "build TensorRT / TensorRT-RTX engines from exported ONNX graphs"
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (argparse turns the ValueError into a usage line)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of MB")
-    return value
 
 
 def compute_capability(text: str) -> str:
@@ -55,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the search engine refittable in the correlation kernels (needs a GPU to build)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="engine folder; None means DIR/engines-BACKEND-PRECISION")
-    parser.add_argument("--workspace", type=positive_int, default=None, metavar="MB",
+    parser.add_argument("--workspace", type=COUNT, default=None, metavar="MB",
                         help="builder workspace limit in MB (default: TensorRT's)")
     parser.add_argument("--timing-cache", type=Path, default=None, metavar="PATH",
                         help="timing cache to read and update (full TensorRT; default: in --out)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE
 from masktrt.commands import args as common
 
 HELP = "INT8: calibrate QDQ graphs on tracker crops, sensitivity analysis, closed-loop gate"
@@ -28,13 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="blocks left in float: none, auto (over the sensitivity budget), or "
                              "block names (search:cls.corr, or cls.corr for every graph); "
                              "'none auto' makes a table")
-    parser.add_argument("--frames-per-sequence", type=int, default=8, metavar="N",
+    parser.add_argument("--frames-per-sequence", type=COUNT, default=8, metavar="N",
                         help="frames tracked per calibration sequence, init frame included")
     parser.add_argument("--gate", nargs="*", default=[], type=Path, metavar="DIR",
                         help="sequences NOT used for calibration for the closed-loop INT8 gate")
-    parser.add_argument("--gate-frames", type=int, default=30, metavar="N",
+    parser.add_argument("--gate-frames", type=COUNT, default=30, metavar="N",
                         help="frames per gate sequence (keeps the gate to minutes on a CPU)")
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all)")
+    parser.add_argument("--threads", type=NON_NEGATIVE, default=0, help="ONNX Runtime threads (0: all)")
     common.add_output_arguments(parser, "writes DIR/trt, DIR/ort, DIR/cache, "
                                 "DIR/calibration-report.json")
 

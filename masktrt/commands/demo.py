@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.arg_types import COUNT
 from masktrt.commands import args as common
 from masktrt.registry import DEFAULT_TRACKER
 
@@ -18,7 +19,7 @@ DEMO_OUT = "out/demo"  # the demo's own folder: rerunning the demo replaces it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=None, metavar="N",
+    parser.add_argument("--frames", type=COUNT, default=None, metavar="N",
                         help="track only the first N frames")
     common.add_weights_arguments(parser)
     common.add_output_arguments(parser, "output folder", default=DEMO_OUT, video=True)

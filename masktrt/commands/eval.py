@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.arg_types import COUNT
+
 HELP = "score predictions against ground truth (J, F, box IoU/AUC, polygon IoU)"
 
 
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where eval.json and eval.md go (default: the --pred folder)")
     parser.add_argument("--kind", choices=["davis", "vot", "otb"], default=None,
                         help="ground-truth style; detected from the folder when omitted")
-    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+    parser.add_argument("--max-frames", type=COUNT, default=None, metavar="N",
                         help="score only the first N frames (a 'masktrt track --max-frames N' run)")
 
 
@@ -35,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
         sequence = sequence.head(args.max_frames)
     predictions = load_predictions(args.pred, [p.stem for p in sequence.frame_paths])
     result = evaluate(sequence, predictions)
+    if not result["evaluated_frames"]:
+        from masktrt.errors import MasktrtError
+
+        raise MasktrtError(f"nothing to score: no frame of {sequence.name} after frame 0 has "
+                           "both ground truth and a prediction",
+                           "pass the folder 'masktrt track' wrote for this sequence")
     out = args.out or args.pred
     json_path, md_path = write_reports(result, out)
     print(f"{sequence.name} ({sequence.kind}): {result['evaluated_frames']} frames scored "

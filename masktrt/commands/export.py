@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from masktrt.arg_types import COUNT
 from masktrt.commands import args as common
 
 HELP = "export ONNX graphs + deploy.json (demo weights, a checkpoint, or seeded random weights)"
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "state FP32 (SiamMask's and OceanPlus's template: it runs once per "
                              "target, and FP16 kernels carry their rounding into every frame; "
                              "RTS's learners, label encoder, classifier init and STA)")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13..20)")
+    parser.add_argument("--opset", type=COUNT, default=17, help="ONNX opset (13..20)")
     common.add_option_argument(parser)
 
 

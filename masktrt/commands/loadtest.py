@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE_REAL, POSITIVE
 from masktrt.commands import args as common
 from masktrt.commands.serve import add_model_arguments, open_model
 from masktrt.errors import MasktrtError
@@ -27,13 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data "
                                  f"(default: {' '.join(DEFAULT_SEQUENCES)})", many=True)
     parser.add_argument("--streams", default="1,4,16", help="stream counts, one run each")
-    parser.add_argument("--frames", type=int, default=30, help="frames per stream (incl. the first)")
-    parser.add_argument("--rate", type=float, default=0.0,
+    parser.add_argument("--frames", type=COUNT, default=30, help="frames per stream (incl. the first)")
+    parser.add_argument("--rate", type=NON_NEGATIVE_REAL, default=0.0,
                         help="frames/s per stream (0: each stream sends its next frame at once)")
-    parser.add_argument("--stagger", type=float, default=0.0, metavar="MS",
+    parser.add_argument("--stagger", type=NON_NEGATIVE_REAL, default=0.0, metavar="MS",
                         help="start stream i i*MS ms after stream 0, wrapped into one frame "
                         "period when paced (e.g. 1000/(rate*streams)); 0: all at once")
-    parser.add_argument("--timeout", type=float, default=300.0,
+    parser.add_argument("--timeout", type=POSITIVE, default=300.0,
                         help="seconds per run; frames not sent by then count as dropped")
     parser.add_argument("--init-mask", action="store_true",
                         help="send the first-frame mask of DAVIS sequences with the init box")

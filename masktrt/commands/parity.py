@@ -5,8 +5,13 @@ prints max abs error and max error relative to the output's range per output.
 --level frame: each frame tracked by the backend from the reference's own state of the frame
 before (isolates one step). --level closed-loop: the whole sequence tracked independently by
 the reference and by each backend from the same initial box; per-frame box, polygon and mask IoU
-against the reference trajectory (mean, minimum, first frame below budget).
-Budgets come from the tracker's spec (masktrt/specs/); the command exits 1 when any budget is exceeded.
+against the reference trajectory (mean, minimum, first frame below budget). These agreement
+levels are diagnostics: a closed loop amplifies any rounding into another trajectory.
+--level accuracy, the verdict: the frame level scored against the ground truth; per backend, the
+mean drop (reference minus backend) of J and box IoU over every frame of every sequence, with a
+95 % bootstrap interval whose upper end must stay within the spec's accuracy budget.
+Budgets come from the tracker's spec (trackers/<name>/spec.py); the command exits 1 when any
+budget is exceeded or nothing was compared.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE
 from masktrt.commands import args as common
 
 HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the parity budgets"
@@ -26,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
-                        "state; closed-loop: whole trajectories")
+                        "state; closed-loop: whole trajectories; accuracy: the verdict, what the "
+                        "backend loses against the ground truth")
     common.add_onnx_argument(parser, "exported graphs to check (default: export to a temporary "
                              "folder)")
     common.add_tracker_arguments(parser, preset=False)
@@ -38,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_option_argument(parser)
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data (default: "
                                  "all there)", many=True)
-    parser.add_argument("--frames", type=int, default=2, help="search frames per sequence")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--frames", type=COUNT, default=2, help="search frames per sequence")
+    parser.add_argument("--threads", type=NON_NEGATIVE, default=1,
                         help="CPU threads of ONNX Runtime and of the PyTorch reference (fixed "
                         "so that a closed loop's figures repeat: the thread count changes float "
                         "summation order, which a loop that learns online amplifies)")
@@ -91,8 +98,8 @@ def run_tensor(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
-    """The rows of one loop level; every runner made here is closed here."""
+def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> tuple[list, str]:
+    """The rows of one loop level and the tracker; every runner made here is closed here."""
     from contextlib import ExitStack
 
     from masktrt.export.torch_backend import TorchRunner
@@ -110,7 +117,7 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> list:
         if args.engines:
             backends.append((f"tensorrt-{deploy.precision}", deploy.precision,
                              owned.enter_context(get_backend("tensorrt", engine_dir=args.engines))))
-        return _sequence_rows(args, deploy, reference, backends, level)
+        return _sequence_rows(args, deploy, reference, backends, level), deploy.tracker
 
 
 def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, level: str) -> list:
@@ -155,13 +162,17 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
 
 def _run_loop(args: argparse.Namespace, level: str) -> int:
     from masktrt.benchmarks.parity import format_table, rows_to_json
+    from masktrt.errors import MasktrtError
     from masktrt.benchmarks.report import write_json
 
     if args.onnx:
-        rows = _loop_rows(args, Path(args.onnx), level)
+        rows, _ = _loop_rows(args, Path(args.onnx), level)
     else:
         with tempfile.TemporaryDirectory(prefix="masktrt-parity-") as tmp:
-            rows = _loop_rows(args, Path(tmp), level)
+            rows, _ = _loop_rows(args, Path(tmp), level)
+    if not rows:
+        raise MasktrtError("parity compared nothing: no backend x sequence row was run",
+                           "pass --sequence DIR (a folder with frames/ and groundtruth.txt)")
     print(format_table(rows))
     if args.report:
         write_json(args.report, rows_to_json(rows))
@@ -170,11 +181,58 @@ def _run_loop(args: argparse.Namespace, level: str) -> int:
     return 0 if not failed else 1
 
 
+def run_accuracy(args: argparse.Namespace) -> int:
+    """The verdict: the frame level's teacher-forced drops against the ground truth, pooled per
+    backend over every sequence, checked against the spec's accuracy budgets."""
+    from masktrt import registry
+    from masktrt.benchmarks.accuracy import format_verdicts, verdict, verdict_json
+    from masktrt.benchmarks.report import write_json
+    from masktrt.budgets import ACCURACY
+
+    if args.onnx:
+        rows, tracker = _loop_rows(args, Path(args.onnx), "frame")
+    else:
+        with tempfile.TemporaryDirectory(prefix="masktrt-accuracy-") as tmp:
+            rows, tracker = _loop_rows(args, Path(tmp), "frame")
+    spec = registry.spec(tracker)
+    verdicts = [verdict(group, spec.budgets_for(ACCURACY, group[0].precision))
+                for group in by_backend(rows)]
+    print(format_verdicts(rows, verdicts))
+    if any(v.precision == "fp16" for v in verdicts) and (args.provider == "cpu" or not cuda_available()):
+        print(CPU_FP16_NOTE)
+    if args.report:
+        write_json(args.report, {"level": ACCURACY, "verdicts": verdict_json(verdicts)})
+    return 0 if verdicts and all(v.passed for v in verdicts) else 1
+
+
+CPU_FP16_NOTE = ("note: ONNX Runtime's CPU provider runs FP16 graphs with FP32 convolutions (casts "
+                 "around them), so an FP16 verdict measured on the CPU covers FP16 storage and the "
+                 "rounding between ops, not FP16 arithmetic; the GPU verdict (make gpu-check) is "
+                 "the one that counts")
+
+
+def cuda_available() -> bool:
+    """Whether ONNX Runtime here has its CUDA provider (`--provider auto` then uses it)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def by_backend(rows: list) -> list[list]:
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(row.backend, []).append(row)
+    return list(groups.values())
+
+
 # One function per level.
 LEVELS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tensor": run_tensor,
     "frame": lambda args: _run_loop(args, "frame"),
     "closed-loop": lambda args: _run_loop(args, "closed-loop"),
+    "accuracy": run_accuracy,
 }
 
 

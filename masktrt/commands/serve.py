@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE, NON_NEGATIVE_REAL, PORT, POSITIVE
 from masktrt.commands import args as common
 from masktrt.errors import MasktrtError
 
@@ -20,18 +21,18 @@ HELP = "serve tracking over Triton Inference Server (loopback; per-stream state 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     group = parser.add_argument_group("server")
-    group.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1")
-    group.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default: --port + 1)")
-    group.add_argument("--metrics-port", type=int, default=None,
+    group.add_argument("--port", type=PORT, default=8000, help="HTTP port on 127.0.0.1")
+    group.add_argument("--grpc-port", type=PORT, default=None, help="gRPC port (default: --port + 1)")
+    group.add_argument("--metrics-port", type=PORT, default=None,
                        help="Prometheus metrics port (default: --port + 2)")
-    group.add_argument("--max-batch", type=int, default=16,
+    group.add_argument("--max-batch", type=COUNT, default=16,
                        help="most requests the dynamic batcher gathers into one batch")
-    group.add_argument("--delay-us", type=int, default=2000,
+    group.add_argument("--delay-us", type=NON_NEGATIVE, default=2000,
                        help="longest wait (microseconds) of the batcher for more requests")
-    group.add_argument("--max-streams", type=int, default=64, help="most streams open at once")
-    group.add_argument("--idle-s", type=float, default=600.0,
+    group.add_argument("--max-streams", type=COUNT, default=64, help="most streams open at once")
+    group.add_argument("--idle-s", type=POSITIVE, default=600.0,
                        help="a stream silent this long (seconds) is closed by the server")
-    group.add_argument("--lifetime", type=float, default=0.0, metavar="S",
+    group.add_argument("--lifetime", type=NON_NEGATIVE_REAL, default=0.0, metavar="S",
                        help="stop by itself after S seconds (0: run until Ctrl-C or SIGTERM)")
 
 

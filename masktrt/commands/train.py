@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 from masktrt import registry
+from masktrt.arg_types import COUNT, FRACTION, NON_NEGATIVE, NON_NEGATIVE_REAL, POSITIVE
 from masktrt.registry import DEFAULT_TRACKER
 
 HELP = "train the small demo SiamMask (or OceanPlus, or RTS's heads) on real (+ synthetic) data"
@@ -28,30 +29,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network to train (its recipe: trackers/<name>/training/train.py)")
     parser.add_argument("--variant", default="mss", choices=("mss",),
                         help="OceanPlus mask decoder (only the single-stage MSS is trained)")
-    parser.add_argument("--steps", type=int, default=1200, help="total optimizer steps")
+    parser.add_argument("--steps", type=COUNT, default=1200, help="total optimizer steps")
     parser.add_argument("--backbone", default="efficientnet_lite0",
                         choices=("resnet50", "efficientnet_lite0"),
                         help="trunk (efficientnet_lite0 starts from ImageNet weights)")
-    parser.add_argument("--width", type=float, default=0.5, help="channel width multiplier (heads)")
-    parser.add_argument("--freeze-blocks", type=int, default=5, metavar="K",
+    parser.add_argument("--width", type=POSITIVE, default=0.5, help="channel width multiplier (heads)")
+    parser.add_argument("--freeze-blocks", type=NON_NEGATIVE, default=5, metavar="K",
                         help="freeze the stem and the first K backbone blocks (Lite0) / layers")
-    parser.add_argument("--backbone-lr", type=float, default=0.1, metavar="SCALE",
+    parser.add_argument("--backbone-lr", type=NON_NEGATIVE_REAL, default=0.1, metavar="SCALE",
                         help="learning-rate scale of the trainable backbone")
-    parser.add_argument("--real", type=float, default=0.6, metavar="P",
+    parser.add_argument("--real", type=FRACTION, default=0.6, metavar="P",
                         help="share of pairs from ../shared/data/train (never the evaluation set)")
-    parser.add_argument("--negative", type=float, default=0.15, metavar="P",
+    parser.add_argument("--negative", type=FRACTION, default=0.15, metavar="P",
                         help="share of negative pairs (template and search of different objects)")
-    parser.add_argument("--batch", type=int, default=8, help="pairs per step")
-    parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (Adam)")
-    parser.add_argument("--final-lr", type=float, default=1e-4, help="learning rate at the end")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and initialisation")
-    parser.add_argument("--save-every", type=int, default=100, metavar="K",
+    parser.add_argument("--batch", type=COUNT, default=8, help="pairs per step")
+    parser.add_argument("--lr", type=POSITIVE, default=1e-3, help="initial learning rate (Adam)")
+    parser.add_argument("--final-lr", type=POSITIVE, default=1e-4, help="learning rate at the end")
+    parser.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data and initialisation")
+    parser.add_argument("--save-every", type=COUNT, default=100, metavar="K",
                         help="write a resumable checkpoint every K steps")
     parser.add_argument("--resume", metavar="PATH", help="run folder or checkpoint to continue")
-    parser.add_argument("--max-minutes", type=float, metavar="M",
+    parser.add_argument("--max-minutes", type=POSITIVE, metavar="M",
                         help="stop (after saving) once M minutes of training have passed")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--eval", type=int, default=0, metavar="N",
+    parser.add_argument("--threads", type=COUNT, default=2, help="torch CPU threads")
+    parser.add_argument("--eval", type=NON_NEGATIVE, default=0, metavar="N",
                         help="afterwards track N held-out synthetic sequences and report J/F")
     parser.add_argument("--export-fp16", metavar="PATH", help="afterwards save FP16 weights here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

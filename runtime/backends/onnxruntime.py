@@ -64,7 +64,32 @@ def open_session(ort: Any, spec: Any, options: Any, providers: list[str]) -> Any
                            f"{list(inputs)} -> {list(outputs)}, deploy.json lists "
                            f"{list(spec.input_names)} -> {list(spec.output_names)}",
                            "re-export the folder: masktrt export --out DIR")
+    problem = (table_mismatch(spec.inputs, session.get_inputs())
+               or table_mismatch(spec.outputs, session.get_outputs()))
+    if problem:
+        raise MasktrtError(f"'{spec.path}' does not match deploy.json's graph '{spec.name}': {problem}",
+                           "re-export the folder: masktrt export --out DIR")
     return session
+
+
+ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+              "tensor(int32)": "int32"}
+
+
+def table_mismatch(declared: Any, found: Any) -> str | None:
+    """Where the graph file's own I/O table disagrees with the contract's: a dtype, or a static
+    dimension (a symbolic one, e.g. a dynamic batch, accepts the contract's value)."""
+    by_name = {arg.name: arg for arg in found}
+    for tensor in declared:
+        arg = by_name[tensor.name]
+        dtype = ORT_DTYPES.get(arg.type, arg.type)
+        if dtype != tensor.dtype:
+            return f"'{tensor.name}' is {dtype}, deploy.json says {tensor.dtype}"
+        dims = list(arg.shape)
+        if len(dims) != len(tensor.shape) or any(
+                isinstance(d, int) and d != want for d, want in zip(dims, tensor.shape)):
+            return f"'{tensor.name}' has shape {dims}, deploy.json says {list(tensor.shape)}"
+    return None
 
 
 def first_line(exc: BaseException) -> str:

@@ -140,3 +140,17 @@ def test_rts_carries_sta_outside_its_state_dict(source: STA) -> None:
     assert list(model.state_dict()) == list(RTS().state_dict())  # rts50's keys only
     model.eval()
     assert not source.training
+
+
+@pytest.mark.parametrize("content, words", [(b"not a checkpoint", "checkpoint"),
+                                            (None, "does not exist")])
+def test_a_wrong_rts_checkpoint_is_named_before_sta_is_looked_for(tmp_path, content, words) -> None:
+    """No sta.pth.tar beside it either: the error is about the RTS file itself (issue 29.8)."""
+    from masktrt.export.model_source import load_tracker_model
+
+    path = tmp_path / "rts50.pth"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(MasktrtError) as info:
+        load_tracker_model("rts", path)
+    assert words in str(info.value) and "sta.pth.tar" not in str(info.value), str(info.value)

@@ -96,13 +96,52 @@ def swap(hashes=True):
     return edit
 
 
+def raw_deploy(change):
+    """Edit deploy.json's text itself (what json.dumps cannot write: a key given twice)."""
+    def edit(folder: Path) -> None:
+        path = folder / "deploy.json"
+        path.write_text(change(path.read_text()))
+    return edit
+
+
+def link_out(name: str):
+    """Replace a graph by a symlink to a file outside the folder (same bytes: the hash fits)."""
+    def edit(folder: Path) -> None:
+        outside = folder.parent / f"outside-{name}"
+        outside.write_bytes((folder / name).read_bytes())
+        (folder / name).unlink()
+        (folder / name).symlink_to(outside)
+    return edit
+
+
+def graph_file(name: str):
+    return edit_deploy(lambda d: d["graphs"]["search"].update(file=name))
+
+
+def declared_shape(graph: str, output: str, shape: list[int]):
+    def change(doc):
+        for tensor in doc["graphs"][graph]["outputs"]:
+            if tensor["name"] == output:
+                tensor["shape"] = shape
+    return edit_deploy(change)
+
+
 GRAPH_CASES = {  # name -> (edit of a copy of the export, words the error must contain)
     "garbage-onnx": (garbage("search.onnx", os.urandom(4096)), ["sha256 differs"]),
     "empty-onnx": (garbage("search.onnx", b""), ["sha256 differs"]),
     "swapped-onnx": (swap(), ["sha256 differs"]),
-    "garbage-onnx-no-hash": (garbage("search.onnx", os.urandom(4096), False), ["cannot load"]),
-    "empty-onnx-no-hash": (garbage("search.onnx", b"", False), ["cannot load"]),
-    "swapped-onnx-no-hash": (swap(False), ["not the contract's graph"]),
+    "garbage-onnx-no-hash": (garbage("search.onnx", os.urandom(4096), False), ["no sha256"]),
+    "empty-onnx-no-hash": (garbage("search.onnx", b"", False), ["no sha256"]),
+    "swapped-onnx-no-hash": (swap(False), ["no sha256"]),
+    "graph-absolute-path": (graph_file("/etc/hostname"), ["outside the contract's folder"]),
+    "graph-dotdot-path": (graph_file("../onnx/search.onnx"), ["outside the contract's folder"]),
+    "graph-empty-name": (graph_file(""), ["file must be a file name"]),
+    "graph-symlink-out": (link_out("search.onnx"), ["link out of the contract's folder"]),
+    "deploy-key-twice": (raw_deploy(lambda t: '{"precision": "fp16", ' + t.lstrip()[1:]),
+                         ["'precision' is given twice"]),
+    "deploy-nested-deep": (garbage("deploy.json", b"[" * 200_000 + b"]" * 200_000), ["JSON"]),
+    "deploy-shape-not-the-graphs": (declared_shape("search", "cls", [1, 10, 26, 26]),
+                                    ["does not match deploy.json", "'cls'"]),
     "deploy-not-json": (garbage("deploy.json", b"{not json"), ["JSON"]),
     "deploy-non-numeric": (edit_deploy(lambda d: d["preset"].update(penalty_k="abc")), ["penalty_k"]),
     "deploy-nan": (edit_deploy(lambda d: d["preset"].update(lr=float("nan"))), ["lr"]),
@@ -119,7 +158,8 @@ def test_damaged_export_folders_track(case, onnx_dir, frames_dir, tmp_path):
     assert_one_line_error(done, *words)
 
 
-@pytest.mark.parametrize("case", ["garbage-onnx", "empty-onnx-no-hash", "swapped-onnx-no-hash"])
+@pytest.mark.parametrize("case", ["garbage-onnx", "empty-onnx-no-hash", "swapped-onnx-no-hash",
+                                  "graph-dotdot-path", "deploy-key-twice"])
 def test_damaged_export_folders_parity(case, onnx_dir, tmp_path):
     edit, _ = GRAPH_CASES[case]
     folder = damaged_copy(onnx_dir, tmp_path / "onnx", edit)

@@ -125,6 +125,26 @@ def test_fuzz_engine_metadata(tmp_path_factory):
     check()
 
 
+@pytest.mark.parametrize("file", ["../template.engine", "/tmp/template.engine", "sub/t.engine", ".."])
+def test_engine_metadata_names_only_a_file_in_its_folder(tmp_path, file):
+    from masktrt.runtime.engine_loader import read_metadata
+
+    (tmp_path / "template.engine").write_bytes(b"abc")
+    (tmp_path / "template.json").write_text(json.dumps({**META, "engine_file": file}))
+    with pytest.raises(MasktrtError, match="engine_file"):
+        read_metadata(tmp_path / "template.engine")
+
+
+def test_engine_metadata_with_a_key_given_twice_is_refused(tmp_path):
+    from masktrt.runtime.engine_loader import read_metadata
+
+    (tmp_path / "template.engine").write_bytes(b"abc")
+    text = json.dumps(META)
+    (tmp_path / "template.json").write_text('{"name": "search", ' + text[1:])
+    with pytest.raises(MasktrtError, match="not readable JSON"):
+        read_metadata(tmp_path / "template.engine")
+
+
 # ------------------------------------------------------------------------- ground truth
 def test_fuzz_groundtruth(tmp_path_factory):
     from masktrt.runtime.sequences import load_sequence

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from masktrt.budgets import Budget
+from masktrt.budgets import ACCURACY_LIMITS, ACCURACY_WHY, Budget, accuracy_budgets
 from masktrt.geometry import CONTEXT_AMOUNT  # noqa: F401 (the shared Siamese rule, re-exported)
 from masktrt.specs.base import (PER_FRAME, PER_TARGET, SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT, GraphDecl,
                                 Preprocessing, TrackerSpec, siamese_section_problem)
@@ -210,6 +210,8 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("loop-int8-mask-mean", "closed-loop", "int8", "mask_iou_mean", 0.80, "min",
            _INT8_LOOP_WHY),
     Budget("loop-int8-mask-min", "closed-loop", "int8", "mask_iou_min", 0.40, "min", _INT8_MIN_WHY),
+    # -- the verdict: what a precision loses against the ground truth (benchmarks/accuracy.py) --
+    *accuracy_budgets(ACCURACY_LIMITS, ACCURACY_WHY),
 )
 
 

@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from masktrt.budgets import Budget
+from masktrt.budgets import ACCURACY_LIMITS, ACCURACY_WHY, Budget, accuracy_budgets
 from masktrt.errors import MasktrtError
 from masktrt.specs.base import (
     PER_FRAME,
@@ -381,6 +381,8 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("loop-fp16-gt-box", "closed-loop", "fp16", "gt_box_drop_mean", 0.05, "max", _LOOP_GT_WHY),
     Budget("loop-fp16-gt-mask", "closed-loop", "fp16", "gt_mask_drop_mean", 0.05, "max",
            _LOOP_GT_WHY),
+    # -- the verdict: what a precision loses against the ground truth (benchmarks/accuracy.py) --
+    *accuracy_budgets(ACCURACY_LIMITS, ACCURACY_WHY),
 )
 
 

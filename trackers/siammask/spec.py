@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from masktrt.budgets import Budget
+from masktrt.budgets import ACCURACY_LIMITS, ACCURACY_WHY, Budget, accuracy_budgets
 from masktrt.geometry import (BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_SIZE,  # noqa: F401
                               CONTEXT_AMOUNT, MIN_CONTOUR_AREA, TOTAL_STRIDE)
 from masktrt.specs.base import CORRELATIONS as ALL_CORRELATIONS
@@ -141,6 +141,8 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("loop-fp16-mask-mean", "closed-loop", "fp16", "mask_iou_mean", 0.90, "min", _FP16_WHY),
     Budget("loop-fp16-polygon-mean", "closed-loop", "fp16", "polygon_iou_mean", 0.90, "min",
            _FP16_WHY),
+    # -- the verdict: what a precision loses against the ground truth (benchmarks/accuracy.py) --
+    *accuracy_budgets(ACCURACY_LIMITS, ACCURACY_WHY),
 )
 
 

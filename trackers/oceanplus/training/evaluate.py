@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from masktrt.arg_types import COUNT, FRACTION
 from masktrt.trackers.oceanplus.spec import NAME
 from masktrt.training import held_out
 from masktrt.training.held_out import Frames, markdown
@@ -55,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--preset", default=PRESET, help="tracker preset for every sequence")
-    parser.add_argument("--seg-thr", type=float, help="override the preset's mask threshold")
+    parser.add_argument("--seg-thr", type=FRACTION, help="override the preset's mask threshold")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=COUNT, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -56,9 +56,10 @@ class RtsExport:
         if checkpoint is not None:
             from masktrt.trackers.rts.export.checkpoint import load_checkpoint, load_sta, sta_path
 
+            model = load_checkpoint(checkpoint)  # first: a wrong or damaged file says so
             sta = sta_path(checkpoint)
             source = {**checkpoint_source(checkpoint), "sta": checkpoint_source(sta)}
-            return load_checkpoint(checkpoint).with_sta(load_sta(sta)), source
+            return model.with_sta(load_sta(sta)), source
         from masktrt.trackers.rts.export.random_weights import (DEFAULT_CROPS, random_model,
                                                                 random_sta)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from masktrt.arg_types import COUNT
 from masktrt.trackers.rts.spec import DEFAULT_PRESET, NAME, SIZES
 from masktrt.training import held_out
 from masktrt.training.real import EVALUATION_SEQUENCES
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--sizes", default=TRAINED_SIZES, help="export sizes HxW/N/M to track at")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=COUNT, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from masktrt.arg_types import COUNT, NON_NEGATIVE
 from masktrt.benchmarks.metrics import boundary_f, region_similarity
 from masktrt.trackers.siammask.export import SiamMask
 from masktrt.runtime import loop
@@ -88,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--count", type=int, default=10, help="held-out synthetic sequences (0: none)")
+    parser.add_argument("--count", type=NON_NEGATIVE, default=10, help="held-out synthetic sequences (0: none)")
     parser.add_argument("--real", action="store_true",
                         help="the four held-out real sequences (../shared/data) and the score separation")
     parser.add_argument("--markdown", action="store_true", help="print the real table as markdown")
     parser.add_argument("--random-baseline", action="store_true",
                         help="also seeded random weights of the same width")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=COUNT, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
