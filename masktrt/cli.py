@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from masktrt import __version__
 from masktrt.errors import MasktrtError, MissingDependency
@@ -73,7 +75,38 @@ def join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the run is so that it ends exactly as Ctrl-C ends it:
+    every `with` block closes (outputs cut to whole frames, the MP4 finalised)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (a service manager, `kill`, a container stop) and SIGHUP (a closed terminal)
+    end a run like SIGINT; only the main thread may set handlers (an API caller's thread
+    keeps Python's defaults)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _terminate)
+
+
+def interrupted(exc: KeyboardInterrupt) -> int:
+    """One line and the shell's convention, 128 + the signal's number (130 for Ctrl-C)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    code = 128 + int(signum)
+    print(f"interrupted ({signal.Signals(signum).name}, exit code {code})", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_on_signals()
     parser = build_parser()
     args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     if not hasattr(args, "_run"):
@@ -91,9 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         if not is_user_os_error(exc):
             raise
         return _fail(os_error(exc))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
 
 
 # What the export extra brings: a runtime-only install (README "Edge install") lacks these, and

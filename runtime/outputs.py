@@ -26,6 +26,8 @@ reader sit together so the format cannot drift between them. NumPy and OpenCV on
 """
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from masktrt.errors import MasktrtError
+from masktrt.runtime.folder_lock import lock_folder, unlock
 
 MASKS_DIR = "masks"
 POLYGONS_FILE = "polygons.txt"
@@ -119,7 +122,7 @@ def result_lines(result: Any, skipped: bool) -> dict[str, str]:
 def existing_outputs(out: Path, layout: MaskLayout = MaskLayout()) -> list[str]:
     """The names of a previous run's files in `out` (what `prepare_folder` refuses or clears)."""
     names = (*OWN_FILES, layout.folder) if layout.indexed else OWN_FILES
-    return [name for name in names if (Path(out) / name).exists()]
+    return [name for name in names if os.path.lexists(Path(out) / name)]  # a dangling link too
 
 
 def _check_sequence_folder(folder: Path) -> None:
@@ -133,7 +136,16 @@ def _check_sequence_folder(folder: Path) -> None:
 
 def prepare_folder(out: Path, overwrite: bool, layout: MaskLayout = MaskLayout()) -> None:
     """Create `out`; refuse one holding a previous run's outputs unless `overwrite`, which
-    removes exactly those (masktrt's own names), never anything else in the folder."""
+    removes exactly those (masktrt's own names), never anything else in the folder, and never
+    while another run holds the folder (runtime.folder_lock)."""
+    lock = take_folder(Path(out))
+    try:
+        _clear_folder(out, overwrite, layout)
+    finally:
+        unlock(Path(out), lock)
+
+
+def _clear_folder(out: Path, overwrite: bool, layout: MaskLayout) -> None:
     if layout.indexed:
         _check_sequence_folder(Path(out) / layout.folder)
     found = existing_outputs(out, layout)
@@ -147,6 +159,27 @@ def prepare_folder(out: Path, overwrite: bool, layout: MaskLayout = MaskLayout()
         (Path(out) / layout.folder).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _os_error(exc, out, "prepare the output folder") from exc
+
+
+def take_folder(out: Path) -> int | None:
+    """Create `out` and take its lock (one run per folder, runtime.folder_lock)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(exc, out, "create the output folder") from exc
+    return lock_folder(out)
+
+
+def create_file(path: Path) -> Any:
+    """An unbuffered, truncated file, created without following a link planted at `path`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.fdopen(os.open(path, flags, 0o644), "wb", buffering=0)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MasktrtError(f"'{path}' is a symbolic link; masktrt does not write through one",
+                               f"remove it from {path.parent}") from exc
+        raise _os_error(exc, path, "create") from exc
 
 
 def _remove(path: Path) -> None:
@@ -183,14 +216,15 @@ class SequenceOutputs:
 
         self.out, self.layout = Path(out), layout
         self.masks = self.out / layout.folder
-        prepare_folder(self.out, overwrite, layout)
         self.files: dict[str, Any] = {}
+        self.lock = take_folder(self.out)
         try:
+            _clear_folder(self.out, overwrite, layout)
             for name in TEXT_FILES:
-                self.files[name] = open(self.out / name, "wb", buffering=0)
-        except OSError as exc:
+                self.files[name] = create_file(self.out / name)
+        except BaseException:
             self.close()
-            raise _os_error(exc, self.out / name, "create") from exc
+            raise
         self.complete = {name: 0 for name in TEXT_FILES}  # bytes of the frames written whole
         self.video = Mp4Writer(self.out / VIDEO_FILE, fps) if write_video else None
         self.codec: str | None = None  # the MP4's codec, known once closed: 'avc1' or 'mp4v'
@@ -265,6 +299,8 @@ class SequenceOutputs:
         if video is not None:
             self.codec = video.codec
             video.close()
+        lock, self.lock = getattr(self, "lock", None), None
+        unlock(self.out, lock)
 
     def __enter__(self) -> SequenceOutputs:
         return self

@@ -31,12 +31,31 @@ def _all_presets() -> list[str]:
     return sorted({p for name in registry.names() for p in registry.spec(name).presets})
 
 
+class _Given(argparse.Action):
+    """Stores the value and records that the user gave it (`tracker_given`): a --tracker left at
+    its default defers to a contract's, one given explicitly must agree with it."""
+
+    def __call__(self, parser: Any, namespace: Any, value: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, value)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
+def agreed_tracker(given: str, explicit: bool, recorded: str | None, where: str) -> str:
+    """The tracker to run: the one the graphs/engines record (`recorded`), which an explicit
+    --tracker must name too; without a record, --tracker (`given`, maybe its default)."""
+    if recorded and explicit and given != recorded:
+        raise MasktrtError(f"--tracker {given} but {where} holds {recorded} graphs",
+                           f"drop --tracker, or pass --tracker {recorded}")
+    return recorded or given
+
+
 def add_tracker_arguments(parser: argparse.ArgumentParser, preset: bool = True,
                           preset_choices: bool = False) -> None:
     """--tracker (a registered name) and, with `preset`, --preset (default: the tracker's)."""
     group = parser.add_argument_group("tracker")
-    group.add_argument("--tracker", default=DEFAULT_TRACKER, choices=_registered(),
-                       help="registered tracker ('masktrt trackers' lists them)")
+    group.add_argument("--tracker", default=DEFAULT_TRACKER, choices=_registered(), action=_Given,
+                       help="registered tracker ('masktrt trackers' lists them); with --onnx or "
+                            "--engines the one they were exported for (a different one is refused)")
     if preset:
         group.add_argument("--preset", default=None,
                            choices=_all_presets() if preset_choices else None,

@@ -138,9 +138,10 @@ def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, 
                                      tracker=deploy.tracker)
                 rows += [closed_loop(ref, b, name, seq, deploy.preset, precision, progress=bar,
                                      tracker=deploy.tracker) for name, precision, b in backends]
-            else:
+            else:  # frame, and accuracy (the frame level judged against the ground truth)
+                budgets = [] if level == "accuracy" else None
                 rows += [frame_level(reference, b, name, seq, deploy.preset, precision=precision,
-                                     progress=bar, tracker=deploy.tracker)
+                                     progress=bar, tracker=deploy.tracker, budgets=budgets)
                          for name, precision, b in backends]
     return rows
 
@@ -153,6 +154,8 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
 
     if args.onnx:
         deploy = load_contract(onnx_dir)
+        common.agreed_tracker(args.tracker, getattr(args, "tracker_given", False), deploy.tracker,
+                              str(onnx_dir))
         return deploy, model_for_deploy(deploy, args.checkpoint)
     model, source = common.load_model(args)
     options = ExportOptions(tracker=args.tracker, options=common.export_options(args),
@@ -190,10 +193,10 @@ def run_accuracy(args: argparse.Namespace) -> int:
     from masktrt.budgets import ACCURACY
 
     if args.onnx:
-        rows, tracker = _loop_rows(args, Path(args.onnx), "frame")
+        rows, tracker = _loop_rows(args, Path(args.onnx), "accuracy")
     else:
         with tempfile.TemporaryDirectory(prefix="masktrt-accuracy-") as tmp:
-            rows, tracker = _loop_rows(args, Path(tmp), "frame")
+            rows, tracker = _loop_rows(args, Path(tmp), "accuracy")
     spec = registry.spec(tracker)
     verdicts = [verdict(group, spec.budgets_for(ACCURACY, group[0].precision))
                 for group in by_backend(rows)]

@@ -58,6 +58,7 @@ class TrackJob:
     overwrite: bool = False
     result_format: str = "plain"  # plain | davis | ytvos (runtime.outputs.FORMATS)
     init_mask: str | None = None  # first-frame mask PNG, for trackers that start from a mask
+    tracker_given: bool = False  # --tracker was given: it must match the runner's contract
 
     def preset_name(self) -> str:
         if self.preset is None:
@@ -69,7 +70,8 @@ class TrackJob:
     def for_runner(self, runner: Any) -> TrackJob:
         """The job with what the runner's contract records filled in: its tracker, and its
         preset unless one was asked for (graphs exported with a preset track with it)."""
-        tracker = getattr(runner, "tracker", None) or self.tracker
+        tracker = common.agreed_tracker(self.tracker, self.tracker_given,
+                                        getattr(runner, "tracker", None), "the backend")
         preset = self.preset if self.preset is not None else getattr(runner, "preset", None)
         return replace(self, tracker=tracker, preset=preset)
 
@@ -116,7 +118,7 @@ def job_from(args: argparse.Namespace) -> TrackJob:
     return TrackJob(parse_box(args.box), Path(args.out), args.frames, args.video, args.camera,
                     args.tracker, preset, args.max_frames, not args.no_video,
                     getattr(args, "overwrite", False), getattr(args, "format", "plain"),
-                    getattr(args, "mask", None))
+                    getattr(args, "mask", None), getattr(args, "tracker_given", False))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ def open_core(args: argparse.Namespace) -> Any:
 
     common.check_weights_unused(args)
     runner = common.create_backend(args)
-    name = getattr(runner, "tracker", None) or args.tracker
+    name = common.agreed_tracker(args.tracker, getattr(args, "tracker_given", False),
+                                 getattr(runner, "tracker", None), "the backend")
     preset = common.preset_of(args) if args.preset is not None else getattr(runner, "preset", None)
     return Tracker(runner, make_tracker(name, runner, preset))

@@ -140,7 +140,7 @@ def test_ground_truth_drops_judge_accuracy_and_say_where_they_do_not_apply(tmp_p
                                             tmp_path / "s")), mask_paths=None)
     seq = replace(seq, boxes=np.array([[0.0, 10.0, 20.0, 20.0]] * 3))
     good, shifted = [(at(0), at(0))] * 2, [(at(0), at(10))] * 2
-    assert set(accuracy_drops(seq, good)) == {GT_METRICS[0]}  # no masks: no mask drop
+    assert set(accuracy_drops(seq, good)) == {GT_METRICS[0], "gt_ref_box", "gt_test_box"}  # no masks: no mask drop
     np.testing.assert_allclose(accuracy_drops(seq, shifted)["gt_box_drop"], [1 - 1 / 3] * 2)
     budgets = RTS_SPEC.budgets_for("closed-loop", "fp32")
     rows = [ParityRow("b", seq.name, "closed-loop", "fp32",

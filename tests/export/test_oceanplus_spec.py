@@ -63,7 +63,7 @@ def test_budgets_are_named_with_reasons() -> None:
     assert len(names) == len(set(names))
     assert all(len(b.why) > 40 for b in SPEC.budgets)
     assert SPEC.budget("tensor-fp32").value == 2e-4
-    assert {b.level for b in SPEC.budgets} == {"tensor", "frame", "closed-loop", "block"}
+    assert {b.level for b in SPEC.budgets} == {"tensor", "frame", "closed-loop", "block", "accuracy"}
 
 
 def test_contract_section_round_trip() -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -297,3 +299,74 @@ def test_a_command_that_needs_torch_says_so_on_an_edge_install(monkeypatch, caps
     assert main(["export", "--out", "unused-out"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'torch' is not installed" in err[0] and "masktrt[export]" in err[0]
+
+
+@pytest.fixture(scope="module")
+def long_frames_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("long")
+    frames = list(synthetic_frames(12))
+    for i in range(400):
+        cv2.imwrite(str(folder / f"{i:05d}.jpg"), frames[i % len(frames)])
+    return folder
+
+
+def count_lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ends_a_run_like_ctrl_c(signum, onnx_dir, long_frames_dir, tmp_path):
+    """SIGTERM and SIGHUP end `track` as Ctrl-C does (issue 29.5): exit 128 + signal, one line,
+    the per-frame files aligned, the MP4 finalised and readable."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENCV_LOG_LEVEL": "ERROR"}
+    proc = subprocess.Popen([sys.executable, "-m", "masktrt.cli", "track", "--backend", "onnxruntime",
+                             "--onnx", str(onnx_dir), "--frames", str(long_frames_dir), "--box", BOX,
+                             "--out", str(out)], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while count_lines(out / "boxes.txt") < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert proc.returncode == 128 + signum, (proc.returncode, stderr)
+    assert len(lines) == 1 and lines[0].startswith("interrupted") and "Traceback" not in stderr, stderr
+    written = count_lines(out / "boxes.txt")
+    assert 3 <= written < 400
+    assert count_lines(out / "scores.txt") == count_lines(out / "polygons.txt") == written
+    cap = cv2.VideoCapture(str(out / "track.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) >= written - 1
+    cap.release()
+
+
+def test_a_second_run_on_a_busy_folder_is_refused(onnx_dir, long_frames_dir, tmp_path):
+    """Two `track` processes race for one --out: the second ends with one line, even with
+    --overwrite, and the first one's outputs stay whole."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENCV_LOG_LEVEL": "ERROR"}
+    run = [sys.executable, "-m", "masktrt.cli", "track", "--backend", "onnxruntime", "--onnx",
+           str(onnx_dir), "--frames", str(long_frames_dir), "--box", BOX, "--out", str(out)]
+    first = subprocess.Popen(run, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while count_lines(out / "boxes.txt") < 2 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.1)
+    second = cli(*run[3:], "--overwrite")
+    assert_one_line_error(second, "another masktrt run is writing")
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=60)
+    written = count_lines(out / "boxes.txt")
+    assert written >= 2 and count_lines(out / "scores.txt") == written
+
+
+def test_a_tracker_that_contradicts_the_contract_is_refused(onnx_dir, frames_dir, tmp_path):
+    """--tracker rts on SiamMask graphs is one line (issue 28.4), never silently replaced; the
+    contract's own name, or no --tracker, is accepted."""
+    run = ["track", "--backend", "onnxruntime", "--onnx", onnx_dir, "--frames", frames_dir,
+           "--box", BOX]
+    assert_one_line_error(cli(*run, "--tracker", "rts", "--out", tmp_path / "a"),
+                          "--tracker rts", "siammask")
+    assert_one_line_error(cli("parity", "--level", "frame", "--onnx", onnx_dir, "--tracker",
+                              "oceanplus"), "--tracker oceanplus", "siammask")
+    done = cli(*run, "--tracker", "siammask", "--out", tmp_path / "b", "--max-frames", "2")
+    assert done.returncode == 0, done.stderr

@@ -105,3 +105,33 @@ def test_mp4_is_finalised_when_the_run_is_interrupted(tmp_path):
     cap = cv2.VideoCapture(str(tmp_path / "i.mp4"))
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     cap.release()
+
+
+def test_two_runs_on_one_folder_cannot_both_write(tmp_path):
+    """The second run ends with one line and the first one's files stay (issue 29.5)."""
+    with outputs.SequenceOutputs(tmp_path / "out", 10, write_video=False) as first:
+        first.write("00000", np.zeros((48, 64, 3), np.uint8), result(0), None, None, False)
+        with pytest.raises(MasktrtError, match="another masktrt run is writing"):
+            outputs.SequenceOutputs(tmp_path / "out", 10, write_video=False, overwrite=True)
+        first.write("00001", np.zeros((48, 64, 3), np.uint8), result(1), None, None, False)
+    assert len((tmp_path / "out" / "boxes.txt").read_text().splitlines()) == 2
+    assert not (tmp_path / "out" / ".masktrt.lock").exists()  # the lock goes with the run
+    with outputs.SequenceOutputs(tmp_path / "out", 10, write_video=False, overwrite=True):
+        pass  # free again once the first run closed
+
+
+def test_a_link_planted_in_the_output_folder_is_never_written_through(tmp_path):
+    victim = tmp_path / "victim.txt"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "boxes.txt").symlink_to(victim)  # dangling: exists() is False, lexists() True
+    with pytest.raises(MasktrtError, match="already holds the outputs"):
+        outputs.SequenceOutputs(out, 10, write_video=False)
+    with outputs.SequenceOutputs(out, 10, write_video=False, overwrite=True) as run:
+        run.write("00000", np.zeros((48, 64, 3), np.uint8), result(0), None, None, False)
+    assert not victim.exists() and not (out / "boxes.txt").is_symlink()
+    (out / "scores.txt").unlink()
+    (out / "scores.txt").symlink_to(victim)
+    with pytest.raises(MasktrtError, match="symbolic link"):
+        outputs.create_file(out / "scores.txt")
+    assert not victim.exists()

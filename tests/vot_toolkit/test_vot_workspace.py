@@ -18,7 +18,10 @@ from masktrt.runtime.vot_workspace import TrackerEntry, trackers_text, write_wor
 
 def write(out: Path, *sequences: Path, extra: tuple[str, ...] = ()) -> int:
     argv = ["vot-workspace", "--sequences", *map(str, sequences), "--out", str(out), *extra]
-    return main(argv)
+    try:
+        return main(argv)
+    except SystemExit as exc:  # a usage error (e.g. --max-frames 0) ends in argparse's exit(2)
+        return int(exc.code)
 
 
 def tracker_section(ws: Path, name: str = "masktrt_siammask") -> configparser.SectionProxy:
@@ -106,7 +109,7 @@ def test_a_non_empty_folder_is_refused_unless_overwrite(tmp_path, vot_sequence, 
 @pytest.mark.parametrize("extra, message", [
     (("--backend", "onnxruntime"), "needs the exported graphs"),
     (("--name", "bad name"), "not a toolkit tracker identifier"),
-    (("--max-frames", "0"), "is not positive"),
+    (("--max-frames", "0"), "is not a whole number >= 1"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, vot_sequence, capsys, extra, message):
     assert write(tmp_path / "ws", vot_sequence, extra=extra) == 2
