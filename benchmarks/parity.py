@@ -194,12 +194,7 @@ def accuracy_drops(seq: Sequence, pairs: list[tuple[FrameResult, FrameResult]]
 def shared_state(tracker: Any, reference_state: Any, own_state: Any) -> Any:
     """The reference's state carrying the tested tracker's own per-target values: the tracker
     says how (`frame_state(reference_state, own_state)`)."""
-    method = getattr(tracker, "frame_state", None)
-    if method is None:
-        raise MasktrtError(f"{type(tracker).__name__} cannot run frame-level parity",
-                           "give the tracker a frame_state(reference_state, own_state) method, "
-                           "or check the closed loop (--level closed-loop)")
-    return method(reference_state, own_state)
+    return tracker.frame_state(reference_state, own_state)
 
 
 class FrameLevelPair:

@@ -86,8 +86,7 @@ class ExemplarRecorder:
         return loop.init_call(self.tracker, frame, box, mask)()
 
     def track(self, frame: np.ndarray, state: Any) -> tuple[Any, Any]:
-        extra = getattr(self.tracker, "calibration_feeds", None)
-        for graph, feeds in (extra(frame, state) if callable(extra) else {}).items():
+        for graph, feeds in self.tracker.calibration_feeds(frame, state).items():
             self.data.feeds[graph].append({name: host(value) for name, value in feeds.items()})
         return self.tracker.track(frame, state)
 

@@ -93,8 +93,9 @@ def numbered(frames: Iterable[Any]) -> Iterator[Pair]:
 
 
 def initial_result(tracker: Any, state: Any) -> Any:
-    """The init frame's result: `tracker.initial_result(state)`, or None for a tracker that has
-    no output for its init frame."""
+    """The init frame's result: `tracker.initial_result(state)`, or None. The loop takes any
+    object with init/track (a tracker, a parity pair, a recorder, a test's stand-in), so this is
+    the one place that asks; trackers get the method from runtime.trackers.base."""
     method = getattr(tracker, "initial_result", None)
     return method(state) if callable(method) else None
 

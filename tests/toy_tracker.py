@@ -17,6 +17,7 @@ import numpy as np
 from masktrt.budgets import Budget
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import box_polygon
+from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame
 from masktrt.specs.base import PER_FRAME, PER_TARGET, GraphDecl, Preprocessing, TrackerSpec
 from masktrt.types import FrameResult
@@ -57,7 +58,7 @@ class ToyState:
     code: Any
 
 
-class ToyTracker:
+class ToyTracker(TrackerBase):
     """init/track over any GraphRunner, state passed in and out."""
 
     def __init__(self, runner: Any, config: ToyPreset, **_: Any) -> None:

@@ -33,6 +33,7 @@ from masktrt.runtime.gpu_ops import FrameOps, HostOps
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, box_polygon, largest_contour, mask_bounding_box
 from masktrt.runtime.trackers import batched
+from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_mask, check_same_size
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
                                               nonfinite, untimed)
@@ -340,7 +341,7 @@ def report_polygon(mask: np.ndarray, box: Box, from_box: bool) -> tuple[np.ndarr
 
 
 # ---------------------------------------------------------------- the tracker
-class OceanPlusTracker:
+class OceanPlusTracker(TrackerBase):
     """OceanPlus's tracking procedure; holds constants only, state is passed in and out.
 
     `timer(stage)` wraps each stage in a context manager (stages: crop, template, search,

@@ -52,6 +52,7 @@ import numpy as np
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.mask import box_polygon
 from masktrt.runtime.mask import mask_bounding_box as bounding_box
+from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_mask, check_same_size
 from masktrt.runtime.trackers.results import (
     StageTimer,
@@ -221,7 +222,7 @@ def clf_box(pos: np.ndarray, size: np.ndarray) -> Box:
             float(size[1]), float(size[0]))
 
 
-class RTSTracker:
+class RTSTracker(TrackerBase):
     """RTS's tracking procedure; holds constants only, state is passed in and out.
 
     `timer(stage)` wraps each stage (init: crop, init; per frame: update, crop, features, head,
@@ -532,10 +533,6 @@ class RTSTracker:
                        seg_memory=own.seg_memory, clf_memory=own.clf_memory,
                        prev_seg_x=own.prev_seg_x)
 
-    def calibration_feeds(self, frame: np.ndarray, state: RTSState) -> dict[str, dict]:
-        """Nothing beyond tracking's own calls: every graph runs while tracking (the learner
-        graphs on schedule, every frame of the first 99)."""
-        return {}
 
 
 def crop_box_xywh(geo: CropGeometry) -> Box:

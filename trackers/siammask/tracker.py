@@ -23,6 +23,7 @@ from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.gpu_ops import FrameOps, choose_ops
 from masktrt.runtime.trackers import batched
+from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
 # shared with the other trackers; re-exported here, where callers have always imported them
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
@@ -170,7 +171,7 @@ def search_geometry(center: np.ndarray, size: np.ndarray) -> SearchGeometry:
 
 
 # ---------------------------------------------------------------- the tracker
-class SiamMaskTracker:
+class SiamMaskTracker(TrackerBase):
     """SiamMask's tracking procedure; holds constants only, state is passed in and out.
 
     `timer(stage)` wraps each stage in a context manager, so a benchmark can time the stages
