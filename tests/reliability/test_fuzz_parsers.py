@@ -267,3 +267,41 @@ def test_flipped_bytes_in_checkpoints_are_refused(tmp_path):
         (tmp_path / f"bad-{name}").write_bytes(bytes(data))
         with pytest.raises(MasktrtError, match="corrupt|damaged"):
             read_state_dict(tmp_path / f"bad-{name}")
+
+
+# ------------------------------------------------------------------------- checkpoint headers
+def with_metadata(src: Path, dst: Path, change) -> Path:
+    """A copy of a safetensors file whose header metadata `change` edited (the tensor bytes, and
+    so their recorded checksum, stay as they were: only the header is crafted)."""
+    blob = src.read_bytes()
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + size])
+    change(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    dst.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + size:])
+    return dst
+
+
+RTS_HEADER_CASES = {
+    "seed-not-a-number": lambda h: h["__metadata__"].update(seed="abc"),
+    "seed-negative": lambda h: h["__metadata__"].update(seed="-1"),
+    "seed-too-large": lambda h: h["__metadata__"].update(seed=str(2 ** 70)),
+    "backbone-unknown": lambda h: h["__metadata__"].update(backbone="vgg"),
+    "trained-empty": lambda h: h["__metadata__"].update(trained=""),
+    "base-not-a-digest": lambda h: h["__metadata__"].update(base_sha256="zz"),
+    "base-missing": lambda h: h["__metadata__"].pop("base_sha256"),
+    "metadata-not-an-object": lambda h: h.update(__metadata__=["weights", "seeded_partial"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RTS_HEADER_CASES))
+def test_crafted_rts_checkpoint_headers_are_one_line(case, tmp_path):
+    """The demo checkpoint's header, one value crafted: one MasktrtError (issue 29.3)."""
+    from masktrt.export.model_source import load_tracker_model
+    from masktrt.paths import demo_weights
+
+    path = with_metadata(demo_weights("rts"), tmp_path / "rts.safetensors", RTS_HEADER_CASES[case])
+    with pytest.raises(MasktrtError) as info:
+        load_tracker_model("rts", path)
+    assert "\n" not in str(info.value)

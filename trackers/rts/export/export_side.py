@@ -119,9 +119,9 @@ def partial_model(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     seed (no STA was trained: box-only starts get a rough first mask, see the model card)."""
     from masktrt.export.deploy import checkpoint_source, random_source
     from masktrt.trackers.rts.export.random_weights import random_sta
-    from masktrt.trackers.rts.export.seeded_partial import SEED_KEY, load_partial, read_metadata
+    from masktrt.trackers.rts.export.seeded_partial import load_partial, partial_header
 
-    seed = int(read_metadata(Path(checkpoint))[SEED_KEY])
+    seed = partial_header(Path(checkpoint))[0]
     source = {**checkpoint_source(checkpoint), "sta": random_source(seed, None)}
     return load_partial(checkpoint).with_sta(random_sta(seed)), source
 

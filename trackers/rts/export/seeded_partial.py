@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from masktrt.errors import MasktrtError
-from masktrt.trackers.rts.export.network import RESNET50_MRCNN, RTS
+from masktrt.trackers.rts.export.network import BACKBONES, RESNET50_MRCNN, RTS
 
 KIND = "seeded-partial"  # safetensors metadata `weights` of such a file
 SEED_KEY, BASE_KEY, TRAINED_KEY, BACKBONE_KEY = "seed", "base_sha256", "trained", "backbone"
@@ -85,11 +85,41 @@ def read_metadata(path: Path) -> dict[str, str]:
         header, _ = safetensors_data(path.read_bytes())
     except ValueError:
         return {}  # the regular loader names the damage
-    return dict(header.get("__metadata__") or {})
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        return {}  # safetensors metadata is str -> str; anything else is no partial file
+    return dict(metadata)
 
 
 def is_partial(path: str | Path) -> bool:
     return read_metadata(Path(path)).get("weights") == KIND
+
+
+MAX_SEED = 2 ** 63 - 1  # what torch.Generator.manual_seed takes
+
+
+def partial_header(path: Path) -> tuple[int, str, tuple[str, ...], str]:
+    """(seed, backbone, trained prefixes, base digest) from the header, each value checked: the
+    tensors' checksum does not cover the header, so a crafted value must end here in one line."""
+    info = read_metadata(path)
+
+    def bad(key: str) -> MasktrtError:
+        return MasktrtError(f"checkpoint '{path}' has a damaged header: '{key}' is "
+                            f"{info.get(key)!r}", "the file was edited: restore it from git")
+
+    seed_text = info.get(SEED_KEY, "")
+    if not seed_text.isdigit() or int(seed_text) > MAX_SEED:
+        raise bad(SEED_KEY)
+    backbone = info.get(BACKBONE_KEY, RESNET50_MRCNN)
+    if backbone not in BACKBONES:
+        raise bad(BACKBONE_KEY)
+    trained = tuple(info.get(TRAINED_KEY, "").split(","))
+    if not all(trained):
+        raise bad(TRAINED_KEY)
+    base = info.get(BASE_KEY, "")
+    if len(base) != 64 or any(c not in "0123456789abcdef" for c in base):
+        raise bad(BASE_KEY)
+    return int(seed_text), backbone, trained, base
 
 
 def load_partial(path: str | Path) -> RTS:
@@ -98,13 +128,13 @@ def load_partial(path: str | Path) -> RTS:
     from masktrt.trackers.rts.export.checkpoint import apply_state_dict
 
     path = Path(path)
-    info = read_metadata(path)
-    model = seeded(int(info[SEED_KEY]), info.get(BACKBONE_KEY, RESNET50_MRCNN))
+    seed, backbone, trained, base = partial_header(path)
+    model = seeded(seed, backbone)
     state = model.state_dict()
-    kept = kept_keys(model, info[TRAINED_KEY].split(","))
-    if base_digest(state, set(state) - kept) != info[BASE_KEY]:
+    kept = kept_keys(model, trained)
+    if base_digest(state, set(state) - kept) != base:
         raise MasktrtError(f"checkpoint '{path}' needs the seeded RTS tensors of seed "
-                           f"{info[SEED_KEY]}, and this PyTorch ({torch.__version__}) generates "
+                           f"{seed}, and this PyTorch ({torch.__version__}) generates "
                            "others", "load it with the PyTorch its model card names")
     stored = read_safetensors(path)
     if set(stored) != kept:
