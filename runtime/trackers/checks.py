@@ -21,10 +21,16 @@ def check_frame(frame: np.ndarray) -> None:
 
 
 def check_box(box_xywh: tuple[float, float, float, float], frame_hw: tuple[int, int]) -> None:
-    """The initial box must have a positive size and overlap the frame."""
-    values = np.asarray(box_xywh, dtype=np.float64).ravel()
+    """The initial box must be 4 numbers, have a positive size, overlap the frame and be no
+    larger than it: the trackers clip the target to the frame's size after every frame (spec
+    §3.7.14), and a larger first box would make the first crop's padded canvas grow with it
+    (a box of 1e9 pixels asks OpenCV for exabytes)."""
+    try:
+        values = np.asarray(box_xywh, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        values = np.zeros(0)
     if values.size != 4 or not np.all(np.isfinite(values)):
-        raise MasktrtError(f"box must be 4 finite numbers x,y,w,h, got {box_xywh}",
+        raise MasktrtError(f"box must be 4 finite numbers x,y,w,h, got {str(box_xywh)[:60]!r}",
                            "give the target's top-left corner, width and height in pixels")
     x, y, w, h = values
     if w <= 0 or h <= 0:
@@ -34,6 +40,9 @@ def check_box(box_xywh: tuple[float, float, float, float], frame_hw: tuple[int, 
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame",
                            "give a box that overlaps the first frame (x,y = top-left corner)")
+    if w > width or h > height:
+        raise MasktrtError(f"box {x:g},{y:g},{w:g},{h:g} is larger than the {width}x{height} frame",
+                           "give the target's own box, at most the frame's size")
 
 
 def check_same_size(frame: np.ndarray, state: Any) -> None:
