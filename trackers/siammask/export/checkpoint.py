@@ -24,6 +24,8 @@ PYSOT_PREFIXES = (("backbone.", "features.features."), ("neck.downsample.", "fea
 OFFICIAL_PREFIXES = ("features.features.", "features.downsample.", "rpn_model.", "mask_model.",
                      "refine_model.")
 WIDTH_KEY = "features.features.conv1.weight"  # its output channels = 64 * width
+
+
 def official_name(key: str) -> str:
     """Strip DataParallel's `module.` and map pysot names to the official ones."""
     key = key.removeprefix("module.")
@@ -54,6 +56,8 @@ WIDTH_FINGERPRINT = {
     "refine_mid": tuple(f"refine_model.v{i}.0.weight" for i in (0, 1, 2)),
     "refine_out": tuple(f"refine_model.v{i}.2.weight" for i in (0, 1, 2)),
 }
+
+
 def fingerprint(spec: SiamMaskSpec) -> dict[str, int]:
     counts = {}
     for field, keys in WIDTH_FINGERPRINT.items():
