@@ -81,6 +81,10 @@ class ParityRow:
     # how often the reference took each branch the tracker reports (closed loop): a loop that
     # never took a branch says nothing about it (e.g. RTS's classifier: found / not_found)
     branches: dict[str, dict[str, int]] = field(default_factory=dict)
+    # closed loop: per ground-truth drop metric, the largest |mean drop| of perturbed reference
+    # runs (benchmarks/noise_floor.py); a drop within it is the loop's own chaos
+    noise: dict[str, float] = field(default_factory=dict)
+    noise_runs: int = 0
 
     def summary(self, metric: str) -> tuple[float, float]:
         values = self.per_frame[metric]
@@ -261,8 +265,26 @@ def format_table(rows: list[ParityRow]) -> str:
         if row.problem():
             lines.append(f"{row.level:<11} {row.backend:<22} {row.sequence:<16} {'(all)':<18} "
                          f"{'-':>9} {'':>10} {'-':>6} FAIL ({row.problem()})")
-    lines += branch_lines(rows)
+    lines += branch_lines(rows) + noise_lines(rows)
     return "\n".join(lines)
+
+
+def noise_lines(rows: list[ParityRow]) -> list[str]:
+    """Per closed-loop row, each ground-truth drop beside the noise floor of the reference."""
+    lines = []
+    for row in rows:
+        if row.level != "closed-loop":
+            continue
+        if not row.noise_runs:
+            lines.append(f"noise floor {row.backend} {row.sequence}: not measured (--noise-runs 0)")
+            continue
+        for metric, floor in row.noise.items():
+            drop = float(row.per_frame[metric].mean()) if metric in row.per_frame else float("nan")
+            where = "within" if abs(drop) <= floor else "beyond"
+            lines.append(f"noise floor {row.backend} {row.sequence}: {metric} {drop:+.4f}, {where} "
+                         f"the reference's own ±{floor:.4f} ({row.noise_runs} FP32 reference "
+                         f"runs perturbed at {row.precision} rounding size)")
+    return lines
 
 
 def branch_lines(rows: list[ParityRow]) -> list[str]:
@@ -290,5 +312,6 @@ def rows_to_json(rows: list[ParityRow]) -> dict:
             "per_frame": {m: row.per_frame[m].tolist() for m in row.per_frame},
             "not_applicable": [b.name for b in row.not_applicable()],
             "branches": row.branches,
+            "noise_floor": {"runs": row.noise_runs, **row.noise},
         })
     return {"schema": "masktrt.parity/1", "rows": out}

@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_provider_argument(parser, "frame/closed-loop: ONNX Runtime provider (auto, cpu, cuda)")
     common.add_engines_argument(parser, "frame/closed-loop: also check TensorRT engines from "
                                 "'masktrt build'")
+    parser.add_argument("--noise-runs", type=NON_NEGATIVE, default=2, metavar="K",
+                        help="closed-loop: K runs of the FP32 reference with perturbations the size "
+                        "of the judged precision's rounding give the noise floor printed beside "
+                        "each ground-truth drop (0: not measured)")
     parser.add_argument("--report", metavar="FILE", help="also write the rows as JSON")
 
 
@@ -123,6 +127,10 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> tuple[li
 def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, level: str) -> list:
     from tqdm import tqdm
 
+    from dataclasses import replace
+
+    from masktrt.benchmarks.noise_floor import EPS as NOISE_EPS
+    from masktrt.benchmarks.noise_floor import noise_floor
     from masktrt.benchmarks.parity import closed_loop, frame_level, run_trajectory
     from masktrt.runtime.sequences import load_sequence
 
@@ -136,8 +144,13 @@ def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, 
             if level == "closed-loop":
                 ref = run_trajectory(reference, seq, deploy.preset, progress=bar,
                                      tracker=deploy.tracker)
-                rows += [closed_loop(ref, b, name, seq, deploy.preset, precision, progress=bar,
-                                     tracker=deploy.tracker) for name, precision, b in backends]
+                floors = {p: noise_floor(reference, seq, deploy.preset, deploy.tracker, ref,
+                                         runs=args.noise_runs, eps=NOISE_EPS[p])
+                          for p in {precision for _, precision, _ in backends}}
+                rows += [replace(closed_loop(ref, b, name, seq, deploy.preset, precision,
+                                             progress=bar, tracker=deploy.tracker),
+                                 noise=floors[precision], noise_runs=args.noise_runs)
+                         for name, precision, b in backends]
             else:  # frame, and accuracy (the frame level judged against the ground truth)
                 budgets = [] if level == "accuracy" else None
                 rows += [frame_level(reference, b, name, seq, deploy.preset, precision=precision,

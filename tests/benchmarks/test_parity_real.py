@@ -34,7 +34,7 @@ def test_closed_loop_parity_onnxruntime_fp32(tracker, name, tmp_path, capsys):
 
     path = real_sequence(name)
     args = ["parity", "--level", "closed-loop", "--tracker", tracker, "--sequence", str(path),
-            "--threads", "2", "--report", str(tmp_path / "parity.json")]
+            "--threads", "2", "--noise-runs", "1", "--report", str(tmp_path / "parity.json")]
     code = main(args + weights_args(tracker))
     out = capsys.readouterr().out
     print(out)  # the table lands in CI's log
@@ -42,6 +42,8 @@ def test_closed_loop_parity_onnxruntime_fp32(tracker, name, tmp_path, capsys):
     (row,) = report["rows"]
     assert row["sequence"] == name and row["backend"] == "onnxruntime-fp32"
     assert len(row["per_frame"]["box_iou"]) == len(list((path / "frames").iterdir())) - 1
+    assert row["noise_floor"]["runs"] == 1 and "gt_box_drop" in row["noise_floor"], row["noise_floor"]
+    assert f"noise floor onnxruntime-fp32 {name}: gt_box_drop" in out
     assert code == 0, out
 
 
