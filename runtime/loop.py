@@ -51,7 +51,7 @@ class LoopSummary:
     frames: int = 0
     skipped: int = 0
     lost: int = 0
-    invalid: int = 0  # tracked frames whose network outputs were not finite (also lost)
+    invalid: int = 0  # tracked frames with non-finite network outputs or decoded results (lost)
     scores: list[float] = field(default_factory=list)  # of tracked frames with a `score`
     tracker_s: float = 0.0
     wall_s: float = 0.0

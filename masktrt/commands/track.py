@@ -254,7 +254,8 @@ def print_summary(run: TrackRun, backend: str) -> None:
     preset = job.preset_name()
     print(f"tracked {summary.frames} frames of {job.describe_source()} (backend {backend}, "
           f"preset {preset}): {summary.skipped} skipped, {summary.lost} lost "
-          f"({summary.invalid} with non-finite network outputs), mean score {summary.mean_score:.3f}")
+          f"({summary.invalid} invalid: non-finite network outputs, or a box, mask or polygon "
+          f"that decoded to non-finite values), mean score {summary.mean_score:.3f}")
     print(f"wall time {summary.wall_s:.2f} s ({fps:.1f} fps incl. reading and writing); "
           f"tracker {summary.tracker_s:.2f} s ({tfps:.1f} fps)")
     codec = f" (video codec {run.codec}{', H.264' if run.codec == 'avc1' else ''})" if run.codec else ""
