@@ -7,8 +7,8 @@ something only next to that spread: K runs of the reference whose every float ou
 multiplied by (1 + eps N(0, 1)), eps the rounding size of the precision judged (FP32: 3e-6, how
 far ONNX Runtime's FP32 outputs are from PyTorch's; FP16: 2^-11, its unit roundoff; INT8: 2^-8,
 one quantisation step of a full-range tensor), each scored against the ground truth like the
-backend. The floor of a metric is the largest |mean drop| of those runs; `masktrt parity --level closed-loop` prints it beside every
-row. The verdict itself is the teacher-forced accuracy level (benchmarks/accuracy.py).
+backend. The floor of a metric is the largest |mean drop| of those runs; `masktrt parity
+--level closed-loop` prints it beside every row. The verdict itself is the teacher-forced accuracy level (benchmarks/accuracy.py).
 """
 from __future__ import annotations
 

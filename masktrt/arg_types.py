@@ -1,4 +1,5 @@
-"""argparse types for every numeric option of the CLI and the `python -m` tools: parsed once, range-checked where they are parsed.
+"""argparse types for every numeric option of the CLI and the `python -m` tools: parsed once,
+range-checked where they are parsed.
 
 `--width 0`, `--steps -5` or `--lr nan` would otherwise reach the code that uses them and fail
 there (a division by zero, an empty loop that "succeeds", a NaN loss hours later). Each option

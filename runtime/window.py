@@ -2,7 +2,8 @@
 
 An S-point Hann window (NumPy's definition: zero at both ends, 1 at the centre; S = 25 for
 SiamMask), its outer product flattened row-major and tiled once per anchor, so index i matches
-the candidate order a*S*S + y*S + x. float64, as in the official code: the blended score is computed in float64.
+the candidate order a*S*S + y*S + x. float64, as in the official code: the blended score is
+computed in float64.
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ and first 5 blocks frozen, heads at width 0.5, 60 % real / 15 % negative / 25 % 
 `--tracker oceanplus` trains OceanPlus (MSS) with the same recipe and options
 (`trackers.oceanplus.training.train`; trackers/oceanplus/MODEL_CARD.md); --eval is SiamMask's only.
 `--tracker rts` trains RTS's classifier and the decoder's last level on the seeded network with
-the ImageNet EfficientNet-Lite0 trunk, by episodes (`trackers.rts.training.train`; trackers/rts/MODEL_CARD.md): --steps, --batch (episodes
-per step), --lr, --final-lr, --seed, --save-every, --max-minutes, --threads and --export-fp16 apply.
+the ImageNet EfficientNet-Lite0 trunk, by episodes (`trackers.rts.training.train`;
+trackers/rts/MODEL_CARD.md): --steps, --batch (episodes per step), --lr, --final-lr, --seed,
+--save-every, --max-minutes, --threads and --export-fp16 apply.
 """
 from __future__ import annotations
 
