@@ -12,9 +12,15 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -m "not slow" -q
 
-# Slow checks: closed-loop parity on real sequences, engine builds; -rP prints their tables.
+# Slow checks: closed-loop parity and the accuracy verdict on real sequences, engine builds; -rP
+# prints their tables.
 parity: install
-	$(PYTHON) -m pytest -m "slow and not full" -q -rP
+	$(PYTHON) -m pytest -m "slow and not full and not soak" -q -rP
+
+# The 10,000-frame memory soaks of the API and the CLI (README "Reliability"): minutes each.
+.PHONY: soak
+soak: install
+	$(PYTHON) -m pytest -m soak -q -rP
 
 # Full-size deployment graphs (RTS at 480x832 with 32/50 memory slots): minutes each on a CPU,
 # so CI runs the same graphs at small sizes instead (marker `full`).

@@ -26,11 +26,13 @@ def assert_flat(report):
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_api_memory_is_flat_over_10000_frames(onnx_dir):
     assert_flat(soak.soak_api_isolated(onnx_dir, FRAMES, EVERY))
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_cli_memory_is_flat_over_10000_frames(onnx_dir, tmp_path):
     report = soak.soak_cli(onnx_dir, FRAMES, EVERY, tmp_path)
     assert_flat(report)
