@@ -30,6 +30,7 @@ METRICS = ("box_iou", "polygon_iou", "mask_iou")
 # IoU(backend, truth). A loop that relearns from its own output (RTS) can part from the
 # reference on a 1e-6 difference and still track as well; these say whether it does.
 GT_METRICS = ("gt_box_drop", "gt_mask_drop")
+NOISE_RESOLUTION = 5e-5  # half the printed resolution: a drop that prints as the floor is within it
 Progress = Any  # a tqdm bar (anything with update(n))
 
 
@@ -280,10 +281,11 @@ def noise_lines(rows: list[ParityRow]) -> list[str]:
             continue
         for metric, floor in row.noise.items():
             drop = float(row.per_frame[metric].mean()) if metric in row.per_frame else float("nan")
-            where = "within" if abs(drop) <= floor else "beyond"
+            where = "within" if abs(drop) <= floor + NOISE_RESOLUTION else "beyond"
+            runs = f"{row.noise_runs} FP32 reference run{'s' if row.noise_runs > 1 else ''}"
             lines.append(f"noise floor {row.backend} {row.sequence}: {metric} {drop:+.4f}, {where} "
-                         f"the reference's own ±{floor:.4f} ({row.noise_runs} FP32 reference "
-                         f"runs perturbed at {row.precision} rounding size)")
+                         f"the reference's own ±{floor:.4f} ({runs} perturbed at "
+                         f"{row.precision} rounding size)")
     return lines
 
 

@@ -35,3 +35,5 @@ def test_each_drop_is_printed_beside_the_floor() -> None:
     assert "within the reference's own ±0.0100" in noise_lines([row(0.004, {"gt_box_drop": 0.01}, 2)])[0]
     assert "beyond" in noise_lines([row(0.05, {"gt_box_drop": 0.01}, 2)])[0]
     assert "not measured" in noise_lines([row(0.05, {}, 0)])[0]
+    assert "within" in noise_lines([row(1e-9, {"gt_box_drop": 0.0}, 1)])[0]  # rounding, not drift
+    assert "(1 FP32 reference run perturbed" in noise_lines([row(0.0, {"gt_box_drop": 0.0}, 1)])[0]
