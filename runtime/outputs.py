@@ -167,7 +167,10 @@ def take_folder(out: Path) -> int | None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _os_error(exc, out, "create the output folder") from exc
-    return lock_folder(out)
+    try:
+        return lock_folder(out)
+    except OSError as exc:
+        raise _os_error(exc, out, "lock the output folder") from exc
 
 
 def create_file(path: Path) -> Any:
@@ -217,17 +220,18 @@ class SequenceOutputs:
         self.out, self.layout = Path(out), layout
         self.masks = self.out / layout.folder
         self.files: dict[str, Any] = {}
+        self.video: Any = None
+        self.codec: str | None = None  # the MP4's codec, known once closed: 'avc1' or 'mp4v'
+        self.complete = {name: 0 for name in TEXT_FILES}  # bytes of the frames written whole
         self.lock = take_folder(self.out)
-        try:
+        try:  # anything failing from here on closes what is open and releases the folder
             _clear_folder(self.out, overwrite, layout)
             for name in TEXT_FILES:
                 self.files[name] = create_file(self.out / name)
+            self.video = Mp4Writer(self.out / VIDEO_FILE, fps) if write_video else None
         except BaseException:
             self.close()
             raise
-        self.complete = {name: 0 for name in TEXT_FILES}  # bytes of the frames written whole
-        self.video = Mp4Writer(self.out / VIDEO_FILE, fps) if write_video else None
-        self.codec: str | None = None  # the MP4's codec, known once closed: 'avc1' or 'mp4v'
 
     def write(self, name: str, frame: Any, result: Any, mask: Any, fps: float | None,
               skipped: bool) -> None:
