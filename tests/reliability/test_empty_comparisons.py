@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from masktrt.benchmarks.parity import ParityRow, format_table, loop_budgets
 from masktrt.budgets import Budget
 from masktrt.calibration.gate import passed as gate_passed
-from masktrt.errors import MasktrtError
 from masktrt.export.parity_tensor import ParityReport, ParityRow as TensorRow
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
