@@ -207,6 +207,11 @@ class Check:
     mismatches: int = 0
     details: list[str] = field(default_factory=list)
 
+    @property
+    def passed(self) -> bool:
+        """Every expected frame answered and identical, and at least one frame compared."""
+        return self.frames > 0 and self.dropped == 0 and self.mismatches == 0
+
     def add(self, plan: StreamPlan, seq: int, response: p.Response | None, expected: Any) -> None:
         self.frames += 1
         if response is None or not response.ok:
@@ -246,6 +251,12 @@ def summary_row(streams: int, logs: list[StreamLog], wall_s: float, checked: Che
 COLUMNS = (("streams", "streams", ""), ("frames", "frames", ""), ("frames_per_s", "throughput", "frames/s"),
            ("p50_ms", "p50", "ms"), ("p99_ms", "p99", "ms"), ("mean_batch", "mean batch", "requests"),
            ("dropped", "dropped", "frames"), ("mismatches", "mismatches", "frames"))
+
+
+def rows_passed(rows: list[dict[str, Any]]) -> bool:
+    """The load test's verdict: some rows, each of which compared frames and lost none."""
+    return bool(rows) and all(r["frames"] > 0 and r["dropped"] == 0 and r["mismatches"] == 0
+                              for r in rows)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

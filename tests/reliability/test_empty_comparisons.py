@@ -59,3 +59,11 @@ def test_eval_of_a_run_with_no_scorable_frame_is_an_error(tmp_path, monkeypatch,
     assert main(["eval", "--sequence", str(seq), "--pred", str(pred), "--max-frames", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing to score" in err[0], err
+
+
+def test_a_load_test_that_compared_no_frame_fails() -> None:
+    from masktrt.runtime.serve.loadtest import Check, rows_passed
+
+    row = {"frames": 0, "dropped": 0, "mismatches": 0}
+    assert not Check().passed and not rows_passed([row]) and not rows_passed([])
+    assert rows_passed([{**row, "frames": 30}]) and not rows_passed([{**row, "frames": 30, "dropped": 1}])
