@@ -182,7 +182,7 @@ def accuracy_drops(seq: Sequence, pairs: list[tuple[FrameResult, FrameResult]]
     the scores they are the difference of (gt_ref_box / gt_test_box, gt_ref_mask / gt_test_mask)."""
     frames = range(1, len(pairs) + 1)
     scores = {}
-    if seq.has_groundtruth and len(seq.boxes) > len(pairs):
+    if seq.has_groundtruth:
         truth = seq.boxes
         scores["box"] = [(float(box_iou(r.xywh, truth[t])), float(box_iou(x.xywh, truth[t])))
                          for t, (r, x) in zip(frames, pairs)]
