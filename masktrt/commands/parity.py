@@ -214,7 +214,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
     verdicts = [verdict(group, spec.budgets_for(ACCURACY, group[0].precision))
                 for group in by_backend(rows)]
     print(format_verdicts(rows, verdicts))
-    if any(v.precision == "fp16" for v in verdicts) and (args.provider == "cpu" or not cuda_available()):
+    if any(v.precision == "fp16" for v in verdicts) and onnxruntime_on_cpu(args.provider):
         print(CPU_FP16_NOTE)
     if args.report:
         write_json(args.report, {"level": ACCURACY, "verdicts": verdict_json(verdicts)})
@@ -227,13 +227,13 @@ CPU_FP16_NOTE = ("note: ONNX Runtime's CPU provider runs FP16 graphs with FP32 c
                  "the one that counts")
 
 
-def cuda_available() -> bool:
-    """Whether ONNX Runtime here has its CUDA provider (`--provider auto` then uses it)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return False
-    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+def onnxruntime_on_cpu(provider: str) -> bool:
+    """Whether `--provider` resolves to the CPU, by the rule the runner itself applies."""
+    import onnxruntime
+
+    from masktrt.runtime.backends.onnxruntime import PROVIDERS, choose_providers
+
+    return choose_providers(onnxruntime, provider)[0] == PROVIDERS["cpu"]
 
 
 def by_backend(rows: list) -> list[list]:
