@@ -167,6 +167,8 @@ def polygon_iou(a: np.ndarray, b: np.ndarray, bounds: tuple[int, int] | None = N
     area_a, area_b = polygon_area(pa), polygon_area(pb)
     if area_a <= 0 or area_b <= 0:
         return 0.0
+    if np.array_equal(pa, pb):
+        return 1.0  # by definition; the float32 intersection can give 1 - 2e-8 for some shapes
     inter = _intersection_area(pa, pb)
     union = area_a + area_b - inter
     return float(inter / union) if union > 0 else 0.0
