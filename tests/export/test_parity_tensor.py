@@ -12,6 +12,7 @@ from onnx import numpy_helper
 
 from export_helpers import export_small, real_crops, small_model
 from masktrt.cli import main
+from tests.conftest import real_sequence
 from masktrt.trackers.siammask.export.export_side import REFINE_POSITIONS
 from masktrt.export.parity_tensor import sequence_crops, tensor_parity
 from masktrt.runtime.contract import DEPLOY_FILE, load_contract
@@ -85,11 +86,12 @@ def test_perturbed_graph_fails(model, exported, crops, tmp_path) -> None:
 
 def test_cli_exits_nonzero_on_a_perturbed_graph(exported, tmp_path, capsys) -> None:
     """The command rebuilds the reference from deploy.json (random:0, width, pairs)."""
+    dog = str(real_sequence("davis-dog"))  # skips with a message where ../shared/data is absent
     bad = perturbed_copy(exported.root, tmp_path / "bad", graph="refine")
-    code = main(["parity", "--level", "tensor", "--onnx", str(bad), "--sequence", "davis-dog",
+    code = main(["parity", "--level", "tensor", "--onnx", str(bad), "--sequence", dog,
                  "--frames", "1"])
     out = capsys.readouterr().out
     assert code == 1
     assert "refine    mask" in out and "FAIL" in out
     assert main(["parity", "--level", "tensor", "--onnx", str(exported.root), "--sequence",
-                 "davis-dog", "--frames", "1"]) == 0
+                 dog, "--frames", "1"]) == 0
