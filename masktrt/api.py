@@ -41,7 +41,7 @@ class Tracker:
         from masktrt.runtime.loop import init_call, initial_result
 
         self.state = init_call(self.core, frame, box_xywh, mask)()
-        return initial_result(self.core, self.state)
+        return initial_result(self.core, self.state, mask)
 
     def track(self, frame: np.ndarray) -> FrameResult:
         """The target in the next frame."""

@@ -40,8 +40,10 @@ class FrameResult:
     prob: np.ndarray | None = None  # HxW float32 pasted-back probability (-1 outside the window)
     best: tuple[int, int, int] = (0, 0, 0)  # (anchor, row, column) of the chosen candidate
     extra: dict = field(default_factory=dict)
-    # why this frame has no valid output (e.g. "nonfinite cls"): the network's outputs were NaN
-    # or Inf, so the box is the last good frame's, the score 0 and the frame lost; None: valid
+    # why this frame has no valid output: "nonfinite <outputs>" (the network's outputs held NaN
+    # or Inf) or "overflow <values>" (a box or polygon decoded from finite outputs did, e.g.
+    # exp of a large regression); the box is the last good frame's, the score 0 and the frame
+    # lost; None: valid
     invalid: str | None = None
 
     @property

@@ -17,8 +17,10 @@ from __future__ import annotations
 import time
 from itertools import islice
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
 
 from masktrt.errors import MasktrtError
 
@@ -92,12 +94,17 @@ def numbered(frames: Iterable[Any]) -> Iterator[Pair]:
         yield item if isinstance(item, tuple) else (position, item)
 
 
-def initial_result(tracker: Any, state: Any) -> Any:
+def initial_result(tracker: Any, state: Any, mask: Any = None) -> Any:
     """The init frame's result: `tracker.initial_result(state)`, or None. The loop takes any
     object with init/track (a tracker, a parity pair, a recorder, a test's stand-in), so this is
-    the one place that asks; trackers get the method from runtime.trackers.base."""
+    the one place that asks; trackers get the method from runtime.trackers.base. A run started
+    from a first-frame `mask` reports that mask (0/1) as frame 0's, not the filled box: the
+    user's own segmentation is the best frame-0 answer there is."""
     method = getattr(tracker, "initial_result", None)
-    return method(state) if callable(method) else None
+    result = method(state) if callable(method) else None
+    if result is None or mask is None:
+        return result
+    return replace(result, mask=(np.asarray(mask) > 0).astype(np.uint8))
 
 
 def _timed(call: Callable[[], Any], around: CallWrapper | None, number: int) -> tuple[Any, float]:
@@ -135,7 +142,7 @@ def steps(tracker: Any, frames: Iterable[Any], box: Box | None = None, state: An
     if state is None:
         index, last = _first(pairs)
         state, seconds = _timed(init_call(tracker, last, box, mask), around, 0)
-        result = initial_result(tracker, state)
+        result = initial_result(tracker, state, mask)
         yield Step(0, index, last, result, state, False, seconds)
         number = 1
     for index, frame in pairs:

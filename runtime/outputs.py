@@ -6,8 +6,9 @@ Layout (what `masktrt track` and `demo` write, what `masktrt eval` and `demo` sc
     polygons.txt        x1,y1,...,x4,y4 per frame (the rotated box)
     boxes.txt           x,y,w,h per frame (required by the reader)
     scores.txt          score,lost,skipped,invalid per frame (0/1 flags; invalid: the network's
-                        outputs were not finite, the box is the last good one; the reader also
-                        takes score only, or score,lost,skipped)
+                        outputs, or the box decoded from them, were not finite, and the box is
+                        the last good one; the reader also takes score only, or
+                        score,lost,skipped)
     track.mp4           the annotated video (optional)
 
 `--format davis|ytvos` writes the masks as indexed PNGs into `<sequence>/` instead of `masks/`
@@ -343,7 +344,7 @@ class Predictions:
     scores: Any = None  # (N,) float64
     flags: Any = None  # (N,2) 0/1: lost, skipped (undecodable frame), from scores.txt
     mask_paths: tuple[Path | None, ...] | None = None  # per frame; None: no mask written
-    invalid: Any = None  # (N,) 0/1: the network's outputs were not finite (4-column scores.txt)
+    invalid: Any = None  # (N,) 0/1: outputs or decoded box not finite (4-column scores.txt)
 
 
 def load_predictions(folder: str | Path, frame_names: list[str]) -> Predictions:

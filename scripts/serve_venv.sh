@@ -13,7 +13,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${1:-${MASKTRT_CACHE:-$HOME/.cache/masktrt}/serve-venv}"
 PYTHON="${SERVE_PYTHON:-/usr/bin/python3}"
-PINS="nvidia-pytriton==0.7.0 tritonclient[http]==2.73.0"  # the versions tested
+PINS="nvidia-pytriton==0.7.0 tritonclient[http]==2.73.0 pillow>=9"  # the versions tested (as the serve extra)
 STAMP="$VENV/.masktrt-serve-stamp"
 WANT="$PINS|$REPO|$(sha256sum "$REPO/pyproject.toml" | cut -c1-16)"  # new deps: rebuild
 
@@ -54,7 +54,7 @@ fi
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q -e "$REPO[onnxruntime]" $PINS
-"$VENV/bin/python" -c 'import masktrt, pytriton, tritonclient.http'
+"$VENV/bin/python" -c 'import masktrt, pytriton, tritonclient.http, PIL'
 if "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
   echo "error: torch is importable in $VENV: it must hold the runtime only" >&2
   exit 1

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--delay-us", type=NON_NEGATIVE, default=2000,
                        help="longest wait (microseconds) of the batcher for more requests")
     group.add_argument("--max-streams", type=COUNT, default=64, help="most streams open at once")
+    group.add_argument("--max-pixels", type=COUNT, default=None,
+                       help="most pixels a frame or mask may have, read from its header before "
+                            "decoding (default 36,000,000: 8K UHD fits)")
     group.add_argument("--idle-s", type=POSITIVE, default=600.0,
                        help="a stream silent this long (seconds) is closed by the server")
     group.add_argument("--lifetime", type=NON_NEGATIVE_REAL, default=0.0, metavar="S",
@@ -66,6 +69,7 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from masktrt.runtime.serve.protocol import MAX_PIXELS
     from masktrt.runtime.serve.service import TrackingService
     from masktrt.runtime.serve.streams import StreamTable
     from masktrt.runtime.serve.triton_server import ServerOptions, import_pytriton, serve
@@ -75,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
     options = ServerOptions(args.port, args.grpc_port, args.metrics_port, args.max_batch,
                             args.delay_us, args.lifetime)
     with open_model(args) as tracker:
-        service = TrackingService(tracker.core, StreamTable(args.max_streams, args.idle_s))
+        table = StreamTable(args.max_streams, args.idle_s)
+        service = TrackingService(tracker.core, table, args.max_pixels or MAX_PIXELS)
         serve(service, options, ready=lambda line: print(line, flush=True))
         stats = service.stats
     print(f"served {stats.rows} requests in {stats.batches} batches ({stats.errors} errors); "
           f"batch sizes {dict(sorted(stats.sizes.items()))}; {stats.batched_calls} batched track "
-          f"calls, {stats.fallbacks} fell back to rows one by one")
+          f"calls, {stats.fallbacks} fell back to rows one by one; largest stream state "
+          f"{table.largest_state / 1e6:.2f} MB (x --max-streams {args.max_streams} at most)")
     return 0

@@ -3,10 +3,10 @@
 Writes into --out: masks/<frame>.png (0/255; named like the input images, else 00000.png),
 polygons.txt (x1,y1,...,x4,y4 per frame), boxes.txt (x,y,w,h), scores.txt (score,lost,skipped,invalid
 with 0/1 flags) and track.mp4 (mask, polygon, score, fps, LOST tag). Line i belongs to frame i;
-frame 0 is the given box itself. A frame that cannot be decoded repeats the previous result and
-is marked skipped, so every output stays aligned with the input; a frame whose network outputs
-are not finite (NaN/Inf) keeps the last good box, is marked lost and invalid, and tracking goes
-on from the last good state. A folder that already holds a run's outputs is refused (old and
+frame 0 is the given box itself (or the given --mask). A frame that cannot be decoded repeats
+the previous result and is marked skipped, so every output stays aligned with the input; a frame
+whose network outputs, or the box decoded from them, are not finite (NaN/Inf) keeps the last good
+box, is marked lost and invalid, and tracking goes on from the last good state. A folder that already holds a run's outputs is refused (old and
 new per-frame files would mix) unless --overwrite, which removes masktrt's own files only.
 --format davis|ytvos writes the masks as indexed PNGs (object id 1, DAVIS palette) into
 <out>/<sequence>/ instead, the layout the DAVIS and YouTube-VOS evaluations read (see
@@ -230,8 +230,9 @@ class StepWriter:
     def __call__(self, step: Any, summary: Any) -> None:
         from masktrt.runtime.outputs import box_mask
 
-        if step.number == 0:
-            self.mask = box_mask(step.frame.shape[:2], step.result)
+        if step.number == 0:  # the given first-frame mask, else the filled box
+            given = getattr(step.result, "mask", None)
+            self.mask = given if given is not None else box_mask(step.frame.shape[:2], step.result)
             self.outputs.write(self.frame_name(step.index), step.frame, step.result, self.mask,
                                None, False)
             return

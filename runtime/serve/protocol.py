@@ -6,10 +6,14 @@ encoded image bytes, BYTES [1]): requests from streams with different frame size
 and a corrupt frame is a decoding error of one row, not a malformed batch. Sentinels stand for
 absent values (NaN box, empty mask bytes) because `@batch` needs the same inputs in every request.
 
-This module is pure NumPy/OpenCV: the server, the load test and the unit tests share it.
+This module is NumPy/OpenCV, plus Pillow to read an image's size from its header before
+decoding it (OpenCV has no header-only read): the server, the load test and the unit tests share
+it.
 """
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -21,6 +25,10 @@ MODEL_NAME = "masktrt_tracker"
 TRACK, INIT, CLOSE = 0, 1, 2
 COMMANDS = {"track": TRACK, "init": INIT, "close": CLOSE}
 NO_BOX = (float("nan"),) * 4
+# The most pixels a frame or mask may have (`masktrt serve --max-pixels`): 8K UHD (7680x4320,
+# 33.2 MP) fits; a decompression bomb (a few KB of PNG claiming 100k x 100k) is refused from its
+# header, before anything is allocated.
+MAX_PIXELS = 36_000_000
 
 # name -> (numpy dtype, shape without the batch dimension); bytes = Triton BYTES
 INPUTS = {"stream": (bytes, (1,)), "command": (np.int32, (1,)), "seq": (np.int64, (1,)),
@@ -139,18 +147,54 @@ def encode_mask(mask: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def decode_image(data: bytes, what: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """Encoded image bytes -> array, as cv2.imread reads the same file (same decoder)."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
+def _undecodable(data: bytes, what: str) -> MasktrtError:
+    return MasktrtError(f"the {what} ({len(data)} bytes) is not a decodable image",
+                        "send the file bytes of a JPEG or PNG image")
+
+
+def header_size(data: bytes, what: str) -> str | tuple[int, int]:
+    """(width, height) read from the image's header alone (Pillow's open parses no pixel
+    data), or a description of the size where Pillow's own ceiling (~179 MP) refused it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        return f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels"
+    except Exception as exc:  # Pillow raises several types for a damaged header
+        raise _undecodable(data, what) from exc
+
+
+def check_pixels(data: bytes, what: str, max_pixels: int) -> None:
+    """Refuse an image over `max_pixels` before decoding it (decompression bombs)."""
+    size = header_size(data, what)
+    if isinstance(size, tuple) and size[0] * size[1] <= max_pixels:
+        return
+    claimed = f"{size[0]}x{size[1]} pixels" if isinstance(size, tuple) else size
+    raise MasktrtError(f"the {what} claims {claimed}, over the server's limit of "
+                       f"{max_pixels:,} pixels",
+                       "send smaller images, or start the server with a higher --max-pixels")
+
+
+def decode_image(data: bytes, what: str, flags: int = cv2.IMREAD_COLOR,
+                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Encoded image bytes -> array, as cv2.imread reads the same file (same decoder), after
+    its header's size is checked against `max_pixels`."""
+    if not data:
+        raise _undecodable(data, what)
+    check_pixels(data, what, max_pixels)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
-        raise MasktrtError(f"the {what} ({len(data)} bytes) is not a decodable image",
-                           "send the file bytes of a JPEG or PNG image")
+        raise _undecodable(data, what)
     return image
 
 
-def decode_mask(data: bytes) -> np.ndarray | None:
+def decode_mask(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
     """A mask PNG's bytes -> HxW uint8 {0,1}, nonzero = target, as sequences.read_mask reads
     the file (None for no bytes)."""
     if not data:
         return None
-    return (decode_image(data, "mask", cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8)
+    return (decode_image(data, "mask", cv2.IMREAD_GRAYSCALE, max_pixels) > 0).astype(np.uint8)

@@ -67,9 +67,11 @@ def together(requests: list[p.Request]) -> list[int]:
 class TrackingService:
     """Tracker state per stream behind one core (a runtime tracker over one runner)."""
 
-    def __init__(self, core: Any, table: StreamTable | None = None) -> None:
+    def __init__(self, core: Any, table: StreamTable | None = None,
+                 max_pixels: int = p.MAX_PIXELS) -> None:
         self.core = core
         self.table = table if table is not None else StreamTable()
+        self.max_pixels = max_pixels  # per frame and mask, checked from the header
         self.stats = ServiceStats()
         self.batched = batched_core(core)
 
@@ -107,11 +109,12 @@ class TrackingService:
     def _init(self, request: p.Request, batch: int) -> p.Response:
         from masktrt.runtime.loop import init_call, initial_result
 
-        frame = p.decode_image(request.frame, "frame")
+        frame = p.decode_image(request.frame, "frame", max_pixels=self.max_pixels)
         box = _init_box(request.box)
-        state = init_call(self.core, frame, box, p.decode_mask(request.mask))()
+        mask = p.decode_mask(request.mask, self.max_pixels)
+        state = init_call(self.core, frame, box, mask)()
         self.table.open(request.stream, state, request.seq)
-        result = initial_result(self.core, state)
+        result = initial_result(self.core, state, mask)
         if result is None:
             return p.Response(request.stream, request.seq, box=np.asarray(box, np.float64), batch=batch)
         return p.response_of_result(request, result, batch)
@@ -133,7 +136,7 @@ class TrackingService:
     def _prepare(self, request: p.Request) -> tuple[Any, np.ndarray]:
         """The row's state and decoded frame, checked against each other before any tracking."""
         state = self.table.current(request.stream, request.seq)
-        frame = p.decode_image(request.frame, "frame")
+        frame = p.decode_image(request.frame, "frame", max_pixels=self.max_pixels)
         check_frame(frame)
         check_same_size(frame, state)
         return state, frame

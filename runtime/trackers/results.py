@@ -36,6 +36,20 @@ def nonfinite(outputs: dict, names: tuple[str, ...]) -> str | None:
     return f"nonfinite {','.join(bad)}" if bad else None
 
 
+def overflowed(decoded: dict, names: tuple[str, ...]) -> str | None:
+    """'overflow <names>' for values decoded from finite network outputs (a box, a polygon)
+    that came out NaN or Inf, else None.
+
+    This is the tracker's arithmetic, not the network: e.g. SiamMask's exp(dw) of a large finite
+    regression overflows to Inf, and the learning-rate update 0 * Inf gives a NaN size. The
+    official tracker clips that NaN to the frame (Python's min(w, nan) returns w) and tracks on
+    from a frame-sized box; masktrt keeps the last good box and marks the frame lost and invalid
+    (README "Deviations from the official trackers").
+    """
+    bad = nonfinite(decoded, names)
+    return bad.replace("nonfinite", "overflow", 1) if bad else None
+
+
 def _box_of(state: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     center, size = np.array(state.center, dtype=np.float64), np.array(state.size, dtype=np.float64)
     return center, size, box_polygon((center[0], center[1], size[0], size[1]))

@@ -70,3 +70,26 @@ def test_finite_overflow_off_the_chosen_candidate_is_not_invalid():
     runner = Poisoned("loc", 200.0, {1})
     got = loop.results(SiamMaskTracker(runner, preset("davis")), frames(3), (150, 100, 60, 40))
     assert got[1].invalid is None and np.isfinite(got[1].xywh).all()
+
+
+class Overflowing(Poisoned):
+    """Finite outputs whose every candidate's dw is 200: exp(200) overflows float32 to Inf."""
+
+    def search(self, x, kernels):
+        out = FixedBackend.search(self, x, kernels)
+        out.loc[0, 10:15] = 200.0
+        return out
+
+
+def test_a_box_overflow_from_finite_outputs_is_labelled_overflow_not_nonfinite():
+    """Deviation from the official SiamMask (README table): every candidate decodes to an
+    infinite size, so the update 0 * Inf is NaN. The official tracker clips that NaN to the frame
+    (Python's min(w, nan) is w) and goes on from a frame-sized box; masktrt keeps the last good
+    box, marks the frame lost and invalid, and names the cause: not the network's outputs."""
+    assert max(10, min(400, float("nan"))) == 400  # the official clip, for the record
+    box = (150.0, 100.0, 60.0, 40.0)
+    got = loop.results(SiamMaskTracker(Overflowing("loc", 0.0, set()), preset("davis")),
+                       frames(3), box)
+    for result in got[1:]:
+        assert result.invalid == "overflow box" and result.lost and result.score == 0.0
+        np.testing.assert_allclose(result.xywh, box)  # the last good box: the start box

@@ -117,3 +117,28 @@ def test_around_wraps_every_call_and_duck_typed_trackers_need_no_initial_result(
     loop.run(bare, [frame(0), frame(1), frame(2)], BOX, around=Around,
              on_step=lambda step, _: out.append(step.result))
     assert entered == [0, 1, 2] and out[0] is None and out[1] == Result(0.4)
+
+
+@dataclass
+class MaskedResult:
+    score: float
+    mask: object = None
+
+
+class MaskStartTracker(CountingTracker):
+    def init(self, frame, box, mask=None):
+        return super().init(frame, box)
+
+    def initial_result(self, state):
+        return MaskedResult(1.0)
+
+
+def test_a_mask_start_reports_the_given_mask_as_frame_0s():
+    """Frame 0 of a run started from a mask is that mask (0/1), not the filled box (issue 29)."""
+    given = np.zeros((4, 4), np.uint8)
+    given[1:3, 0:2] = 255
+    first = next(loop.steps(MaskStartTracker(), [frame(0), frame(1)], BOX, mask=given))
+    assert first.result.mask.dtype == np.uint8
+    np.testing.assert_array_equal(first.result.mask, (given > 0).astype(np.uint8))
+    boxed = next(loop.steps(MaskStartTracker(), [frame(0)], BOX))
+    assert boxed.result.mask is None  # no mask given: the writer fills the box, as before

@@ -188,3 +188,24 @@ def test_first_frame_mask_is_read_and_checked(tmp_path) -> None:
     cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((40, 60), np.uint8))
     with pytest.raises(MasktrtError, match="is empty"):
         first_mask(TrackJob((5, 10, 20, 10), tmp_path, init_mask=str(tmp_path / "empty.png")), frame)
+
+
+def test_frame_0_is_written_with_the_given_mask_else_the_filled_box() -> None:
+    """StepWriter: frame 0 keeps the start mask a `--mask` run reports (issue 29 item 9)."""
+    from types import SimpleNamespace
+
+    from masktrt.commands.track import StepWriter
+
+    written = []
+    outputs = SimpleNamespace(write=lambda name, frame, result, mask, fps, skipped:
+                              written.append(mask))
+    given = np.zeros((20, 30), np.uint8)
+    given[2:5, 3:9] = 1
+    result = SimpleNamespace(mask=given, xywh=np.array([0.0, 0.0, 30.0, 20.0]))
+    step = SimpleNamespace(number=0, index=0, frame=np.zeros((20, 30, 3), np.uint8),
+                           result=result, skipped=False)
+    StepWriter(outputs, str)(step, None)
+    np.testing.assert_array_equal(written[-1], given)
+    step.result = SimpleNamespace(mask=None, xywh=np.array([0.0, 0.0, 30.0, 20.0]))
+    StepWriter(outputs, str)(step, None)
+    assert written[-1].all()  # the filled box covers the whole 30x20 frame

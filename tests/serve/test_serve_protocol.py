@@ -68,3 +68,37 @@ def test_undecodable_bytes_are_a_one_line_error(data: bytes) -> None:
 def test_masks_read_nonzero_as_target() -> None:
     mask = np.array([[0, 255, 7]], np.uint8)
     assert p.decode_mask(png(mask)).tolist() == [[0, 1, 1]] and p.decode_mask(b"") is None
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (grayscale) with one tiny IDAT: a few dozen bytes
+    that a decoder would turn into width*height bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width,height", [(100_000, 100_000), (7000, 6000), (1 << 30, 1 << 30)])
+def test_a_decompression_bomb_is_refused_from_its_header(width: int, height: int) -> None:
+    """Issue 29 item 7: the size is read before decoding, so nothing of that size is allocated."""
+    data = bomb_png(width, height)
+    assert len(data) < 200
+    for decode in (lambda: p.decode_image(data, "frame"), lambda: p.decode_mask(data)):
+        with pytest.raises(MasktrtError, match="over the server.s limit of 36,000,000 pixels") as info:
+            decode()
+        assert "--max-pixels" in info.value.fix
+
+
+def test_the_pixel_limit_is_inclusive_and_configurable() -> None:
+    data = png(np.zeros((2, 3), np.uint8))
+    assert p.decode_image(data, "frame", max_pixels=6).shape == (2, 3, 3)
+    with pytest.raises(MasktrtError, match="claims 3x2 pixels"):
+        p.decode_image(data, "frame", max_pixels=5)
+    with pytest.raises(MasktrtError, match="limit of 5"):
+        p.decode_mask(data, max_pixels=5)

@@ -159,3 +159,24 @@ def test_the_serving_modules_import_without_torch() -> None:
             "import masktrt.commands.serve, masktrt.commands.loadtest\n"
             "assert 'torch' not in {m.split('.')[0] for m, v in sys.modules.items() if v}")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_oversized_frame_or_mask_fails_its_row_only_with_its_reason() -> None:
+    """Issue 29 item 7: over --max-pixels, the request fails alone; the other stream goes on."""
+    from tests.serve.test_serve_protocol import bomb_png
+
+    service = TrackingService(FakeCore(), max_pixels=40 * 60)
+    batch(service, p.Request("b", p.INIT, 0, frame(), BOX))
+    got = batch(service, p.Request("a", p.INIT, 0, frame(hw=(41, 60)), BOX),
+                p.Request("b", p.TRACK, 1, frame()),
+                p.Request("c", p.INIT, 0, frame(), BOX, bomb_png(100_000, 100_000)))
+    assert "claims 60x41 pixels, over the server's limit of 2,400" in got[0].error
+    assert got[1].ok and "the mask claims over" in got[2].error
+    assert "a" not in service.table and "c" not in service.table
+
+
+def test_the_table_reports_the_largest_stream_state() -> None:
+    from masktrt.runtime.serve.streams import state_bytes
+
+    service = opened("a")
+    assert service.table.largest_state == state_bytes(service.table.current("a", 1)) > 0

@@ -36,7 +36,7 @@ from masktrt.runtime.trackers import batched
 from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_mask, check_same_size
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
-                                              nonfinite, untimed)
+                                              nonfinite, overflowed, untimed)
 from masktrt.runtime.window import cosine_window
 from masktrt.trackers.oceanplus.spec import (BBOX, CLS, CYCLIC_INIT_STEPS, EXEMPLAR_SIZE,
                                      INSTANCE_SIZES, LAMBDA_S, LAMBDA_U, LUT_KEY, LUT_VALUE,
@@ -549,7 +549,7 @@ class OceanPlusTracker(TrackerBase):
         """One target's frame after the selection: move, template update, clamp, mask (§A3 9-12,
         §A2, §A4); `out` holds the target's own (batch 1) track outputs."""
         center, size = move_target(state.center, state.size, choice, geo, self.config.lr)
-        bad = nonfinite({"box": np.concatenate([center, size])}, ("box",))
+        bad = overflowed({"box": np.concatenate([center, size])}, ("box",))
         if bad:
             return state, invalid_result(state, bad)
         with self.timer("update"):

@@ -27,7 +27,7 @@ from masktrt.runtime.trackers.base import TrackerBase
 from masktrt.runtime.trackers.checks import check_box, check_frame, check_same_size
 # shared with the other trackers; re-exported here, where callers have always imported them
 from masktrt.runtime.trackers.results import (StageTimer, initial_result, invalid_result,
-                                              nonfinite, untimed)
+                                              nonfinite, overflowed, untimed)
 from masktrt.trackers.siammask.spec import (ANCHOR_NUM, EXEMPLAR_SIZE, FEATURES,
                                     INSTANCE_SIZE, KERNELS, MASK, MASK_OUT_SIZE, MIN_TARGET_SIZE,
                                     POS, REFINE, SCORE_SIZE, SEARCH, SEARCH_INPUT, TEMPLATE,
@@ -330,8 +330,8 @@ class SiamMaskTracker(TrackerBase):
             post = self.ops.postprocess(logits, geo.crop_box, (row, col), state.frame_hw,
                                         self.config.seg_thr, (center[0], center[1], size[0], size[1]))
         mask, prob, polygon, from_mask = post.mask, post.prob, post.polygon, post.from_mask
-        checked = {"box": np.concatenate([center, size]), "mask": logits, "polygon": polygon}
-        bad = nonfinite(checked, ("box", "mask", "polygon"))
+        decoded = {"box": np.concatenate([center, size]), "polygon": polygon}
+        bad = nonfinite({"mask": logits}, ("mask",)) or overflowed(decoded, ("box", "polygon"))
         if bad:
             return state, invalid_result(state, bad)
         center, size = clip_target(center, size, state.frame_hw)
@@ -352,7 +352,8 @@ class SiamMaskTracker(TrackerBase):
         pred = box.astype(np.float64) / scale_x
         lr = confidence * self.config.lr
         center = state.center + pred[:2]
-        size = state.size * (1.0 - lr) + pred[2:] * lr
+        with np.errstate(invalid="ignore"):  # 0 * Inf: flagged as "overflow box" in _finish
+            size = state.size * (1.0 - lr) + pred[2:] * lr
         return center, size
 
 
