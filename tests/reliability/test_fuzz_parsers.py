@@ -202,33 +202,53 @@ def test_fuzz_frames(suffix, tmp_path_factory):
 
 # ------------------------------------------------------------------------- checkpoints
 TINY = {"features.features.conv1.weight": (4, 3, 3, 3), "rpn_model.cls.head.3.bias": (10,)}
+# Each tracker's checkpoint reader and a tiny state dict it accepts (its key markers present).
+READERS = {
+    "siammask": ("masktrt.trackers.siammask.export.checkpoint", "read_state_dict", TINY),
+    "oceanplus": ("masktrt.trackers.oceanplus.export.checkpoint", "read_state_dict",
+                  {"mask_model.sequential.0.weight": (4, 3, 3, 3), "neck.bias": (4,)}),
+    "rts": ("masktrt.trackers.rts.export.checkpoint", "read_checkpoint",
+            {"target_model.filter": (2, 4), "label_encoder.w": (3,), "clf_encoder.b": (2, 2)}),
+}
 
 
-@pytest.mark.parametrize("kind", ["pth", "safetensors"])
-def test_fuzz_checkpoints(kind, tmp_path_factory):
-    torch = pytest.importorskip("torch")
+def checkpoint_seed(torch, state: dict, kind: str, work: Path) -> bytes:
+    """A valid file of `kind`: a torch pickle, pytracking's {'net', 'constructor'} pickle, or
+    safetensors with masktrt's checksum."""
     from safetensors.torch import save
 
     from masktrt.export.checkpoints import CHECKSUM_KEY, safetensors_data
-    from masktrt.trackers.siammask.export.checkpoint import read_state_dict
 
-    work = tmp_path_factory.mktemp("ckpt")
-    state = {k: torch.randn(shape) for k, shape in TINY.items()}
-    if kind == "pth":
-        torch.save(state, work / "seed.pth")
-        seed = (work / "seed.pth").read_bytes()
-    else:
+    if kind == "safetensors":
         import hashlib
 
         digest = hashlib.sha256(safetensors_data(save(state))[1]).hexdigest()
-        seed = save(state, metadata={CHECKSUM_KEY: digest})
+        return save(state, metadata={CHECKSUM_KEY: digest})
+    torch.save({"net": state, "constructor": None} if kind == "pytracking" else state,
+               work / "seed.pth")
+    return (work / "seed.pth").read_bytes()
+
+
+@pytest.mark.parametrize("tracker,kind", [(t, k) for t in READERS for k in ("pth", "safetensors")]
+                         + [("rts", "pytracking")])
+def test_fuzz_checkpoints(tracker, kind, tmp_path_factory):
+    """Every tracker's checkpoint reader (issue 29.3: OceanPlus's and RTS's too)."""
+    import importlib
+
+    torch = pytest.importorskip("torch")
+    module, function, shapes = READERS[tracker]
+    read = getattr(importlib.import_module(module), function)
+    work = tmp_path_factory.mktemp("ckpt")
+    seed = checkpoint_seed(torch, {k: torch.randn(shape) for k, shape in shapes.items()}, kind, work)
+    path = work / f"c.{'safetensors' if kind == 'safetensors' else 'pth'}"
+    path.write_bytes(seed)
+    assert len(read(path)) == len(shapes)  # the seed itself is accepted: mutations start valid
 
     @FUZZ
     @given(mutated(seed))
     def check(data: bytes) -> None:
-        path = work / f"c.{kind}"
         path.write_bytes(data)
-        parses_or_masktrt_error(read_state_dict, path)
+        parses_or_masktrt_error(read, path)
 
     check()
 

@@ -689,3 +689,16 @@ def test_end_to_end_torch_and_onnxruntime_agree_at_the_small_sizes(small_export,
     finally:
         ort.close()
     assert_agree(ref, got)
+
+
+def test_crop_corners_are_integers_a_stated_deviation_from_pytracking_on_new_pytorch():
+    """README "Deviations": the crop's corners use floor division, tl = p - (s-1)//2 and
+    br = p + s//2 + 1, as the RTS release computed them on the PyTorch its install pins (integer
+    tensors divided with `/` floored). pytracking's `sample_patch` on PyTorch >= 1.6 divides
+    truly, giving half-pixel corners (here tl 140.5, one column narrower after padding). An even
+    crop of s pixels is exactly s pixels wide and centred on the truncated position."""
+    g = geo_mod.sample_geometry((400, 600), (200.7, 300.2), (120.0, 208.0), (120, 208))
+    assert (g.br[0] - g.tl[0], g.br[1] - g.tl[1]) == (120, 208)
+    assert g.tl == (200 - 59, 300 - 103) and all(isinstance(v, int) for v in g.tl + g.br)
+    true_division_tl = 200 - (120 - 1) / 2  # pytracking on PyTorch >= 1.6
+    assert true_division_tl == 140.5 != g.tl[0]
