@@ -17,7 +17,7 @@ test: install
 parity: install
 	$(PYTHON) -m pytest -m "slow and not full and not soak" -q -rP
 
-# The 10,000-frame memory soaks of the API and the CLI (README "Reliability"): minutes each.
+# The 10,000-frame memory soaks of the API and the CLI (docs/reliability.md): minutes each.
 .PHONY: soak
 soak: install
 	$(PYTHON) -m pytest -m soak -q -rP
@@ -28,7 +28,7 @@ soak: install
 full-size: install
 	$(PYTHON) -m pytest -m full -q -rP
 
-# The edge install (README "Edge install"): a fresh venv with only the runtime extras, no torch and
+# The edge install (docs/edge-install.md): a fresh venv with only the runtime extras, no torch and
 # no onnx, tracks davis-blackswan and builds TensorRT-RTX engines. Also part of `make parity`.
 .PHONY: edge-test
 edge-test: install
@@ -37,7 +37,7 @@ edge-test: install
 gpu-test: install
 	$(PYTHON) -m pytest -m gpu -q
 
-# The whole GPU verification in one command (scripts/gpu_check.py; README "GPU check"): report in
+# The whole GPU verification in one command (scripts/gpu_check.py; docs/engines-and-gpus.md): report in
 # $(OUT) (the device tool's $OUT) or out/gpu-check. Without a GPU it says "no GPU" and exits 0.
 gpu-check:
 	$(PYTHON) scripts/gpu_check.py $(if $(OUT),--out $(OUT),)
@@ -58,7 +58,7 @@ cpu-kernels:
 tsan:
 	$(PYTHON) -m pytest -q -m slow tests/kernels/test_cpu_kernels.py tests/kernels/test_cpu_layer.py
 
-# The tracking service's venv (README "Tracking service"): PyTriton needs a shared libpython, so
+# The tracking service's venv (docs/serving.md): PyTriton needs a shared libpython, so
 # the venv is made from the system python3, without torch. VENV=DIR overrides where it goes.
 .PHONY: serve-venv serve-test
 serve-venv:

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return interrupted(exc)
 
 
-# What the export extra brings: a runtime-only install (README "Edge install") lacks these, and
+# What the export extra brings: a runtime-only install (docs/edge-install.md) lacks these, and
 # export, bench, calibrate and train need them.
 EXPORT_MODULES = ("torch", "onnx", "onnxslim", "safetensors", "onnxruntime.quantization")
 

@@ -9,8 +9,8 @@ child for the CLI (its frame count read from the boxes.txt it is writing).
     python -m masktrt.soak --frames 10000 --every 500 [--onnx DIR] [--json PATH]
 
 Without --onnx it exports the width-0.125 random model once (needs the export extras). Prints
-one JSON document and the README line. The budget (FLAT_BUDGET_MIB) is what the slow test
-asserts: RSS growth after warm-up.
+one JSON document and the docs/reliability.md line. The budget (FLAT_BUDGET_MIB) is what the
+slow test asserts: RSS growth after warm-up.
 """
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def _report(kind: str, frames: int, seconds: float, samples: list, **extra: Any)
 
 
 def readme_line(report: dict[str, Any], machine: str) -> str:
-    """The README's figures for one soak run."""
+    """The docs/reliability.md figures for one soak run."""
     return (f"{report['kind']}: {report['frames']} frames, {report['fps']} fps, RSS "
             f"{report['rss_warm_mib']} MiB after {WARMUP_FRAMES} frames -> {report['rss_end_mib']} MiB "
             f"at the end (growth {report['growth_after_warmup_mib']} MiB; budget "

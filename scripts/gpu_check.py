@@ -252,8 +252,8 @@ RTS_DEMO = "trackers/rts/demo.safetensors"  # what `masktrt export --tracker rts
 
 def rts_steps(clock: Clock, env: dict[str, str], out: Path, frames: list[str]) -> list[dict[str, Any]]:
     """RTS (demo weights) on ONNX Runtime CUDA, its filters applied by MatMul (the default export)
-    and by Conv side by side in one bench: which form the GPU prefers is unmeasured (README,
-    RTS). Last, so it only takes time the SiamMask steps left."""
+    and by Conv side by side in one bench: which form the GPU prefers is unmeasured
+    (docs/trackers.md, RTS). Last, so it only takes time the SiamMask steps left."""
     masktrt, logs = [sys.executable, "-m", "masktrt.cli"], out / "logs"
     conv = out / "work" / "rts-onnx-conv"
     steps = [run("rts-export-conv", [*masktrt, "export", "--tracker", "rts", "--option", "filtering=conv",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The serving venv (README "Tracking service"): PyTriton's tritonserver needs a Python built with a
+# The serving venv (docs/serving.md): PyTriton's tritonserver needs a Python built with a
 # shared libpython; the system /usr/bin/python3 (Debian 3.11, Py_ENABLE_SHARED=1) is one, pyenv
 # builds usually are not. So `masktrt serve` runs from this venv, made without
 # --system-site-packages so that no torch leaks in: runtime extras + PyTriton + tritonclient only.

@@ -5,7 +5,7 @@ stream, the target's box (and optionally its mask); a close request ends a strea
 keeps each stream's tracker state; Triton's dynamic batcher gathers requests of different
 streams into one batch. A bad frame is answered with an error for that request only.
 PyTriton needs a Python with a shared libpython: run this from the venv of 'make serve-venv'
-(README "Tracking service"). `masktrt loadtest` drives a running server.
+(docs/serving.md). `masktrt loadtest` drives a running server.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import numpy as np
 from masktrt.errors import MasktrtError
 from masktrt.runtime.serve import protocol as p
 
-# the stream id as an HTTP header too: a load balancer can route on it (README "Scaling out")
+# the stream id as an HTTP header too: a load balancer can route on it (docs/serving.md)
 STREAM_HEADER = "x-masktrt-stream"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TRITON_TYPES = {bytes: "BYTES", np.int32: "INT32", np.int64: "INT64", np.float64: "FP64",
@@ -35,8 +35,8 @@ def import_client() -> Any:
         import tritonclient.http as http
     except ImportError as exc:
         raise MasktrtError(f"tritonclient is not importable here ({exc})",
-                           "run the load test from the venv of 'make serve-venv' (README "
-                           "'Tracking service'), or pip install 'tritonclient[http]'") from exc
+                           "run the load test from the venv of 'make serve-venv' (docs/"
+                           "serving.md), or pip install 'tritonclient[http]'") from exc
     return http
 
 

@@ -5,7 +5,7 @@ state)`), so a server holding many streams keeps one state per stream id here an
 all. A state is replaced only after a successful call, so a failed frame leaves its stream where
 it was. Limits keep a forgetful client from growing the table without end: at most `max_streams`
 open, and a stream silent for `idle_s` seconds is dropped. What one stream costs in memory is its
-state's arrays (`state_bytes`; measured per tracker in README "Tracking service"); the table
+state's arrays (`state_bytes`; measured per tracker in docs/serving.md "Limits"); the table
 keeps the largest it has seen, and the server prints it when it stops.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ batch (up to `max_batch`, waiting at most `delay_us` for more). One model instan
 are answered one after another and the stream table needs no more than its lock.
 
 Every endpoint binds 127.0.0.1 only: the service has no authentication, and serving beyond this
-machine is a deployment decision (README "Tracking service": a GPU server, a load balancer).
+machine is a deployment decision (docs/serving.md: a GPU server, a load balancer).
 PyTriton needs a Python with a shared libpython: run it from `scripts/serve_venv.sh`'s venv.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def import_pytriton() -> Any:
     except ImportError as exc:
         raise MasktrtError(f"PyTriton is not importable here ({exc})",
                            "run 'make serve-venv' and start the server with that venv's "
-                           "masktrt (README 'Tracking service')") from exc
+                           "masktrt (docs/serving.md)") from exc
     return triton
 
 

@@ -1,7 +1,7 @@
-"""The README's Python API example runs exactly as written, with torch and onnx unimportable.
+"""The Python API example of docs/api.md runs as written, with torch and onnx unimportable.
 
-The example's code block is cut from README.md (between the markers below), not copied here, so
-the README cannot drift from what works. The graphs it opens are exported beforehand (that part
+The example's code block is cut from docs/api.md (between the markers below), not copied here, so
+the page cannot drift from what works. The graphs it opens are exported beforehand (that part
 needs torch) into `out/onnx` of a scratch folder, with frames of a moving bright box.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 from fake_numpy_backend import synthetic_sequence  # noqa: E402
 from tests.export.export_helpers import export_small, small_model  # noqa: E402
 
-README = Path(__file__).parents[2] / "README.md"
+API_DOC = Path(__file__).parents[2] / "docs" / "api.md"
 BLOCK = re.compile(r"<!-- api-example -->\s*```python\n(.*?)```", re.S)
 BLOCKER = textwrap.dedent("""
     import sys
@@ -35,8 +35,8 @@ BLOCKER = textwrap.dedent("""
 
 
 def readme_example() -> str:
-    found = BLOCK.findall(README.read_text())
-    assert len(found) == 1, "README.md must hold one <!-- api-example --> python block"
+    found = BLOCK.findall(API_DOC.read_text())
+    assert len(found) == 1, "docs/api.md must hold one <!-- api-example --> python block"
     return found[0]
 
 

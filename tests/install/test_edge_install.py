@@ -1,6 +1,6 @@
 """The edge install, proved: a fresh venv with only the runtime extras tracks and builds.
 
-The README's "Edge install (no torch, no onnx)" promises that `pip install 'masktrt[onnxruntime]'`
+docs/edge-install.md promises that `pip install 'masktrt[onnxruntime]'`
 (+ `tensorrt-rtx`) runs graphs exported elsewhere. This test makes that true on every CI run:
 
 1. In this (dev) environment: export the small width-0.125 model (tests/export/export_helpers.py)

@@ -229,9 +229,9 @@ def sizes_of(options: Mapping[str, Any] | None) -> GraphSizes:
 
 FILTERING = "filtering"  # the export option: how graphs apply a filter that is an input
 FILTERINGS = ("conv", "matmul")  # Conv with tensor weights; MatMul + shifted slices (§B6)
-# MatMul by default: in ONNX Runtime's CPU provider at 480x832/32/50 (`masktrt bench`, README,
-# RTS) the seg update took 249 ms against Conv's 999, the clf update 16 against 216; and it is
-# the form §B6 gives TensorRT (no tensor-weight Conv)
+# MatMul by default: in ONNX Runtime's CPU provider at 480x832/32/50 (`masktrt bench`,
+# docs/trackers.md, RTS) the seg update took 249 ms against Conv's 999, the clf update 16
+# against 216; and it is the form §B6 gives TensorRT (no tensor-weight Conv)
 DEFAULT_FILTERING = "matmul"
 
 
