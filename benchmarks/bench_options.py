@@ -52,8 +52,8 @@ class BenchOptions:
             raise MasktrtError(f"unknown backend(s) {unknown or '(none given)'}",
                                f"choose from: {', '.join(BACKEND_NAMES)}")
         if self.frames < 1 or self.warmup < 0:
-            raise MasktrtError(f"--frames {self.frames} / --warmup {self.warmup} out of range",
-                               "give --frames >= 1 and --warmup >= 0")
+            raise MasktrtError(f"--timed-frames {self.frames} / --warmup {self.warmup} out of range",
+                               "give --timed-frames >= 1 and --warmup >= 0")
         if not self.targets or min(self.targets) < 1:
             raise MasktrtError(f"--targets {self.targets} must be positive counts",
                                "give e.g. --targets 1,2,4,8")

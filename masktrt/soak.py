@@ -6,7 +6,7 @@ nothing is cached between frames) with ONNX Runtime on a small export and sample
 set size (VmRSS) every `every` frames: in-process for the API, from /proc/<pid>/status of the
 child for the CLI (its frame count read from the boxes.txt it is writing).
 
-    python -m masktrt.soak --frames 10000 --every 500 [--onnx DIR] [--json PATH]
+    python -m masktrt.soak --frame-count 10000 --every 500 [--onnx DIR] [--json PATH]
 
 Without --onnx it exports the width-0.125 random model once (needs the export extras). Prints
 one JSON document and the docs/reliability.md line. The budget (FLAT_BUDGET_MIB) is what the
@@ -173,7 +173,7 @@ def machine_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m masktrt.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=COUNT, default=10_000)
+    parser.add_argument("--frame-count", type=COUNT, default=10_000, help="frames per soak")
     parser.add_argument("--every", type=COUNT, default=500, help="RSS sample period in frames")
     parser.add_argument("--onnx", type=Path, default=None, help="export folder (default: a small one)")
     parser.add_argument("--only", choices=["api", "cli"], default=None)
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="masktrt-soak-") as tmp:
         onnx_dir = args.onnx or small_export(Path(tmp) / "onnx")
-        reports = [run(kind, onnx_dir, args.frames, args.every, Path(tmp))
+        reports = [run(kind, onnx_dir, args.frame_count, args.every, Path(tmp))
                    for kind in ("api", "cli") if args.only in (None, kind)]
     machine = machine_text()
     document = {"machine": machine, "reports": reports}

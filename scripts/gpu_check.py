@@ -202,7 +202,7 @@ def probe_providers(env: dict[str, str]) -> dict[str, Any]:
 def gpu_steps(clock: Clock, env: dict[str, str], out: Path, quick: bool) -> list[dict[str, Any]]:
     py, masktrt, work = sys.executable, [sys.executable, "-m", "masktrt.cli"], out / "work"
     logs = out / "logs"
-    frames = ["--frames", "10", "--warmup", "2"] if quick else ["--frames", "30", "--warmup", "3"]
+    frames = ["--timed-frames", "10", "--warmup", "2"] if quick else ["--timed-frames", "30", "--warmup", "3"]
     steps = [run("pytest-gpu", [py, "-m", "pytest", "-m", "gpu", "-q", "-rfEs", "-p", "no:cacheprovider",
                                 f"--junitxml={out / 'pytest-gpu.xml'}"], clock, env, logs)]
     steps[-1]["counts"] = pytest_counts(out / "pytest-gpu.xml")

@@ -606,13 +606,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=NON_NEGATIVE, default=0)
-    parser.add_argument("--frames", type=COUNT, default=40)
+    parser.add_argument("--frame-count", type=COUNT, default=40)
     parser.add_argument("--size", type=COUNT, nargs=2, default=(480, 640), metavar=("H", "W"))
     parser.add_argument("--objects", type=COUNT, default=1)
     parser.add_argument("--distractors", type=NON_NEGATIVE, default=1)
     parser.add_argument("--occluders", type=NON_NEGATIVE, default=1)
     args = parser.parse_args(argv)
-    seq = generate_sequence(args.seed, args.frames, tuple(args.size), args.objects,
+    seq = generate_sequence(args.seed, args.frame_count, tuple(args.size), args.objects,
                             args.distractors, args.occluders)
     print(write_davis(seq, args.out))
     return 0

@@ -51,12 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="correlation strategy of the exported graphs")
     common.add_option_argument(parser)
     common.add_provider_argument(parser)
-    parser.add_argument("--frames", type=COUNT, default=20, help="timed frames per backend")
+    parser.add_argument("--timed-frames", type=COUNT, default=20, help="timed frames per backend")
     parser.add_argument("--warmup", type=NON_NEGATIVE, default=2, help="untimed frames after init")
     parser.add_argument("--targets", type=_counts, default="1,2,4,8",
                         help="target counts for the scaling run, e.g. 1,2,4,8")
     parser.add_argument("--scaling-frames", type=COUNT, metavar="N",
-                        help="timed frames per target count (None: as many as --frames)")
+                        help="timed frames per target count (None: as many as --timed-frames)")
     parser.add_argument("--kernels", action="store_true",
                         help="also run the CUDA kernel vs CPU reference benchmark")
     parser.add_argument("--kernel-repeats", type=COUNT, default=20, help="repeats per kernel size")
@@ -89,7 +89,7 @@ def options_from(args: argparse.Namespace) -> "BenchOptions":  # noqa: F821
         engines_dir=Path(args.engines) if args.engines else None,
         extra_onnx=tuple(Path(d) for d in args.extra_onnx), precision=args.precision,
         correlation=args.xcorr, export_options=tuple(common.parse_options(args.option).items()),
-        frames=args.frames, warmup=args.warmup, targets=args.targets,
+        frames=args.timed_frames, warmup=args.warmup, targets=args.targets,
         scaling_frames=args.scaling_frames, checkpoint=args.checkpoint, seed=args.seed,
         width=args.width, preset=common.preset_name(args), provider=args.provider,
         progress=not args.no_progress, tracker=args.tracker, variant=args.variant)

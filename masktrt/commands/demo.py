@@ -19,7 +19,7 @@ DEMO_OUT = "out/demo"  # the demo's own folder: rerunning the demo replaces it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=COUNT, default=None, metavar="N",
+    parser.add_argument("--max-frames", type=COUNT, default=None, metavar="N",
                         help="track only the first N frames")
     common.add_weights_arguments(parser)
     common.add_output_arguments(parser, "output folder", default=DEMO_OUT, video=True)
@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     folder = demo_sequence_dir()
     sequence = load_sequence(folder)
-    if args.frames is not None:
-        sequence = sequence.head(args.frames)
+    if args.max_frames is not None:
+        sequence = sequence.head(args.max_frames)
     # not resolve_weights: the demo falls back to random weights (with a warning) rather than
     # failing in a build without the checkpoint
     checkpoint = args.checkpoint or (None if args.random_weights else demo_weights(DEMO_TRACKER))

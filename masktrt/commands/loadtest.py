@@ -1,13 +1,13 @@
 """Load-test a running `masktrt serve`: N streams of real sequences, checked against offline.
 
 For each stream count in --streams, that many streams (threads, one loopback client each) send
-the first --frames frames of the --sequence folders (round-robin; init on the ground-truth box of
+the first --frames-per-stream frames of the --sequence folders (round-robin; init on the ground-truth box of
 frame 0) at --rate frames/s per stream (all at once, or --stagger MS apart), then close. Reports throughput, p50/p99 latency per
 request and the batcher's mean batch, then runs every sequence offline with the same graphs
 (sequentially, through masktrt's one sequence loop) and checks that every frame of every stream
 came back, in order, identical: dropped and mismatches must be 0 and some frame compared (exit
 code 1 otherwise).
-Bounded: --frames, at most 64 streams, --timeout per run; loopback addresses only.
+Bounded: --frames-per-stream, at most 64 streams, --timeout per run; loopback addresses only.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data "
                                  f"(default: {' '.join(DEFAULT_SEQUENCES)})", many=True)
     parser.add_argument("--streams", default="1,4,16", help="stream counts, one run each")
-    parser.add_argument("--frames", type=COUNT, default=30, help="frames per stream (incl. the first)")
+    parser.add_argument("--frames-per-stream", type=COUNT, default=30, help="frames per stream (incl. the first)")
     parser.add_argument("--rate", type=NON_NEGATIVE_REAL, default=0.0,
                         help="frames/s per stream (0: each stream sends its next frame at once)")
     parser.add_argument("--stagger", type=NON_NEGATIVE_REAL, default=0.0, metavar="MS",
@@ -71,9 +71,9 @@ def check_options(args: argparse.Namespace) -> None:
     from masktrt.runtime.serve.client import loopback_url
 
     loopback_url(args.url)
-    if args.frames < 1 or args.rate < 0 or args.timeout <= 0:
-        raise MasktrtError("--frames, --rate or --timeout is out of range",
-                           "give --frames >= 1, --rate >= 0, --timeout > 0")
+    if args.frames_per_stream < 1 or args.rate < 0 or args.timeout <= 0:
+        raise MasktrtError("--frames-per-stream, --rate or --timeout is out of range",
+                           "give --frames-per-stream >= 1, --rate >= 0, --timeout > 0")
     lt.start_offsets(1, args.stagger / 1000.0, args.rate)  # bounds of --stagger, before any run
 
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     with open_model(args) as tracker:
         references = lt.References(tracker.core)
         for run_index, count in enumerate(counts):
-            plans = lt.plan_streams(seqs, count, args.frames, f"r{run_index}s", args.init_mask)
+            plans = lt.plan_streams(seqs, count, args.frames_per_stream, f"r{run_index}s", args.init_mask)
             logs, wall = lt.run_streams(plans, lambda: TrackingClient(args.url), args.rate,
                                         args.timeout, args.stagger / 1000.0)
             rows.append(lt.summary_row(count, logs, wall, lt.check(logs, references)))
@@ -104,14 +104,14 @@ def report(args: argparse.Namespace, rows: list, seqs: list) -> int:
     env = lt.environment()
     print(f"\n{lt.table(rows)}\n\nrate {args.rate or 'unpaced'} frames/s per stream, "
           f"stagger {args.stagger:g} ms, "
-          f"{args.frames} frames per stream, {env['cpus']} CPUs, load average {env['loadavg_1_5_15']}")
+          f"{args.frames_per_stream} frames per stream, {env['cpus']} CPUs, load average {env['loadavg_1_5_15']}")
     for row in rows:
         for line in row["failures"] + row["details"]:
             print(f"  {row['streams']} streams: {line}")
     lt.write_json(Path(args.json), {"rows": rows, "environment": env, "url": args.url,
                                     "model": args.onnx or args.engines, "rate": args.rate,
                                     "stagger_ms": args.stagger,
-                                    "frames": args.frames, "sequences": [str(s.root) for s in seqs]})
+                                    "frames": args.frames_per_stream, "sequences": [str(s.root) for s in seqs]})
     print(f"report in {args.json}")
     if not lt.rows_passed(rows):
         print("FAIL: " + ("no frame was compared" if not any(r["frames"] for r in rows)

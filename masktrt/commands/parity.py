@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_option_argument(parser)
     common.add_sequence_argument(parser, "sequence folders or names in ../shared/data (default: "
                                  "all there)", many=True)
-    parser.add_argument("--frames", type=COUNT, default=2, help="search frames per sequence")
+    parser.add_argument("--frames-per-sequence", type=COUNT, default=2,
+                        help="tensor: search frames per sequence")
     parser.add_argument("--threads", type=NON_NEGATIVE, default=1,
                         help="CPU threads of ONNX Runtime and of the PyTorch reference (fixed "
                         "so that a closed loop's figures repeat: the thread count changes float "
@@ -86,7 +87,7 @@ def sequence_paths(names: list[str] | None) -> list[Path]:
 def _tensor_report(args: argparse.Namespace, onnx_dir: Path):
     from masktrt.export.parity_tensor import sequence_crops, tensor_parity
 
-    crops = [sequence_crops(p, args.frames) for p in sequence_paths(args.sequence)]
+    crops = [sequence_crops(p, args.frames_per_sequence) for p in sequence_paths(args.sequence)]
     deploy, model = _deployed_model(args, onnx_dir)
     return tensor_parity(model, deploy, crops, threads=args.threads)
 

@@ -115,7 +115,7 @@ def small_sequence(tmp_path_factory):
 def smoke_report(small_export, small_sequence, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = main(["bench", "--sequence", str(small_sequence), "--onnx", str(small_export),
-                 "--frames", "3", "--warmup", "1", "--targets", "1,2", "--no-progress",
+                 "--timed-frames", "3", "--warmup", "1", "--targets", "1,2", "--no-progress",
                  "--out", str(out)])
     assert code == 0
     return out, json.loads((out / "bench.json").read_text())

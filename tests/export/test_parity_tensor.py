@@ -89,9 +89,9 @@ def test_cli_exits_nonzero_on_a_perturbed_graph(exported, tmp_path, capsys) -> N
     dog = str(real_sequence("davis-dog"))  # skips with a message where ../shared/data is absent
     bad = perturbed_copy(exported.root, tmp_path / "bad", graph="refine")
     code = main(["parity", "--level", "tensor", "--onnx", str(bad), "--sequence", dog,
-                 "--frames", "1"])
+                 "--frames-per-sequence", "1"])
     out = capsys.readouterr().out
     assert code == 1
     assert "refine    mask" in out and "FAIL" in out
     assert main(["parity", "--level", "tensor", "--onnx", str(exported.root), "--sequence",
-                 dog, "--frames", "1"]) == 0
+                 dog, "--frames-per-sequence", "1"]) == 0

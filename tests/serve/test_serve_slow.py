@@ -128,7 +128,7 @@ def test_load_test_drops_nothing_and_matches_offline(served, tmp_path) -> None:
     report = tmp_path / "loadtest.json"
     sequences = [str(real_sequence(n)) for n in ("davis-blackswan", "vot-bag")]
     proc = in_venv(venv, "masktrt", "loadtest", "--onnx", str(onnx), "--url", url, "--streams",
-                   STREAMS[kind], "--frames", "10", "--timeout", "300", "--stagger", "5",
+                   STREAMS[kind], "--frames-per-stream", "10", "--timeout", "300", "--stagger", "5",
                    "--json", str(report), "--sequence", *sequences)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr

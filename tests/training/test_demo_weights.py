@@ -17,7 +17,7 @@ ISSUE_J = 0.6  # the acceptance bar of the demo checkpoint
 def test_demo_tracks_the_generated_sequence_with_the_shipped_weights(tmp_path, capsys):
     from masktrt.cli import main
 
-    assert main(["demo", "--frames", "12", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--max-frames", "12", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert str(demo_weights()) in printed and "J mean" in printed
     assert (tmp_path / "track.mp4").stat().st_size > 0
