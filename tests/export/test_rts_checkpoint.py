@@ -182,3 +182,19 @@ def test_sta_and_foreign_checkpoints_are_named(tmp_path) -> None:
 def test_missing_file_is_one_line(tmp_path) -> None:
     with pytest.raises(MasktrtError, match="does not exist"):
         load_checkpoint(tmp_path / "rts50.pth")
+
+
+@pytest.mark.parametrize("kwds", [[1, 2], "abc", 5, [("a",)], {"num_filters": torch.zeros(3)}],
+                         ids=["list", "string", "int", "short-pairs", "tensor-value"])
+def test_crafted_constructor_arguments_are_one_line(tmp_path, kwds) -> None:
+    """Issue 29.3: a pickled settings object's values are type-checked; kwds that are not a
+    mapping, or a value that cannot be compared (a tensor against a list), name the problem
+    instead of a TypeError/ValueError/RuntimeError traceback."""
+    constructor = fake_ltr()(kwds)
+    try:
+        torch.save({"net": {"a": torch.zeros(1)}, "constructor": constructor}, tmp_path / "c.pth")
+    finally:
+        forget_ltr()
+    with pytest.raises(MasktrtError, match="other constructor arguments") as info:
+        read_checkpoint(tmp_path / "c.pth")
+    assert "\n" not in str(info.value)
