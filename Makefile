@@ -12,10 +12,17 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -m "not slow" -q
 
-# Slow checks: closed-loop parity and the accuracy verdict on real sequences, engine builds; -rP
-# prints their tables.
+# Slow checks: closed-loop parity and the accuracy verdict on real sequences, engine builds, the
+# VOT toolkit, the serving load test, the edge install; -rP prints their tables (~30 min on 2 cores).
 parity: install
 	$(PYTHON) -m pytest -m "slow and not full and not soak" -q -rP
+
+# The part of them CI runs beside `make test` (marker `ci`, ~3 min on 2 cores): the precision
+# verdict gate (FP16 within budget, a broken graph caught) and ONNX Runtime FP32 tensor and
+# closed-loop parity of SiamMask and OceanPlus on real sequences.
+.PHONY: ci-slow
+ci-slow: install
+	$(PYTHON) -m pytest -m "slow and ci" -q -rP
 
 # The 10,000-frame memory soaks of the API and the CLI (docs/reliability.md): minutes each.
 .PHONY: soak

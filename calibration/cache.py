@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from masktrt import strict_json
 from masktrt.files import write_json
 from masktrt.provenance import package_versions, sha256_file
 from masktrt.runtime.contract import Contract
@@ -52,9 +53,19 @@ def method_dir(out: Path, method: str) -> Path:
 def matches(folder: Path, record: dict[str, Any]) -> bool:
     path = folder / PROVENANCE
     try:
-        return json.loads(path.read_text()) == json.loads(json.dumps(record))
-    except (OSError, json.JSONDecodeError):
+        return strict_json.loads(path.read_bytes()) == json.loads(json.dumps(record))
+    except (OSError, ValueError):  # unreadable, not JSON, a key twice, nested too deeply
         return False
+
+
+def cached_sensitivity(folder: Path) -> list[dict] | None:
+    """The cached sensitivity rows, or None when the file is missing or not what this code
+    writes (a list of objects): the caller then recomputes instead of trusting it."""
+    try:
+        rows = strict_json.loads(sensitivity_path(folder).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return rows if isinstance(rows, list) and all(isinstance(r, dict) for r in rows) else None
 
 
 def ranges_path(folder: Path, graph: str) -> Path:

@@ -9,7 +9,6 @@ that passes the gate (in the order given) is copied to `<out>/trt` and `<out>/or
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,9 +127,12 @@ def calibrate_method(deploy: Contract, opts: CalibrateOptions, method: str, bloc
     folder = cache.method_dir(opts.out, method)
     record_ = cache.provenance(deploy, opts.sequences, opts.frames_per_sequence, method)
     ranges = {g: cache.ranges_path(folder, g) for g in deploy.graph_names}
-    if cache.matches(folder, record_) and cache.complete(folder, deploy.graph_names):
+    cached = cache.cached_sensitivity(folder) if cache.matches(folder, record_) and \
+        cache.complete(folder, deploy.graph_names) else None
+    results = from_json(cached) if cached is not None else None
+    if results is not None:
         log(f"[{method}] reusing the calibration cache in {folder} (same provenance)")
-        return ranges, from_json(json.loads(cache.sensitivity_path(folder).read_text())), True
+        return ranges, results, True
     cache.invalidate(folder, deploy.graph_names)
     data: CalibrationSet = get_data()
     work = opts.out / "cache" / "work"

@@ -108,8 +108,23 @@ def to_json(results: list[BlockError]) -> list[dict]:
     return [asdict(r) for r in results]
 
 
-def from_json(items: list[dict]) -> list[BlockError]:
-    return [BlockError(**item) for item in items]
+def from_json(items: list[dict]) -> list[BlockError] | None:
+    """Rows read back from the cache; None when a row does not fit BlockError (a crafted or
+    older file: recompute rather than trust it)."""
+    try:
+        rows = [BlockError(**item) for item in items]
+    except TypeError:  # missing or unknown fields
+        return None
+    return rows if all(_well_typed(r) for r in rows) else None
+
+
+def _well_typed(row: BlockError) -> bool:
+    number = (int, float)
+    return (isinstance(row.block, str) and isinstance(row.worst_output, str)
+            and isinstance(row.worst, number) and not isinstance(row.worst, bool)
+            and isinstance(row.nodes, int) and not isinstance(row.nodes, bool)
+            and isinstance(row.errors, dict)
+            and all(isinstance(k, str) and isinstance(v, number) for k, v in row.errors.items()))
 
 
 def format_sensitivity(results: list[BlockError], limit: float | None = None) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from masktrt import strict_json
 from masktrt.runtime.engine_loader import SCHEMA
 from masktrt.runtime.trt_module import Flavour
 
@@ -41,9 +41,11 @@ def reusable(meta_path: Path, engine_path: Path, flavour: Flavour, request: Buil
     if request.force or not (meta_path.is_file() and engine_path.is_file()):
         return None
     try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
+        meta = strict_json.loads(meta_path.read_bytes())
+    except (OSError, ValueError):  # unreadable, not JSON, a key twice, nested too deeply
         return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("onnx"), dict):
+        return None  # not metadata this code wrote: rebuild rather than trust it
     same = (meta.get("schema") == SCHEMA
             and meta.get("tensorrt") == {"module": flavour.module, "version": flavour.version}
             and meta.get("precision") == request.precision and meta.get("xcorr") == xcorr

@@ -42,3 +42,17 @@ def real_sequence(name: str):
     if path is None:
         pytest.skip(f"real sequence '{name}' not found: needs ../shared/data/{name} or $MASKTRT_DATA")
     return path
+
+
+@pytest.fixture(scope="session")
+def rts_small_export(tmp_path_factory):
+    """(seeded RTS model with STA, folder, contract) of one ONNX export at 128x224/4/8, shared by
+    the RTS export and tracker tests: tracing and exporting it takes about 100 s on a 2-core CPU,
+    and both modules need exactly this export (tests must not change the model or the folder)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from tests.helpers.rts_helpers import export_rts, rts_model
+
+    model = rts_model()
+    folder = tmp_path_factory.mktemp("rts_small")
+    return model, folder, export_rts(model, folder)

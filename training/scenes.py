@@ -10,10 +10,12 @@ crops and targets from these frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
+from masktrt.errors import MasktrtError
 from masktrt.training.synthetic import Scene, build_scene, mask_box
 
 HELD_OUT_FROM = 10_000  # scene seeds >= this are evaluation only
@@ -80,3 +82,49 @@ def gray_crop(crop: np.ndarray) -> np.ndarray:
     image = np.ascontiguousarray(crop.transpose(1, 2, 0)).astype(np.uint8)
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     return np.repeat(gray[None], 3, axis=0)
+
+
+@dataclass(frozen=True)
+class PairKinds:
+    """How one tracker turns frames into a training pair, by kind: from a synthetic scene, from
+    two frames of one real sequence, or a negative (template and search of unrelated frames).
+    `stream` seeds this tracker's own random stream, so each tracker's pairs stay as they were."""
+
+    name: str
+    synthetic: Callable[..., Any]  # (scene, rng, aug) -> pair or None (target hidden)
+    positive: Callable[..., Any]  # (f0, m0, f1, m1, rng, aug) -> pair
+    negative: Callable[..., Any]  # (f0, m0, other frame, rng, aug) -> pair
+    stream: int
+
+
+def draw_pair(kinds: PairKinds, scene: Scene, real: list, rng: np.random.Generator,
+              aug: Augment, mix: Mix) -> Any:
+    """One pair of a kind drawn by `mix` (synthetic only without real sequences), or None."""
+    from masktrt.training.real import draw_frames, draw_other_frame
+
+    kind = rng.uniform() if real else 1.0
+    if kind >= mix.negative + mix.real:
+        return kinds.synthetic(scene, rng, aug)
+    drawn = draw_frames(real, rng)
+    if drawn is None:
+        return None
+    index, (f0, m0, f1, m1) = drawn
+    if kind < mix.negative:
+        return kinds.negative(f0, m0, draw_other_frame(real, rng, index), rng, aug)
+    return kinds.positive(f0, m0, f1, m1, rng, aug)
+
+
+def batch_pairs(kinds: PairKinds, window: SceneWindow, seed: int, step: int, batch: int,
+                aug: Augment, real: list | None, mix: Mix) -> list:
+    """`batch` pairs for `step`, a pure function of (seed, step) and the real sequences."""
+    rng = np.random.default_rng([seed, step, kinds.stream])
+    scenes = window.scenes(step)
+    pairs: list = []
+    for attempt in range(batch * 20):
+        pair = draw_pair(kinds, scenes[attempt % len(scenes)], real or [], rng, aug, mix)
+        if pair is not None:
+            pairs.append(pair)
+            if len(pairs) == batch:
+                return pairs
+    raise MasktrtError(f"could not draw {batch} {kinds.name} training pairs at step {step}",
+                       "check the training data (targets hidden in every frame drawn?)")

@@ -17,9 +17,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-from fake_numpy_backend import synthetic_sequence  # noqa: E402
-from tests.export.export_helpers import export_small, small_model  # noqa: E402
+from tests.helpers.fake_numpy_backend import synthetic_sequence  # noqa: E402
+from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
 API_DOC = Path(__file__).parents[2] / "docs" / "api.md"
 BLOCK = re.compile(r"<!-- api-example -->\s*```python\n(.*?)```", re.S)

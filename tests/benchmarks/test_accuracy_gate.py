@@ -1,8 +1,10 @@
 """CI's precision verdict (issue 26): what FP16 loses against the ground truth, teacher-forced,
 within the spec's accuracy budget; and a deliberately broken graph fails the same gate.
 
-Runs `masktrt parity --level accuracy` as a user would, with SiamMask's shipped weights, on one
-DAVIS sequence (masks: J) and one VOT sequence (boxes), capped at 60 frames each for CI's time.
+Runs `masktrt parity --level accuracy` as a user would, with SiamMask's and OceanPlus's shipped
+weights, on one DAVIS sequence (masks: J) and one VOT sequence (boxes), capped at 60 frames each
+for CI's time. (RTS's FP16 verdict needs minutes per sequence on a CPU: tests/benchmarks/
+test_parity_rts.py, `make parity`.)
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from masktrt.paths import demo_weights
 from tests.conftest import real_sequence
 
-pytestmark = [pytest.mark.slow, pytest.mark.data]
+pytestmark = [pytest.mark.slow, pytest.mark.ci, pytest.mark.data]  # ci: CI runs these (make ci-slow)
 SEQUENCES = ("davis-blackswan", "vot-bag")
 MAX_FRAMES = 60
 
@@ -29,9 +31,10 @@ def accuracy(tmp_path: Path, *extra: str) -> tuple[int, dict]:
     return code, json.loads(report.read_text())
 
 
-def test_fp16_loses_no_more_than_its_budget(tmp_path, capsys) -> None:
-    code, report = accuracy(tmp_path, "--checkpoint", str(demo_weights("siammask")),
-                               "--precision", "fp16")
+@pytest.mark.parametrize("tracker", ["siammask", "oceanplus"])
+def test_fp16_loses_no_more_than_its_budget(tmp_path, capsys, tracker: str) -> None:
+    code, report = accuracy(tmp_path, "--tracker", tracker, "--checkpoint",
+                            str(demo_weights(tracker)), "--precision", "fp16")
     out = capsys.readouterr().out
     print(out)
     (verdict,) = report["verdicts"]

@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 from masktrt.benchmarks.bench_variants import same_weights  # noqa: E402
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.export.onnx_export import ExportOptions, export_onnx  # noqa: E402
-from tests.export.export_helpers import PAIRS, SEED, export_small, small_model  # noqa: E402
+from tests.helpers.export_helpers import PAIRS, SEED, export_small, small_model  # noqa: E402
 
 
 def test_extra_graphs_of_other_weights_are_refused(tmp_path):

@@ -13,7 +13,7 @@ from masktrt.training.synthetic import generate_sequence, write_davis
 
 pytest.importorskip("torch")
 from masktrt.export.torch_backend import TorchRunner  # noqa: E402
-from tests.export.export_helpers import export_small, small_model  # noqa: E402
+from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
 FRAMES = 5
 

@@ -14,7 +14,7 @@ import pytest
 from masktrt.paths import demo_weights
 from tests.conftest import real_sequence
 
-pytestmark = [pytest.mark.slow, pytest.mark.data]
+pytestmark = [pytest.mark.slow, pytest.mark.ci, pytest.mark.data]  # ci: CI runs these (make ci-slow)
 
 
 RANDOM_WIDTH = {"siammask": 1.0, "oceanplus": 0.25}

@@ -77,6 +77,22 @@ def test_fp16_closed_loop_rts_tracks_as_well_as_the_reference(tmp_path, capsys):
     assert code == 0, out
 
 
+def test_fp16_precision_verdict_rts(tmp_path, capsys):
+    """Issue 26's gate for RTS: what FP16 loses against the ground truth, teacher-forced (every
+    frame from the reference's state of the frame before), within the spec's accuracy budget, on
+    vot-bag (box start through STA) for the first FRAMES frames (`make parity`; minutes here)."""
+    from masktrt.cli import main
+
+    code = main(["parity", "--level", "accuracy", "--precision", "fp16", "--sequence",
+                 str(real_sequence("vot-bag")), "--max-frames", str(FRAMES),
+                 "--report", str(tmp_path / "accuracy.json"), *DEMO])
+    out = capsys.readouterr().out
+    print(out)
+    (verdict,) = json.loads((tmp_path / "accuracy.json").read_text())["verdicts"]
+    assert verdict["precision"] == "fp16" and verdict["drops"]["gt_box_drop"]["frames"] == FRAMES - 1
+    assert code == 0 and verdict["passed"], out
+
+
 def test_reference_alone_diverges_from_a_rounding_sized_perturbation():
     """Why RTS's closed loop has no per-frame minimum and is judged on ground truth (spec
     _LOOP_FP32_WHY, _LOOP_GT_WHY): the PyTorch reference against itself, its initial seg filter

@@ -27,7 +27,7 @@ from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
 from masktrt.trackers.siammask.spec import GRAPHS, KERNELS, TEMPLATE  # noqa: E402
 from tests.conftest import real_sequence  # noqa: E402
-from tests.export.export_helpers import export_small, small_model  # noqa: E402
+from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
 FRAMES = 3
 

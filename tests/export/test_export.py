@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from export_helpers import WIDTH, export_small, real_crops, small_model
+from tests.helpers.export_helpers import WIDTH, export_small, real_crops, small_model
 from masktrt.cli import main
 from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.export.graphs import refine_feeds, run_torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from export_helpers import export_small, real_crops, small_model
+from tests.helpers.export_helpers import export_small, real_crops, small_model
 from masktrt.trackers.siammask.spec import SPEC
 from masktrt.export.deploy import random_source
 from masktrt.export.onnx_export import ExportOptions, export_onnx

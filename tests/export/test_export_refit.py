@@ -14,7 +14,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from export_helpers import export_small, small_model
+from tests.helpers.export_helpers import export_small, small_model
 from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.export.graphs import noise_crops
 from masktrt.export.onnx_run import cpu_session, run_session

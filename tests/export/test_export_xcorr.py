@@ -5,7 +5,7 @@ import numpy as np
 import onnx
 import pytest
 
-from export_helpers import export_small, real_crops, small_model
+from tests.helpers.export_helpers import export_small, real_crops, small_model
 from masktrt.trackers.siammask.export.graphs import run_torch
 from masktrt.export.onnx_run import cpu_session, run_session
 from masktrt.export.xcorr import STRATEGIES, correlation

@@ -10,13 +10,12 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from export_helpers import export_small, real_crops, small_model
+from tests.helpers.export_helpers import export_small, real_crops, small_model
 from masktrt.cli import main
 from tests.conftest import real_sequence
 from masktrt.trackers.siammask.export.export_side import REFINE_POSITIONS
 from masktrt.export.parity_tensor import sequence_crops, tensor_parity
 from masktrt.runtime.contract import DEPLOY_FILE, load_contract
-from tests.conftest import real_sequence
 
 
 @pytest.fixture(scope="module")

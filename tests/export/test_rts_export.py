@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from rts_helpers import (CROPS, SEED, SMALL_EXPORT, SMALL_OPTIONS, SMALL_SIZES, export_rts, registered,
+from tests.helpers.rts_helpers import (CROPS, SEED, SMALL_EXPORT, SMALL_OPTIONS, SMALL_SIZES, export_rts, registered,
                          rts_model)
 from masktrt.errors import MasktrtError
 from masktrt.export.onnx_export import ExportOptions, export_graph
@@ -23,8 +23,8 @@ from tests.conftest import real_sequence
 
 
 @pytest.fixture(scope="module")
-def model():
-    return rts_model()
+def model(rts_small_export):
+    return rts_small_export[0]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def small_rts():
 
 
 @pytest.fixture(scope="module")
-def deploy(model, small_rts, tmp_path_factory):
-    return export_rts(model, tmp_path_factory.mktemp("rts_fp32"))
+def deploy(rts_small_export):
+    return rts_small_export[2]  # the session's one small export (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

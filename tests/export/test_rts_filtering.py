@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from rts_helpers import SMALL_OPTIONS, export_rts, registered, rts_model
+from tests.helpers.rts_helpers import SMALL_OPTIONS, export_rts, registered, rts_model
 from masktrt.errors import MasktrtError
 from masktrt.trackers.rts.export import steepest_descent as sd
 from masktrt.export.onnx_export import ExportOptions

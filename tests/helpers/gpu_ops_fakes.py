@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-from fake_numpy_backend import OracleBackend
+from tests.helpers.fake_numpy_backend import OracleBackend
 
 from masktrt.kernels.crop_reference import crop_resize_reference
 from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr

@@ -27,7 +27,7 @@ from masktrt.runtime.crop import crop_subwindow
 from masktrt.runtime.mask import binarize, largest_contour, paste_back, sigmoid
 from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE
 
-from mbr_cases import AREA_TOL, degenerate_masks, official, polygon_area, random_masks
+from tests.helpers.mbr_cases import AREA_TOL, degenerate_masks, official, polygon_area, random_masks
 
 TWIN_CORNER_TOL = 1e-3  # px: same algorithm in double precision, summation order may differ
 TIE_REL = 1e-6  # relative area difference below which two rectangles tie (float32 corners)

@@ -105,7 +105,7 @@ def test_runtime_only_venv_tracks_and_builds(tmp_path):
     pytest.importorskip("onnxruntime", reason="the reference run needs onnxruntime here")
     sequence = real_sequence("davis-blackswan")
     from masktrt.cli import main
-    from tests.export.export_helpers import export_small, small_model
+    from tests.helpers.export_helpers import export_small, small_model
 
     timings: dict[str, float] = {}
     tick = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 def pytest_terminal_summary(terminalreporter) -> None:
     import sys
 
-    runner, cases = sys.modules.get("test_cpu_kernels"), sys.modules.get("kernel_cases")
+    runner, cases = sys.modules.get("test_cpu_kernels"), sys.modules.get("tests.helpers.kernel_cases")
     if runner is None or cases is None or not runner.MODULES:
         return
     ran = {k for m in runner.MODULES.values() for k in m.launches_by_kernel}

@@ -9,9 +9,9 @@ import pytest
 from masktrt.kernels import launch
 from masktrt.kernels.host_module import HostBuffer, HostKernelModule
 
-from kernel_cases import (check_crop, check_mbr, check_paste, crop_cases, mbr_masks, paste_sequence,
+from tests.helpers.kernel_cases import (check_crop, check_mbr, check_paste, crop_cases, mbr_masks, paste_sequence,
                           roi_case, special_scale_cases)
-from mbr_cases import degenerate_masks
+from tests.helpers.mbr_cases import degenerate_masks
 
 MODULES: dict[str, HostKernelModule] = {}
 
@@ -167,7 +167,7 @@ def test_device_ops_cases_through_runtime_gpu_ops():
     from masktrt.kernels.paste_reference import PROB_TIE
     from masktrt.runtime.gpu_ops import DeviceIO, DeviceKernels, DeviceLogits, DeviceOps, DeviceTensorSpec, HostOps
 
-    from kernel_cases import RUN_LOG, device_ops_cases
+    from tests.helpers.kernel_cases import RUN_LOG, device_ops_cases
 
     f32, mem = np.dtype(np.float32), HostMemory()
     x, logits = HostBuffer(3 * 255 * 255 * 4), HostBuffer(127 * 127 * 4)

@@ -17,8 +17,8 @@ from masktrt.kernels import launch, loader
 from masktrt.kernels.host_module import (TSAN_SUPPRESSIONS, HostBuffer, HostKernelModule, build_library,
                                          lockstep_kernels, source_path)
 
-from kernel_cases import check_mbr, check_paste, paste_sequence
-from mbr_cases import random_masks
+from tests.helpers.kernel_cases import check_mbr, check_paste, paste_sequence
+from tests.helpers.mbr_cases import random_masks
 from test_cpu_kernels import module, run_mbr, run_paste_sequence
 
 HERE = Path(__file__).parent

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernel_cases import (check_crop, check_mbr, check_paste, crop_cases, mbr_masks, paste_sequence,
+from tests.helpers.kernel_cases import (check_crop, check_mbr, check_paste, crop_cases, mbr_masks, paste_sequence,
                           roi_case, special_scale_cases)
 
 pytestmark = pytest.mark.gpu

@@ -9,7 +9,7 @@ from masktrt.kernels.mbr_reference import (convex_hull, doubled_outer_areas, lar
                                            min_area_rect, row_extremes)
 from masktrt.runtime.mask import largest_contour
 
-from mbr_cases import degenerate_masks, official, random_masks, same_rectangle
+from tests.helpers.mbr_cases import degenerate_masks, official, random_masks, same_rectangle
 
 SIZES = [(24, 31), (64, 64), (120, 90), (240, 320)]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # test_cpu_kernels, beside this script
+sys.path.insert(0, str(Path(__file__).parents[2]))  # the repository root: tests.helpers
 
 import cv2  # noqa: E402
 from masktrt.kernels import launch  # noqa: E402
 from masktrt.kernels.host_module import HostKernelModule  # noqa: E402
 
-from kernel_cases import check_crop, check_mbr, check_paste, crop_cases, paste_sequence  # noqa: E402
-from mbr_cases import degenerate_masks, random_masks  # noqa: E402
+from tests.helpers.kernel_cases import check_crop, check_mbr, check_paste, crop_cases, paste_sequence  # noqa: E402
+from tests.helpers.mbr_cases import degenerate_masks, random_masks  # noqa: E402
 from test_cpu_kernels import run_crop, run_mbr, run_paste_sequence  # noqa: E402
 
 

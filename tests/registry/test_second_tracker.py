@@ -7,7 +7,6 @@ the contract reader, ONNX Runtime, the sequence loop, closed-loop parity, the Py
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,8 +15,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-from fake_numpy_backend import synthetic_sequence  # noqa: E402
+from tests.helpers.fake_numpy_backend import synthetic_sequence  # noqa: E402
 
 import masktrt  # noqa: E402
 from masktrt import registry  # noqa: E402

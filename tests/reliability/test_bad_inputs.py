@@ -45,7 +45,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> str
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory) -> Path:
-    from tests.export.export_helpers import export_small, small_model
+    from tests.helpers.export_helpers import export_small, small_model
 
     folder = tmp_path_factory.mktemp("onnx")
     export_small(small_model(), folder)
@@ -237,7 +237,7 @@ def test_eval_to_an_unwritable_folder_keeps_the_predictions(onnx_dir, frames_dir
 
 def test_checkpoint_mistakes(tmp_path):
     torch = pytest.importorskip("torch")
-    from tests.export.export_helpers import small_model
+    from tests.helpers.export_helpers import small_model
 
     good = tmp_path / "good.pth"
     torch.save(small_model().state_dict(), good)

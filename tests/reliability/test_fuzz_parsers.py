@@ -77,7 +77,7 @@ def parses_or_masktrt_error(parse, *args) -> None:
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
-    from tests.export.export_helpers import export_small, small_model
+    from tests.helpers.export_helpers import export_small, small_model
 
     folder = tmp_path_factory.mktemp("onnx")
     export_small(small_model(), folder)
@@ -274,7 +274,7 @@ def test_flipped_bytes_in_checkpoints_are_refused(tmp_path):
     """The integrity checks themselves: a zip's CRCs and masktrt's safetensors checksum."""
     torch = pytest.importorskip("torch")
     from masktrt.trackers.siammask.export.checkpoint import read_state_dict, save_checkpoint
-    from tests.export.export_helpers import small_model
+    from tests.helpers.export_helpers import small_model
 
     model = small_model()
     torch.save(model.state_dict(), tmp_path / "m.pth")

@@ -1,13 +1,10 @@
 """A frame whose network outputs hold NaN or Inf is flagged lost and invalid, its box is the last
 good one, the state is kept, and the next good frame tracks on from there (not from garbage)."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from fake_numpy_backend import FixedBackend, crafted_maps  # noqa: E402
+from tests.helpers.fake_numpy_backend import FixedBackend, crafted_maps  # noqa: E402
 
 from masktrt.runtime import loop  # noqa: E402
 from masktrt.trackers.siammask.tracker import SiamMaskTracker  # noqa: E402

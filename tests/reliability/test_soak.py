@@ -13,7 +13,7 @@ FRAMES, EVERY = 10_000, 500
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory):
-    from tests.export.export_helpers import export_small, small_model
+    from tests.helpers.export_helpers import export_small, small_model
 
     folder = tmp_path_factory.mktemp("onnx")
     export_small(small_model(), folder)

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("tensorrt_rtx")
 pytest.importorskip("onnx")
 
-from engine_graphs import write_export  # noqa: E402  (tests/runtime, beside this file)
+from tests.helpers.engine_graphs import write_export  # noqa: E402  (tests/runtime, beside this file)
 
 from masktrt.cli import main  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402

@@ -32,7 +32,7 @@ def real_export(tmp_path_factory) -> Path:
 def test_backend_without_gpu_is_a_clear_error(tmp_path) -> None:
     if probe_gpu() is not None:
         pytest.skip("a GPU is present")
-    from engine_graphs import write_export
+    from tests.helpers.engine_graphs import write_export
 
     folder = write_export(tmp_path / "toy")
     out = tmp_path / "engines"

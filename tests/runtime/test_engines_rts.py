@@ -8,15 +8,12 @@ filter exported with `filtering=conv` (tensor-weight Conv) in FP32. Which ops th
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("tensorrt_rtx")
 pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).parents[1] / "export"))
-from rts_helpers import export_rts, rts_model  # noqa: E402
+from tests.helpers.rts_helpers import export_rts, rts_model  # noqa: E402
 
 from masktrt.engines import build_matrix  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
@@ -45,7 +42,7 @@ def test_conv_filtering_graphs_build_too(tmp_path, capsys) -> None:
     """`--option filtering=conv` is the alternative where a TensorRT version convolves with
     input kernels faster than it multiplies: its graphs (head, learners, STA with tensor-weight
     Conv) must build as well."""
-    from rts_helpers import SMALL_OPTIONS
+    from tests.helpers.rts_helpers import SMALL_OPTIONS
 
     folder = export_rts(rts_model(), tmp_path / "conv", options={**SMALL_OPTIONS, FILTERING: "conv"}).root
     assert load_contract(folder).options[FILTERING] == "conv"

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")  # the FP16 and QDQ toy graphs are made with its tools
 
-import tensorrt11_fake as trt11  # noqa: E402  (tests/runtime, beside this file)
-from engine_graphs import write_export  # noqa: E402
+from tests.helpers import tensorrt11_fake as trt11  # noqa: E402  (tests/runtime, beside this file)
+from tests.helpers.engine_graphs import write_export  # noqa: E402
 
 import masktrt.engines.build as build_module  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402

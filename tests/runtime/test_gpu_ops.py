@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_numpy_backend import OracleBackend, synthetic_sequence
-from gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
+from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
+from tests.helpers.gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
 
 import masktrt.kernels as kernels_pkg
 from masktrt.errors import MasktrtError

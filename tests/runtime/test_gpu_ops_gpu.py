@@ -8,12 +8,11 @@ compared on frames whose masks agree.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_numpy_backend import synthetic_sequence
+from tests.helpers.fake_numpy_backend import synthetic_sequence
 from test_gpu_ops import DAVIS, assert_same_tracking, assert_steps_alike, close_polygons, run
 
 from masktrt.kernels.paste_reference import PROB_TIE
@@ -21,8 +20,7 @@ from masktrt.runtime.gpu_ops import (DeviceIO, DeviceLogits, DeviceOps, DeviceTe
                                      choose_ops)
 from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
-from kernel_cases import device_ops_cases  # noqa: E402  (one cases module for CPU and GPU kernel tests)
+from tests.helpers.kernel_cases import device_ops_cases  # noqa: E402  (one cases module for CPU and GPU kernel tests)
 
 pytestmark = pytest.mark.gpu
 NET_TIE = 0.02

@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent("""
 
     sys.path.insert(0, sys.argv[1])
     import numpy as np
-    from fake_numpy_backend import OracleBackend, synthetic_sequence
+    from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
     from masktrt.trackers.siammask.spec import preset
     from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
@@ -66,8 +66,8 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_runtime_imports_and_tracks_without_torch_or_onnx():
-    here = Path(__file__).parent
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(here)], capture_output=True,
+    root = Path(__file__).parents[2]  # the repository root: tests.helpers imports from there
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(root)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-1000:]
     line = proc.stdout.strip().splitlines()[-1]

@@ -13,7 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.runtime.backends.onnxruntime import choose_providers  # noqa: E402
-from tests.export.export_helpers import export_small, small_model  # noqa: E402
+from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_open_tracker_passes_provider_cuda_through(tmp_path, monkeypatch) -> Non
     pytest.importorskip("onnx")
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("onnxruntime-gpu is installed here")
-    from engine_graphs import write_export
+    from tests.helpers.engine_graphs import write_export
 
     import masktrt
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_numpy_backend import synthetic_sequence
+from tests.helpers.fake_numpy_backend import synthetic_sequence
 from test_gpu_ops import assert_steps_alike
 
 pytestmark = pytest.mark.gpu

@@ -6,7 +6,6 @@ reference runner and ONNX Runtime at the small export sizes (closed-loop parity 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -583,8 +582,7 @@ def test_sizes_come_from_the_contract_then_the_runner_options():
 def test_tensorrt_runner_exposes_the_sizes_its_engines_record(monkeypatch, tmp_path):
     """Engines' metadata records the export options (engines.metadata.contract_entry); the
     TensorRT runner exposes them as its `contract`, as ONNX Runtime exposes deploy.json."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from tensorrt_fakes import FakeCudart, toy_engines
+    from tests.helpers.tensorrt_fakes import FakeCudart, toy_engines
 
     import masktrt.runtime.backends.tensorrt as trt_backend
 
@@ -608,22 +606,14 @@ def test_tensorrt_runner_exposes_the_sizes_its_engines_record(monkeypatch, tmp_p
 
 # ---------------------------------------------------------------- end to end (torch and ORT)
 DATA = Path("/work/shared/data")
-EXPORT_TESTS = Path(__file__).resolve().parents[1] / "export"
 
 
 @pytest.fixture(scope="module")
-def small_export(tmp_path_factory):
-    """(seeded random model with STA, its ONNX export at 128x224/4/8) once for this module."""
+def small_export(rts_small_export):
+    """(seeded random model with STA, its ONNX export at 128x224/4/8): the session's one export."""
     if not HAS_TORCH or importlib.util.find_spec("onnxruntime") is None:
         pytest.skip("torch and onnxruntime are needed")
-    sys.path.insert(0, str(EXPORT_TESTS))
-    try:
-        from rts_helpers import export_rts, rts_model
-    finally:
-        sys.path.remove(str(EXPORT_TESTS))
-    model = rts_model()
-    folder = tmp_path_factory.mktemp("rts_small")
-    export_rts(model, folder)
+    model, folder, _ = rts_small_export
     return model, folder
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from masktrt.runtime.backends.tensorrt_memory import DeviceTensor
 from masktrt.runtime.trackers.batched import runner_batched
-from tensorrt_fakes import (
+from tests.helpers.tensorrt_fakes import (
     DEVICE_TO_DEVICE,
     DEVICE_TO_HOST,
     HOST_TO_DEVICE,

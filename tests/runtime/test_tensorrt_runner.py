@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tensorrt_fakes import (DEVICE_TO_HOST, HOST_TO_DEVICE, FakeCudart, refit_engines,
+from tests.helpers.tensorrt_fakes import (DEVICE_TO_HOST, HOST_TO_DEVICE, FakeCudart, refit_engines,
                             siammask_io_engines, toy_engines)
 
 import masktrt.runtime.backends.tensorrt as trt_backend

@@ -4,7 +4,7 @@ import argparse
 import cv2
 import numpy as np
 import pytest
-from fake_numpy_backend import OracleBackend, synthetic_sequence
+from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
 
 from masktrt.cli import main
 from masktrt.commands import track

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from fake_numpy_backend import FixedBackend, OracleBackend, crafted_maps, synthetic_sequence
+from tests.helpers.fake_numpy_backend import FixedBackend, OracleBackend, crafted_maps, synthetic_sequence
 
 from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.spec import preset

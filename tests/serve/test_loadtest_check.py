@@ -12,7 +12,7 @@ from masktrt.runtime.serve import loadtest as lt
 from masktrt.runtime.serve import protocol as p
 from masktrt.runtime.serve.client import loopback_url
 from masktrt.runtime.sequences import Sequence
-from tests.serve.fake_core import FakeCore, State, result
+from tests.helpers.fake_core import FakeCore, State, result
 
 PLAN = lt.StreamPlan("s0", "seq", (Path("a.png"), Path("b.png")), (1.0, 2.0, 3.0, 4.0))
 

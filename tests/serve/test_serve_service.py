@@ -15,7 +15,7 @@ import pytest
 
 from masktrt.runtime.serve import protocol as p
 from masktrt.runtime.serve.service import TrackingService
-from tests.serve.fake_core import FakeBatchedCore, FakeCore
+from tests.helpers.fake_core import FakeBatchedCore, FakeCore
 
 BOX = (10.0, 12.0, 8.0, 6.0)
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vot_helpers import FRAMES, SIZE
+from tests.helpers.vot_helpers import FRAMES, SIZE
 
 
 def _frames(root: Path) -> list[tuple[int, int, int, int]]:

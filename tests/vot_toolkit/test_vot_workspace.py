@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from vot_helpers import FRAMES, SIZE
+from tests.helpers.vot_helpers import FRAMES, SIZE
 
 from masktrt.cli import build_parser, main
 from masktrt.errors import MasktrtError

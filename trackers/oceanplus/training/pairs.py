@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 
 from masktrt.geometry import context_size
-from masktrt.errors import MasktrtError
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.trackers.oceanplus.spec import (EXEMPLAR_SIZE, SMALL_INSTANCE,
                                      TEMPLATE_MASK_THRESHOLD)
 from masktrt.trackers.oceanplus.training.targets import CellTargets, cell_targets, negative_targets
-from masktrt.training.scenes import Augment, Mix, SceneWindow, box_cxcywh, gray_crop
+from masktrt.training import scenes
+from masktrt.training.scenes import Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop
 from masktrt.training.synthetic import Scene, render_frame
 
 MIN_MASK_PIXELS = 64  # a frame whose visible target is smaller is redrawn (as trackers.siammask.training.pairs)
@@ -126,36 +126,16 @@ def synthetic_frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
     return f0, m0, f1, m1
 
 
-def draw_pair(scene: Scene, real: list, rng: np.random.Generator, aug: Augment,
-              mix: Mix) -> OceanPair | None:
-    """One pair of a kind drawn by `mix` (synthetic only without real sequences)."""
-    from masktrt.training.real import draw_frames, draw_other_frame
+def synthetic_pair(scene: Scene, rng: np.random.Generator, aug: Augment) -> OceanPair | None:
+    drawn = synthetic_frames(scene, rng)
+    return None if drawn is None else positive_pair(*drawn, rng, aug)
 
-    kind = rng.uniform() if real else 1.0
-    if kind >= mix.negative + mix.real:
-        drawn = synthetic_frames(scene, rng)
-        return None if drawn is None else positive_pair(*drawn, rng, aug)
-    drawn = draw_frames(real, rng)
-    if drawn is None:
-        return None
-    index, (f0, m0, f1, m1) = drawn
-    if kind < mix.negative:
-        return negative_pair(f0, m0, draw_other_frame(real, rng, index), rng, aug)
-    return positive_pair(f0, m0, f1, m1, rng, aug)
+
+KINDS = PairKinds("OceanPlus", synthetic_pair, positive_pair, negative_pair, stream=3)
 
 
 def batch_pairs(window: SceneWindow, seed: int, step: int, batch: int,
                 aug: Augment = Augment(), real: list | None = None,
                 mix: Mix = Mix()) -> list[OceanPair]:
-    """`batch` pairs for `step`, a pure function of (seed, step) and the real sequences."""
-    rng = np.random.default_rng([seed, step, 3])
-    scenes = window.scenes(step)
-    pairs: list[OceanPair] = []
-    for attempt in range(batch * 20):
-        pair = draw_pair(scenes[attempt % len(scenes)], real or [], rng, aug, mix)
-        if pair is not None:
-            pairs.append(pair)
-            if len(pairs) == batch:
-                return pairs
-    raise MasktrtError(f"could not draw {batch} OceanPlus training pairs at step {step}",
-                       "check the training data (targets hidden in every frame drawn?)")
+    """`batch` OceanPlus pairs for `step` (`training.scenes.batch_pairs`)."""
+    return scenes.batch_pairs(KINDS, window, seed, step, batch, aug, real, mix)

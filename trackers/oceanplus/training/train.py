@@ -1,5 +1,6 @@
-"""Training loop for a small OceanPlus (MSS) on real and synthetic pairs: SiamMask's demo
-recipe (`trackers.siammask.training.train`, the shared `training.loop`) with OceanPlus's targets and losses.
+"""OceanPlus's training recipe: a small OceanPlus (MSS) on real and synthetic pairs, run by the
+one training loop (`training.trainer`) with SiamMask's demo settings and OceanPlus's targets
+and losses.
 
 What is shared with SiamMask's run and why: the same data mix and augmentation, the same
 ImageNet EfficientNet-Lite0 trunk with its stem and first blocks frozen and the rest at 0.1x
@@ -14,8 +15,7 @@ the targets' size (at the released init, exp(1) = 3 px, Adam would need thousand
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ from masktrt.trackers.oceanplus.export.checkpoint import load_checkpoint, save_c
 from masktrt.training.model_setup import freeze, set_train_mode
 from masktrt.trackers.oceanplus.training.losses import cls_loss, iou_loss, mask_loss
 from masktrt.trackers.oceanplus.training.pairs import OceanPair, batch_pairs
-from masktrt.training.scenes import Mix, SceneWindow
-from masktrt.training.loop import (CHECKPOINT, STATE, log_row, make_optimizer, optimizer_step, progress_bar,
-                                   real_sequences, truncate_log)
+from masktrt.training.scenes import Mix
+from masktrt.training import trainer
+from masktrt.training.loop import optimizer_step
+from masktrt.training.trainer import Recipe
 
 BOX_INIT = 32.0  # crop px: initial l,t,r,b (half a typical target side in the 255 crop)
 
@@ -122,15 +123,6 @@ def fresh_model(config: OceanTrainConfig) -> OceanPlus:
     return set_train_mode(freeze(model, config.frozen_blocks), config.frozen_blocks)
 
 
-def save_state(out: Path, model: OceanPlus, optimizer: torch.optim.Optimizer,
-               config: OceanTrainConfig, step: int, elapsed: float) -> None:
-    """Weights then state, each written under a temporary name and renamed (crash-safe)."""
-    save_checkpoint(model, out / CHECKPOINT, fp16=False)  # write_bytes replaces atomically
-    torch.save({"step": step, "optimizer": optimizer.state_dict(), "config": asdict(config),
-                "elapsed": elapsed}, out / (STATE + ".tmp"))
-    (out / (STATE + ".tmp")).replace(out / STATE)
-
-
 def check_resumable(model: OceanPlus, config: OceanTrainConfig) -> None:
     """The run's width, backbone and variant must be the checkpoint's."""
     found = (model.channels.width, model.channels.backbone, model.variant)
@@ -141,60 +133,16 @@ def check_resumable(model: OceanPlus, config: OceanTrainConfig) -> None:
                            f"pass --width {found[0]:g} --backbone {found[1]} --variant {found[2]}")
 
 
-def resume(path: Path, config: OceanTrainConfig
-           ) -> tuple[OceanPlus, torch.optim.Optimizer, int, float]:
-    """Model, optimizer, next step and elapsed seconds from a run folder or its checkpoint."""
-    folder = path if path.is_dir() else path.parent
-    model = load_checkpoint(folder / CHECKPOINT)
-    check_resumable(model, config)
-    model = set_train_mode(freeze(model, config.frozen_blocks), config.frozen_blocks)
-    optimizer = make_optimizer(model, config)
-    if not (folder / STATE).is_file():
-        return model, optimizer, 0, 0.0
-    state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    return model, optimizer, int(state["step"]), float(state["elapsed"])
+def recipe(config: OceanTrainConfig) -> Recipe:
+    """OceanPlus's part of the one training loop (`training.trainer`)."""
+    return Recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
+                  batch_pairs, collate, compute_losses)
 
 
 def train(out: str | Path, config: OceanTrainConfig, resume_from: str | Path | None = None,
           progress: bool = True, max_seconds: float | None = None) -> Path:
-    """Run (or continue) training into `out`; returns the checkpoint path. `max_seconds`
-    stops early (after saving) so a run fits a wall-clock budget."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    if resume_from is not None:
-        model, optimizer, start, elapsed = resume(Path(resume_from), config)
-        truncate_log(out, start)
-    else:
-        model, start, elapsed = fresh_model(config), 0, 0.0
-        optimizer = make_optimizer(model, config)
-    loop(out, model, optimizer, config, start, time.monotonic() - elapsed, progress, max_seconds)
-    return out / CHECKPOINT
-
-
-def loop(out: Path, model: OceanPlus, optimizer: torch.optim.Optimizer, config: OceanTrainConfig,
-         start: int, began: float, progress: bool, max_seconds: float | None) -> None:
-    """Steps start..steps-1, logging each and saving every `save_every` (and at the end)."""
-    window = SceneWindow(config.seed, config.steps_per_scene)
-    real = real_sequences(config)
-    bar = progress_bar(start, config.steps, progress)
-    for step in range(start, config.steps):
-        started = time.monotonic()
-        pairs = batch_pairs(window, config.seed, step, config.batch, real=real, mix=config.mix())
-        values = train_step(model, optimizer, collate(pairs), config, step)
-        values["seconds"] = time.monotonic() - started
-        log_row(out, step, values, config.lr_at(step))
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
-        out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
-        if (step + 1) % config.save_every == 0 or step + 1 == config.steps or out_of_time:
-            save_state(out, model, optimizer, config, step + 1, time.monotonic() - began)
-        if out_of_time:
-            break
-    bar.close()
-    if start >= config.steps:
-        save_state(out, model, optimizer, config, start, time.monotonic() - began)
+    """Run (or continue) training into `out` with the one loop; returns the checkpoint path."""
+    return trainer.train(out, recipe(config), resume_from, progress, max_seconds)
 
 
 def config_from_args(args) -> OceanTrainConfig:

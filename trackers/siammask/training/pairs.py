@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_STRIDE
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.geometry import context_size
-from masktrt.training.scenes import Augment, Mix, SceneWindow, box_cxcywh, gray_crop
+from masktrt.training import scenes
+from masktrt.training.scenes import Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop
 from masktrt.training.synthetic import Scene, render_frame
 from masktrt.trackers.siammask.training.targets import (AnchorTargets, anchor_targets, negative_targets,
                                       positive_cells)
@@ -113,34 +113,10 @@ def pair_from_frames(f0: np.ndarray, m0: np.ndarray, f1: np.ndarray, m1: np.ndar
     return Pair(z, x, targets, cell, mask_window(_crop_mask(m1, x_centre, side), cell))
 
 
-def draw_pair(scene: Scene, real: list, rng: np.random.Generator, aug: Augment,
-              mix: Mix) -> Pair | None:
-    """One pair of a kind drawn by `mix` (synthetic only without real sequences)."""
-    from masktrt.training.real import draw_frames, draw_other_frame
-
-    kind = rng.uniform() if real else 1.0
-    if kind >= mix.negative + mix.real:
-        return make_pair(scene, rng, aug)
-    drawn = draw_frames(real, rng)
-    if drawn is None:
-        return None
-    index, (f0, m0, f1, m1) = drawn
-    if kind < mix.negative:
-        return negative_pair(f0, m0, draw_other_frame(real, rng, index), rng, aug)
-    return pair_from_frames(f0, m0, f1, m1, rng, aug)
+KINDS = PairKinds("SiamMask", make_pair, pair_from_frames, negative_pair, stream=2)
 
 
 def batch_pairs(window: SceneWindow, seed: int, step: int, batch: int,
                 aug: Augment = Augment(), real: list | None = None, mix: Mix = Mix()) -> list[Pair]:
-    """`batch` pairs for `step`, a pure function of (seed, step) and the real sequences."""
-    rng = np.random.default_rng([seed, step, 2])
-    scenes = window.scenes(step)
-    pairs: list[Pair] = []
-    for attempt in range(batch * 20):
-        pair = draw_pair(scenes[attempt % len(scenes)], real or [], rng, aug, mix)
-        if pair is not None:
-            pairs.append(pair)
-            if len(pairs) == batch:
-                return pairs
-    raise MasktrtError(f"could not draw {batch} training pairs at step {step}",
-                       "check the training data (targets hidden in every frame drawn?)")
+    """`batch` SiamMask pairs for `step` (`training.scenes.batch_pairs`)."""
+    return scenes.batch_pairs(KINDS, window, seed, step, batch, aug, real, mix)

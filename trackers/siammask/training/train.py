@@ -1,4 +1,4 @@
-"""Training loop for the reduced-width SiamMask on real and synthetic pairs (spec §5 losses).
+"""SiamMask's training recipe: the reduced-width network on real and synthetic pairs (spec §5 losses).
 
 The backbone is chosen by name: EfficientNet-Lite0 starts from its ImageNet weights (a
 registry package) with its early blocks frozen; ResNet-50 trains from scratch (no weights for
@@ -6,16 +6,12 @@ it exist here). AdamW, exponential learning-rate decay, BatchNorm in train mode 
 frozen blocks. The mask loss runs Refine at one positive cell per pair (Refine works at one
 position, as in tracking).
 
-Checkpoints: `DIR/checkpoint.safetensors` (FP32 weights, readable by
-`trackers.siammask.export.checkpoint.load_checkpoint`) plus `DIR/checkpoint.state.pt` (optimizer state, step,
-config), both replaced atomically every `save_every` steps; `DIR/losses.csv` logs every step.
-Pairs are a pure function of (seed, step), so resuming reproduces the same data stream.
+The loop itself, the run folder and resuming are the one training loop's (`training.trainer`):
+this module is SiamMask's recipe for it (config, model, pairs, batch, losses, checkpoint file).
 """
 from __future__ import annotations
 
-import os
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +23,12 @@ from masktrt.trackers.siammask.export.checkpoint import load_checkpoint, save_ch
 from masktrt.trackers.siammask.export import SiamMask
 from masktrt.export.backbones import RESNET50, load_pretrained
 from masktrt.trackers.siammask.training.losses import box_loss, cls_loss, mask_loss
-from masktrt.training.loop import (CHECKPOINT, STATE, log_row, make_optimizer, optimizer_step, progress_bar,
-                                   real_sequences, truncate_log)
+from masktrt.training import trainer
+from masktrt.training.loop import optimizer_step
 from masktrt.training.model_setup import freeze, set_train_mode
-from masktrt.training.scenes import Mix, SceneWindow
+from masktrt.training.scenes import Mix
+from masktrt.training.trainer import Recipe
 from masktrt.trackers.siammask.training.pairs import Pair, batch_pairs
-
 
 
 @dataclass(frozen=True)
@@ -106,31 +102,6 @@ def train_step(model: SiamMask, optimizer: torch.optim.Optimizer, batch: Batch,
     return optimizer_step(model, optimizer, compute_losses(model, batch), config, step)
 
 
-def save_state(out: Path, model: SiamMask, optimizer: torch.optim.Optimizer,
-               config: TrainConfig, step: int, elapsed: float) -> None:
-    """Weights then state, each written to a temporary name and renamed (crash-safe)."""
-    tmp = save_checkpoint(model, out / (CHECKPOINT + ".tmp"), fp16=False)
-    os.replace(tmp, out / CHECKPOINT)
-    torch.save({"step": step, "optimizer": optimizer.state_dict(), "config": asdict(config),
-                "elapsed": elapsed}, out / (STATE + ".tmp"))
-    os.replace(out / (STATE + ".tmp"), out / STATE)
-
-
-def resume(path: Path, config: TrainConfig) -> tuple[SiamMask, torch.optim.Optimizer, int, float]:
-    """Model, optimizer, next step and elapsed seconds from a checkpoint folder or file."""
-    folder = path if path.is_dir() else path.parent
-    model = load_checkpoint(folder / CHECKPOINT)
-    check_resumable(model, config)
-    model = set_train_mode(freeze(model, config.frozen_blocks), config.frozen_blocks)
-    optimizer = make_optimizer(model, config)
-    state_file = folder / STATE
-    if not state_file.is_file():
-        return model, optimizer, 0, 0.0
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    return model, optimizer, int(state["step"]), float(state["elapsed"])
-
-
 def check_resumable(model: SiamMask, config: TrainConfig) -> None:
     """The run's width and backbone must be the checkpoint's."""
     if abs(model.spec.width - config.width) > 1e-6:
@@ -141,45 +112,6 @@ def check_resumable(model: SiamMask, config: TrainConfig) -> None:
                            f"{config.backbone}", f"pass --backbone {model.spec.backbone}")
 
 
-def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None = None,
-          progress: bool = True, max_seconds: float | None = None) -> Path:
-    """Run (or continue) training into `out`; returns the checkpoint path.
-
-    `max_seconds` stops early (after saving) so a run fits a wall-clock budget."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    if resume_from is not None:
-        model, optimizer, start, elapsed = resume(Path(resume_from), config)
-        truncate_log(out, start)
-    else:
-        model, start, elapsed = fresh_model(config), 0, 0.0
-        optimizer = make_optimizer(model, config)
-    window = SceneWindow(config.seed, config.steps_per_scene)
-    real = real_sequences(config)
-    bar = progress_bar(start, config.steps, progress)
-    began = time.monotonic() - elapsed
-    step = start
-    for step in range(start, config.steps):
-        started = time.monotonic()
-        pairs = batch_pairs(window, config.seed, step, config.batch, real=real, mix=config.mix())
-        values = train_step(model, optimizer, collate(pairs), config, step)
-        values["seconds"] = time.monotonic() - started
-        log_row(out, step, values, config.lr_at(step))
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
-        done = step + 1
-        out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
-        if done % config.save_every == 0 or done == config.steps or out_of_time:
-            save_state(out, model, optimizer, config, done, time.monotonic() - began)
-        if out_of_time:
-            break
-    bar.close()
-    if start >= config.steps:
-        save_state(out, model, optimizer, config, start, elapsed)
-    return out / CHECKPOINT
-
-
 def fresh_model(config: TrainConfig) -> SiamMask:
     """A fresh model for a run: ImageNet trunk where one ships (Lite0; no ResNet weights here),
     the stem and `frozen_blocks` blocks frozen."""
@@ -187,6 +119,18 @@ def fresh_model(config: TrainConfig) -> SiamMask:
     if config.pretrained and config.backbone != RESNET50:
         load_pretrained(model.features.features, config.backbone)
     return set_train_mode(freeze(model, config.frozen_blocks), config.frozen_blocks)
+
+
+def recipe(config: TrainConfig) -> Recipe:
+    """SiamMask's part of the one training loop (`training.trainer`)."""
+    return Recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
+                  batch_pairs, collate, compute_losses)
+
+
+def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None = None,
+          progress: bool = True, max_seconds: float | None = None) -> Path:
+    """Run (or continue) training into `out` with the one loop; returns the checkpoint path."""
+    return trainer.train(out, recipe(config), resume_from, progress, max_seconds)
 
 
 def run_command(args: Any) -> int:
