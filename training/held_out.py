@@ -8,8 +8,9 @@ them except the lost threshold, which the issue asks to be read off them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +20,11 @@ from masktrt.runtime import loop
 from masktrt.runtime.trackers import make_tracker
 from masktrt.training.confidence import separation
 from masktrt.training.real import EVALUATION_SEQUENCES
+from masktrt.training.scenes import HELD_OUT_FROM
 
 PRESET = "davis"  # the default preset, for every sequence (nothing tuned per sequence)
+EVAL_FRAMES = 40  # frames of a held-out synthetic sequence
+EVAL_SIZE = (480, 640)
 
 
 @dataclass
@@ -88,11 +92,12 @@ def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracke
 
     rows, scores, ious, missing = [], [], [], []
     for name in names:
-        path = shared_sequence(name)
+        path = Path(name) if Path(name).is_dir() else shared_sequence(str(name))
         if path is None:
-            missing.append(name)
+            missing.append(str(name))
             continue
         seq = load_sequence(path)
+        name = seq.name
         frames = track(model, seq, tracker, preset, use_mask, options)
         start = {"init": "mask" if seq.has_masks else "box"} if use_mask else {}
         rows.append({**row(name, frames), **start})
@@ -101,6 +106,75 @@ def evaluate_held_out(model, names: Iterable[str] = EVALUATION_SEQUENCES, tracke
     label = preset if isinstance(preset, str) else preset.to_dict()
     return {"preset": label, "sequences": rows, "missing": missing,
             "confidence": separation(np.asarray(scores), np.asarray(ious)) if ious else None}
+
+
+def evaluate_tracker(model, tracker: str, names: Iterable[str] = EVALUATION_SEQUENCES,
+                     preset: str | None = None, options: dict | None = None) -> dict:
+    """The held-out table by the tracker's own protocol (its spec's `held_out`: preset, start,
+    export options); `preset` and `options` override it."""
+    from masktrt import registry
+
+    spec = registry.spec(tracker)
+    protocol = spec.held_out
+    chosen = preset or protocol.preset or spec.default_preset
+    return evaluate_held_out(model, names, tracker, spec.preset(chosen), protocol.start_from_mask,
+                             {**protocol.options, **(options or {})})
+
+
+def track_synthetic(model, tracker: str, seq, preset, options: dict | None = None
+                    ) -> tuple[float, float]:
+    """Mean J and F over frames 1.. of one generated sequence, tracked from its first box."""
+    from masktrt.export.torch_backend import TorchRunner
+
+    truth: list[np.ndarray] = []  # the ground truth of the frame being tracked
+    j, f = [], []
+
+    def with_truth() -> Iterator[np.ndarray]:
+        for frame, gt in zip(seq.frames, seq.masks):
+            truth[:] = [gt]
+            yield frame
+
+    def score(step: loop.Step, _: loop.LoopSummary) -> None:
+        if step.number > 0:
+            j.append(region_similarity(step.result.mask, truth[0]))
+            f.append(boundary_f(step.result.mask, truth[0]))
+
+    box = tuple(float(v) for v in seq.boxes[0])
+    with TorchRunner(model, tracker=tracker, options=options) as runner:
+        loop.run(make_tracker(tracker, runner, preset), with_truth(), box, on_step=score)
+    return float(np.mean(j)), float(np.mean(f))
+
+
+def held_out_seeds(count: int, first: int = HELD_OUT_FROM) -> list[int]:
+    if first < HELD_OUT_FROM:
+        raise ValueError(f"evaluation seeds must be >= {HELD_OUT_FROM} (training uses below)")
+    return list(range(first, first + count))
+
+
+def evaluate_synthetic(model, tracker: str = DEFAULT_TRACKER, count: int = 10,
+                       first_seed: int = HELD_OUT_FROM, frames: int = EVAL_FRAMES) -> dict:
+    """J/F per held-out synthetic sequence (scene seeds training never draws, the generator's
+    defaults: 480x640, one look-alike, one occluder) and their means, by the tracker's held-out
+    protocol's preset and options."""
+    from masktrt import registry
+    from masktrt.training.synthetic import generate_sequence
+
+    spec = registry.spec(tracker)
+    preset = spec.held_out.preset or spec.default_preset
+    rows = []
+    for seed in held_out_seeds(count, first_seed):
+        seq = generate_sequence(seed, frames, EVAL_SIZE)
+        j, f = track_synthetic(model.eval(), tracker, seq, preset, dict(spec.held_out.options))
+        rows.append({"seed": seed, "J": j, "F": f})
+    return {"count": len(rows), "frames": frames, "size": list(EVAL_SIZE), "sequences": rows,
+            "mean_j": float(np.mean([r["J"] for r in rows])),
+            "mean_f": float(np.mean([r["F"] for r in rows]))}
+
+
+def flags_table(report: dict) -> str:
+    """One line per sequence that counted branch flags (RTS's classifier): how often each ran."""
+    return "\n".join(f"{r['sequence']}: " + ", ".join(f"{k} {v}" for k, v in r["flags"].items())
+                     for r in report["sequences"] if r.get("flags"))
 
 
 def markdown(report: dict) -> str:

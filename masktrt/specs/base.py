@@ -77,6 +77,18 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """How `masktrt eval --tracker` runs this tracker over the held-out sequences (the model
+    card's table): one preset for every sequence (None: the default preset), whether it starts
+    from the first-frame mask where a sequence has one (else from the box), and the export
+    options the PyTorch reference runs at (e.g. RTS's `sizes`, the crop its weights know)."""
+
+    preset: str | None = None
+    start_from_mask: bool = False
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TrackerSpec:
     """A tracker's declarations. `presets` maps names to frozen dataclasses with `to_dict()`."""
 
@@ -99,6 +111,8 @@ class TrackerSpec:
     stage_help: str = ""
     # per-frame graphs that take N targets in one call under the export option batch=dynamic
     batch_graphs: tuple[str, ...] = ()
+    # the held-out evaluation protocol (`masktrt eval --tracker NAME`)
+    held_out: HeldOut = field(default_factory=HeldOut)
 
     # -- graphs --------------------------------------------------------------------------------
     @property

@@ -28,8 +28,9 @@ def test_demo_tracks_the_generated_sequence_with_the_shipped_weights(tmp_path, c
 
 @pytest.mark.slow
 def test_held_out_synthetic_j_matches_the_model_card():
-    from masktrt.trackers.siammask.training.evaluate import evaluate_synthetic
+    from masktrt.trackers.siammask.export.checkpoint import load_checkpoint
+    from masktrt.training.held_out import evaluate_synthetic
 
-    result = evaluate_synthetic(demo_weights(), count=10)
+    result = evaluate_synthetic(load_checkpoint(demo_weights()), "siammask", count=10)
     assert result["mean_j"] >= ISSUE_J
     assert result["mean_j"] == pytest.approx(MODEL_CARD_J, abs=0.01)

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from masktrt.trackers.siammask.export import SiamMask
-from masktrt.trackers.siammask.training.evaluate import (evaluate_synthetic, held_out_seeds,
-                                                         track_scores)
+from masktrt.training.held_out import evaluate_synthetic, held_out_seeds, track_synthetic
 from masktrt.training.scenes import HELD_OUT_FROM
 from masktrt.training.synthetic import generate_sequence
 
@@ -22,8 +21,8 @@ def test_perfect_masks_score_one_and_tracking_scores_are_bounded():
     torch.manual_seed(0)
     model = SiamMask(0.0625).eval()
     seq = generate_sequence(HELD_OUT_FROM, 4, (240, 320))
-    j, f = track_scores(model, seq.frames, seq.masks, tuple(float(v) for v in seq.boxes[0]))
+    j, f = track_synthetic(model, "siammask", seq, "davis")
     assert 0.0 <= j <= 1.0 and 0.0 <= f <= 1.0
-    report = evaluate_synthetic(model, count=1, frames=3)
+    report = evaluate_synthetic(model, "siammask", count=1, frames=3)
     assert report["count"] == 1 and report["sequences"][0]["seed"] == HELD_OUT_FROM
     assert report["mean_j"] == pytest.approx(report["sequences"][0]["J"])

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from masktrt.budgets import ACCURACY_LIMITS, ACCURACY_WHY, Budget, accuracy_budgets
 from masktrt.geometry import CONTEXT_AMOUNT  # noqa: F401 (the shared Siamese rule, re-exported)
 from masktrt.specs.base import (PER_FRAME, PER_TARGET, SEARCH_INPUT, TEMPLATE, TEMPLATE_INPUT, GraphDecl,
-                                Preprocessing, TrackerSpec, siamese_section_problem)
+                                HeldOut, Preprocessing, TrackerSpec, siamese_section_problem)
 
 NAME = "oceanplus"
 EXEMPLAR_SIZE = 127  # template crop side (pixels)
@@ -245,6 +245,7 @@ SPEC = OceanPlusTrackerSpec(
     batch_graphs=TRACK_GRAPHS,  # batch=dynamic: N crops + the N targets' state stacked
     variants=VARIANTS,  # mss first: the default, as the default preset vot2020 runs it
     demo_weights="demo.safetensors",  # under-trained: MODEL_CARD.md
+    held_out=HeldOut(preset="davis2016", start_from_mask=True),  # the official DAVIS protocol
     stages={"init": ("crop", "template", "search"), "track": ("crop", "search", "select", "update",
                                                               "post")},
     stage_help="crop: search-window crop+resize; search: the track graph call incl. copies (at "

@@ -51,6 +51,7 @@ from masktrt.specs.base import (
     PER_FRAME,
     PER_TARGET,
     GraphDecl,
+    HeldOut,
     Preprocessing,
     TrackerSpec,
 )
@@ -433,4 +434,5 @@ SPEC = RtsTrackerSpec(
                "encoding and the 20/10-step learners",
     # Lite0-backbone demo network, classifier + decoder tail trained here: MODEL_CARD.md
     demo_weights="demo.safetensors",
+    held_out=HeldOut(start_from_mask=True, options={SIZES: "384x672/32/50"}),  # the crop its weights know
 )

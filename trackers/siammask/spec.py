@@ -20,7 +20,7 @@ from masktrt.geometry import (BASE_SIZE, EXEMPLAR_SIZE, INSTANCE_SIZE, MASK_OUT_
                               CONTEXT_AMOUNT, MIN_CONTOUR_AREA, TOTAL_STRIDE)
 from masktrt.specs.base import CORRELATIONS as ALL_CORRELATIONS
 from masktrt.specs.base import (MASK, PER_FRAME, PER_TARGET, POS, REFINE, SEARCH, SEARCH_INPUT,  # noqa: F401
-                                TEMPLATE, TEMPLATE_INPUT, GraphDecl, Preprocessing, TrackerSpec,
+                                TEMPLATE, TEMPLATE_INPUT, GraphDecl, HeldOut, Preprocessing, TrackerSpec,
                                 correlation_of, siamese_section_problem)
 
 NAME = "siammask"
@@ -57,7 +57,7 @@ class TrackerConfig:
     shipped demo weights on the four held-out real sequences (422 scored frames, 279 with box
     IoU > 0.5) the score separates on- from off-target frames with ROC AUC 0.775, and 0.885
     maximises Youden's J there (flags 60 % of off-target frames, 12 % of on-target ones; 0.3
-    would catch 5 %). `python -m masktrt.trackers.siammask.training.evaluate CKPT --count 0 --real` re-measures
+    would catch 5 %). `masktrt eval --tracker siammask --checkpoint CKPT` re-measures
     it; other weights (official ones) have other score distributions.
     """
 
@@ -185,6 +185,7 @@ SPEC = SiamMaskTrackerSpec(
     options={"correlation": "dynamic"},
     batch_graphs=(SEARCH, REFINE),  # batch=dynamic: N crops + stacked kernels; pos Nx2
     demo_weights="demo.safetensors",
+    held_out=HeldOut(preset="davis"),  # from the box: SiamMask takes no mask
     stages={"init": ("crop", "template"), "track": ("crop", "search", "select", "refine", "post")},
     stage_help="crop: search-window crop+resize; search: backend search call incl. copies; "
                "select: scores, box decoding, penalties, window, argmax, state update; refine: "

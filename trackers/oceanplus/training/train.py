@@ -156,10 +156,11 @@ def config_from_args(args) -> OceanTrainConfig:
 
 def run_command(args: Any) -> int:
     """`masktrt train --tracker oceanplus ...`: train, then optionally save the FP16 file; its
-    held-out table is `python -m masktrt.trackers.oceanplus.training.evaluate CKPT`."""
+    held-out table is `masktrt eval --tracker oceanplus --checkpoint CKPT [--synthetic N]`."""
     if args.eval:
-        raise MasktrtError("--eval is SiamMask's synthetic evaluation",
-                           "drop --eval and run python -m masktrt.trackers.oceanplus.training.evaluate CKPT")
+        raise MasktrtError("--eval is SiamMask's training option",
+                           "drop --eval and run masktrt eval --tracker oceanplus --checkpoint CKPT "
+                           "--synthetic N")
     torch.set_num_threads(args.threads)
     max_seconds = None if args.max_minutes is None else 60 * args.max_minutes
     path = train(args.out, config_from_args(args), args.resume, not args.no_progress, max_seconds)

@@ -213,7 +213,7 @@ def train_rts(out: str | Path, config: RtsTrainConfig, progress: bool = True,
 
 def run_command(args: Any) -> int:
     """`masktrt train --tracker rts ...`: the episode trainer, then optionally the FP16 file;
-    its held-out table is `python -m masktrt.trackers.rts.training.evaluate`."""
+    its held-out table is `masktrt eval --tracker rts --checkpoint CKPT`."""
     torch.set_num_threads(args.threads)
     config = RtsTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, final_lr=args.final_lr,
                             seed=args.seed, save_every=args.save_every)

@@ -21,6 +21,7 @@ import torch
 from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.export.checkpoint import load_checkpoint, save_checkpoint
 from masktrt.trackers.siammask.export import SiamMask
+from masktrt.trackers.siammask.spec import NAME
 from masktrt.export.backbones import RESNET50, load_pretrained
 from masktrt.trackers.siammask.training.losses import box_loss, cls_loss, mask_loss
 from masktrt.training import trainer
@@ -153,9 +154,9 @@ def run_command(args: Any) -> int:
 
 def report_synthetic(checkpoint: Path, out: Path, count: int) -> None:
     from masktrt.files import write_json
-    from masktrt.trackers.siammask.training.evaluate import evaluate_synthetic
+    from masktrt.training.held_out import evaluate_synthetic
 
-    report = evaluate_synthetic(checkpoint, count=count)
+    report = evaluate_synthetic(load_checkpoint(checkpoint), NAME, count=count)
     write_json(out / "eval.json", report)
     print(f"held-out synthetic: mean J {report['mean_j']:.3f}, mean F {report['mean_f']:.3f} "
           f"over {report['count']} sequences")
