@@ -14,7 +14,7 @@ import pytest
 from masktrt.paths import demo_weights
 from tests.conftest import real_sequence
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci, pytest.mark.data]  # ci: CI runs these (make ci-slow)
+pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 
 RANDOM_WIDTH = {"siammask": 1.0, "oceanplus": 0.25}
@@ -28,7 +28,7 @@ def weights_args(tracker: str) -> list[str]:
 
 
 @pytest.mark.parametrize("tracker", list(RANDOM_WIDTH))
-@pytest.mark.parametrize("name", ["davis-blackswan", "vot-bag"])
+@pytest.mark.parametrize("name", [pytest.param("davis-blackswan", marks=pytest.mark.ci), "vot-bag"])
 def test_closed_loop_parity_onnxruntime_fp32(tracker, name, tmp_path, capsys):
     from masktrt.cli import main
 
@@ -47,6 +47,7 @@ def test_closed_loop_parity_onnxruntime_fp32(tracker, name, tmp_path, capsys):
     assert code == 0, out
 
 
+@pytest.mark.ci  # CI runs it (make ci-slow), as the blackswan closed loops
 @pytest.mark.parametrize("tracker", list(RANDOM_WIDTH))
 def test_tensor_parity_onnxruntime_fp32(tracker, capsys):
     """Every graph of the tracker on crops of both sequences, within the spec's tensor budget."""
