@@ -2,8 +2,9 @@
 
 Entries name their parts as "module:attribute" strings, imported on first use, so listing the
 registry or loading a spec never imports torch, and a Jetson without the export extras can still
-open any tracker's contract. Adding a tracker is one `register(...)` call (the built-in ones are
-below); a test or a plug-in can register its own without touching shared code.
+open any tracker's contract. Adding a tracker is adding its folder `trackers/<name>/` (found by
+`discover`, by the convention of `entry_of`); a plug-in elsewhere can `register(...)` its own
+without touching shared code.
 """
 from __future__ import annotations
 
@@ -94,10 +95,32 @@ def spec(name: str) -> Any:
 
 
 DEFAULT_TRACKER = "siammask"  # what a command or API call without --tracker/tracker= means
+TRACKERS_PACKAGE = "masktrt.trackers"  # one subfolder per tracker (trackers/<name>/)
 
-for _name, _cls in (("siammask", "SiamMaskTracker"), ("oceanplus", "OceanPlusTracker"),
-                    ("rts", "RTSTracker")):
-    register(TrackerEntry(_name, spec=f"masktrt.trackers.{_name}.spec:SPEC",
-                          runtime=f"masktrt.trackers.{_name}.tracker:{_cls}",
-                          export=f"masktrt.trackers.{_name}.export.export_side:EXPORT",
-                          train=f"masktrt.trackers.{_name}.training.train:run_command"))
+
+def entry_of(package: str, name: str, folder: Path) -> TrackerEntry:
+    """The entry a tracker folder gets by convention: `spec.py` SPEC, `tracker.py` TRACKER (its
+    runtime class), `export/export_side.py` EXPORT and, where the folder has one,
+    `training/train.py` run_command."""
+    base = f"{package}.{name}"
+    train = f"{base}.training.train:run_command" if (folder / "training" / "train.py").is_file() else ""
+    return TrackerEntry(name, spec=f"{base}.spec:SPEC", runtime=f"{base}.tracker:TRACKER",
+                        export=f"{base}.export.export_side:EXPORT", train=train)
+
+
+def discover(package: str = TRACKERS_PACKAGE) -> tuple[str, ...]:
+    """Register every tracker folder of `package` not registered yet (the default tracker first,
+    then by name): adding a tracker is adding its folder. Imports only the package's
+    `__init__`; returns the names registered."""
+    import pkgutil
+
+    found = {info.name: Path(info.module_finder.path) / info.name
+             for info in pkgutil.iter_modules(importlib.import_module(package).__path__)
+             if info.ispkg and info.name not in _REGISTRY}
+    order = sorted(found, key=lambda name: (name != DEFAULT_TRACKER, name))
+    for name in order:
+        register(entry_of(package, name, found[name]))
+    return tuple(order)
+
+
+discover()

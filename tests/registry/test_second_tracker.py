@@ -1,9 +1,11 @@
-"""A second tracker added without touching shared code: registered, exported, run, checked.
+"""A second tracker added by adding its folder: discovered, exported, run, checked.
 
-tests/toy_tracker.py defines a toy tracker (two tiny graphs from a few torch layers); this test
-only registers it and then drives masktrt's shared layers exactly as for SiamMask: the exporter,
-the contract reader, ONNX Runtime, the sequence loop, closed-loop parity, the Python API and
-`masktrt trackers`.
+tests/toy_trackers/toyblob/ is a tracker folder laid out as trackers/<name>/ (spec.py, tracker.py,
+export/export_side.py). This test puts tests/toy_trackers/ on `masktrt.trackers`' path, lets
+`registry.discover` find it (no `register` call, no shared file edited: adding a tracker touches
+only its folder and its test), then drives masktrt's shared layers exactly as for SiamMask: the
+exporter, the contract reader, ONNX Runtime, the sequence loop, closed-loop parity, the Python
+API and `masktrt trackers`.
 """
 from __future__ import annotations
 
@@ -26,16 +28,37 @@ from masktrt.errors import MasktrtError  # noqa: E402
 from masktrt.runtime.backends import get_backend  # noqa: E402
 from masktrt.runtime.sequences import load_sequence  # noqa: E402
 
-TOY = registry.TrackerEntry("toyblob", spec="tests.toy_tracker:SPEC",
-                            runtime="tests.toy_tracker:ToyTracker",
-                            export="tests.toy_tracker:EXPORT")
+TOY_FOLDERS = Path(__file__).resolve().parents[1] / "toy_trackers"
 
 
 @pytest.fixture(scope="module")
 def toy():
-    registry.register(TOY)
-    yield registry.get("toyblob")
-    registry.unregister("toyblob")
+    """The toy folder found by discovery alone, as a folder in trackers/ would be."""
+    import masktrt.trackers as trackers
+
+    trackers.__path__.append(str(TOY_FOLDERS))
+    try:
+        assert registry.discover() == ("toyblob",)
+        yield registry.get("toyblob")
+    finally:
+        registry.unregister("toyblob")
+        trackers.__path__.remove(str(TOY_FOLDERS))
+
+
+def test_the_folder_alone_makes_the_entry(toy) -> None:
+    assert toy == registry.entry_of("masktrt.trackers", "toyblob", TOY_FOLDERS / "toyblob")
+    assert toy.folder() == TOY_FOLDERS / "toyblob" and toy.train == ""  # no training/ folder
+    assert registry.spec("toyblob").name == "toyblob"
+
+
+def test_the_toy_folder_imports_no_test_code_and_no_other_tracker() -> None:
+    """What makes it a drop-in folder: it needs masktrt's shared layers only."""
+    import re
+
+    for path in (TOY_FOLDERS / "toyblob").rglob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import) ([\w.]+)", path.read_text(), re.M)
+        foreign = [m for m in imports if m.startswith(("tests", "masktrt.trackers."))]
+        assert not foreign, (path, foreign)
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +123,9 @@ def test_grouped_graph_opens_on_first_use(exported, monkeypatch) -> None:
     """A graph of a group of alternatives (OceanPlus's track_255/track_287) gets its ONNX Runtime
     session when first run, so a sequence that needs one never holds the other."""
     _, contract, seq = exported
-    grouped = registry.TrackerEntry("toyblob", spec="tests.toy_tracker:GROUPED_SPEC",
-                                    runtime=TOY.runtime, export=TOY.export)
+    toy = registry.get("toyblob")
+    grouped = registry.TrackerEntry("toyblob", spec="masktrt.trackers.toyblob.spec:GROUPED_SPEC",
+                                    runtime=toy.runtime, export=toy.export)
     monkeypatch.setitem(registry._REGISTRY, "toyblob", grouped)
     with get_backend("onnxruntime", onnx_dir=contract.root, provider="cpu") as runner:
         assert set(runner.sessions) == {"embed"}

@@ -591,3 +591,6 @@ class OceanPlusTracker(TrackerBase):
         return FrameResult(center=center.copy(), size=size.copy(), polygon=polygon,
                            score=choice.score, lost=choice.score < self.config.lost_score,
                            mask=mask, prob=prob, best=(0, choice.row, choice.col), extra=extra)
+
+
+TRACKER = OceanPlusTracker  # what the registry runs for this folder (masktrt.registry.entry_of)

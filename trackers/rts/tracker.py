@@ -564,3 +564,6 @@ def check_setup(config: TrackerConfig, sizes: GraphSizes) -> None:
         raise MasktrtError(f"RTS classifier memory of {min(config.clf_memory, sizes.clf_memory)} "
                            f"slots cannot hold the {CLF_INIT_SAMPLES} init samples",
                            f"export and configure at least {CLF_INIT_SAMPLES} classifier slots")
+
+
+TRACKER = RTSTracker  # what the registry runs for this folder (masktrt.registry.entry_of)

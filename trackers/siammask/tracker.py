@@ -358,3 +358,6 @@ class SiamMaskTracker(TrackerBase):
 
 
 HOST_OUTPUTS = ("cls", "loc")  # search outputs read on the host (the features may stay on device)
+
+
+TRACKER = SiamMaskTracker  # what the registry runs for this folder (masktrt.registry.entry_of)

@@ -1,0 +1,1 @@
+"""Tracker folders used only by tests (see toyblob/)."""

@@ -1,0 +1,1 @@
+"""The toy tracker's torch side."""
