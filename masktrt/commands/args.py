@@ -116,6 +116,20 @@ def preset_name(args: argparse.Namespace) -> str:
 
 
 # ---------------------------------------------------------------- export options
+def add_xcorr_argument(parser: Any, refit: bool = False, when: str = "") -> None:
+    """--xcorr: the Siamese trackers' `correlation` export option under its short name (the
+    same as --option correlation=...; `export_options` merges it). `refit` only where the
+    command can export refittable graphs (masktrt export)."""
+    from masktrt.specs.base import CORRELATIONS
+
+    choices = [c for c in CORRELATIONS if refit or c != "refit"]
+    parser.add_argument("--xcorr", default="dynamic", choices=choices,
+                        help="correlation of the Siamese trackers' exported graphs: dynamic-weight "
+                             "conv, unrolled Slice/Mul/Add (any TensorRT)"
+                             + (", or refit (kernels as refittable conv weights)" if refit else "")
+                             + when)
+
+
 def add_option_argument(parser: Any) -> None:
     """--option KEY=VALUE (repeatable): a tracker's own export option, checked by its export side."""
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

@@ -47,8 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(<out>/ort)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                         help="precision of the exported graphs (the baseline is always FP32)")
-    parser.add_argument("--xcorr", default="dynamic", choices=("dynamic", "unrolled"),
-                        help="correlation strategy of the exported graphs")
+    common.add_xcorr_argument(parser)
     common.add_option_argument(parser)
     common.add_provider_argument(parser)
     parser.add_argument("--timed-frames", type=COUNT, default=20, help="timed frames per backend")

@@ -21,14 +21,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.contract import EXPORT_PRECISIONS
-    from masktrt.specs.base import BATCH_DYNAMIC, CORRELATIONS
+    from masktrt.specs.base import BATCH_DYNAMIC
 
     common.add_tracker_arguments(parser, preset_choices=True)
     common.add_weights_arguments(parser, width=True)
     common.add_output_arguments(parser, "folder for the graphs")
-    parser.add_argument("--xcorr", default="dynamic", choices=CORRELATIONS,
-                        help="correlation: dynamic-weight conv, unrolled Slice/Mul/Add (any "
-                             "TensorRT), or refit (kernels as refittable conv weights)")
+    common.add_xcorr_argument(parser, refit=True)
     parser.add_argument("--batch", choices=(BATCH_DYNAMIC,), default=None,
                         help="dynamic: the per-frame graphs take N targets in one call "
                              "(track_many; needs --xcorr unrolled); default batch 1")

@@ -28,7 +28,6 @@ HELP = "compare ONNX/TensorRT outputs with the PyTorch reference against the par
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from masktrt.runtime.contract import EXPORT_PRECISIONS
-    from masktrt.specs.base import CORRELATIONS
 
     parser.add_argument("--level", default="tensor", choices=sorted(LEVELS),
                         help="tensor: each graph vs PyTorch; frame: one step from the reference's "
@@ -38,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder)")
     common.add_tracker_arguments(parser, preset=False)
     common.add_weights_arguments(parser, width=True)
-    parser.add_argument("--xcorr", default="dynamic", choices=[c for c in CORRELATIONS if c != "refit"],
-                        help="correlation strategy when exporting (ignored with --onnx)")
+    common.add_xcorr_argument(parser, when=" (when exporting; ignored with --onnx)")
     parser.add_argument("--precision", default="fp32", choices=EXPORT_PRECISIONS,
                         help="precision when exporting (ignored with --onnx)")
     common.add_option_argument(parser)
