@@ -83,10 +83,14 @@ def sequence_paths(names: list[str] | None) -> list[Path]:
 
 
 def _tensor_report(args: argparse.Namespace, onnx_dir: Path):
-    from masktrt.export.parity_tensor import sequence_crops, tensor_parity
+    """Each sequence's crops cut by the tracker's export side (its own crop geometry)."""
+    from masktrt import registry
+    from masktrt.export.parity_tensor import tensor_parity
 
-    crops = [sequence_crops(p, args.frames_per_sequence) for p in sequence_paths(args.sequence)]
+    paths = sequence_paths(args.sequence)  # checked before any export
     deploy, model = _deployed_model(args, onnx_dir)
+    side = registry.get(deploy.tracker).load_export()
+    crops = [side.parity_crops(p, args.frames_per_sequence, deploy.options) for p in paths]
     return tensor_parity(model, deploy, crops, threads=args.threads)
 
 

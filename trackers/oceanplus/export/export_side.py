@@ -98,6 +98,13 @@ class OceanPlusExport:
             return dict(zip(outputs, model.template(*args)))
         return dict(zip(outputs, model.track(*args, xcorr=self.xcorr(options))))
 
+    def parity_crops(self, path: str | Path, frames: int, options: Mapping[str, Any]) -> Any:
+        """Tensor parity's inputs from a real sequence: the Siamese exemplar and search crops
+        (`export.parity_tensor.sequence_crops`)."""
+        from masktrt.export.parity_tensor import sequence_crops
+
+        return sequence_crops(path, frames)
+
     def parity_cases(self, model: nn.Module, crops: Any, options: Mapping[str, Any],
                      positions: tuple[tuple[int, int], ...] | None = None) -> Iterator[tuple]:
         """(case label or "", graph, feeds, reference outputs) for tensor parity: the template

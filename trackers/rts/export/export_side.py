@@ -92,6 +92,13 @@ class RtsExport:
         check_crops(feeds, sizes_of(options))
         return run_torch(model, graph, dict(feeds))
 
+    def parity_crops(self, path: str | Path, frames: int, options: Mapping[str, Any]) -> Any:
+        """Tensor parity's inputs from a real sequence: RTS crops (its own geometry, at the
+        traced crop size) on the ground truth of `frames` frames, the first the init crop."""
+        from masktrt.trackers.rts.export.crops import sequence_crops
+
+        return sequence_crops(path, max(frames, 2), sizes_of(options).crop_hw)
+
     def parity_cases(self, model: nn.Module, crops: Any, options: Mapping[str, Any],
                      positions: tuple[tuple[int, int], ...] | None = None) -> Iterator[Case]:
         """(label, graph, feeds, reference outputs) for every graph: init on `crops.xs[0]`, a
