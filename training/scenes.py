@@ -84,6 +84,20 @@ def gray_crop(crop: np.ndarray) -> np.ndarray:
     return np.repeat(gray[None], 3, axis=0)
 
 
+def scene_frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
+    """Two frames of a synthetic scene and their masks, (f0, m0, f1, m1); None when either hides
+    the target (fewer visible pixels than training.real's MIN_MASK_PIXELS: the caller redraws)."""
+    from masktrt.training.real import MIN_MASK_PIXELS
+    from masktrt.training.synthetic import render_frame
+
+    t0, t1 = (int(v) for v in rng.integers(0, scene.num_frames, 2))
+    f0, m0 = render_frame(scene, t0)
+    f1, m1 = render_frame(scene, t1)
+    if min(np.count_nonzero(m0), np.count_nonzero(m1)) < MIN_MASK_PIXELS:
+        return None
+    return f0, m0, f1, m1
+
+
 @dataclass(frozen=True)
 class PairKinds:
     """How one tracker turns frames into a training pair, by kind: from a synthetic scene, from

@@ -23,10 +23,10 @@ from masktrt.trackers.oceanplus.spec import (EXEMPLAR_SIZE, SMALL_INSTANCE,
                                      TEMPLATE_MASK_THRESHOLD)
 from masktrt.trackers.oceanplus.training.targets import CellTargets, cell_targets, negative_targets
 from masktrt.training import scenes
-from masktrt.training.scenes import Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop
-from masktrt.training.synthetic import Scene, render_frame
+from masktrt.training.scenes import (Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop,
+                                     scene_frames)
+from masktrt.training.synthetic import Scene
 
-MIN_MASK_PIXELS = 64  # a frame whose visible target is smaller is redrawn (as trackers.siammask.training.pairs)
 
 
 @dataclass(frozen=True)
@@ -116,18 +116,8 @@ def negative_pair(f0: np.ndarray, m0: np.ndarray, other: np.ndarray, rng: np.ran
     return OceanPair(z, z_mask, x, negative_targets(), None, None)
 
 
-def synthetic_frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
-    """Two frames of a synthetic scene and their masks; None when either hides the target."""
-    t0, t1 = (int(v) for v in rng.integers(0, scene.num_frames, 2))
-    f0, m0 = render_frame(scene, t0)
-    f1, m1 = render_frame(scene, t1)
-    if min(np.count_nonzero(m0), np.count_nonzero(m1)) < MIN_MASK_PIXELS:
-        return None
-    return f0, m0, f1, m1
-
-
 def synthetic_pair(scene: Scene, rng: np.random.Generator, aug: Augment) -> OceanPair | None:
-    drawn = synthetic_frames(scene, rng)
+    drawn = scene_frames(scene, rng)
     return None if drawn is None else positive_pair(*drawn, rng, aug)
 
 

@@ -19,12 +19,12 @@ from masktrt.trackers.siammask.spec import EXEMPLAR_SIZE, INSTANCE_SIZE, TOTAL_S
 from masktrt.runtime.crop import crop_subwindow
 from masktrt.geometry import context_size
 from masktrt.training import scenes
-from masktrt.training.scenes import Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop
-from masktrt.training.synthetic import Scene, render_frame
+from masktrt.training.scenes import (Augment, Mix, PairKinds, SceneWindow, box_cxcywh, gray_crop,
+                                     scene_frames)
+from masktrt.training.synthetic import Scene
 from masktrt.trackers.siammask.training.targets import (AnchorTargets, anchor_targets, negative_targets,
                                       positive_cells)
 
-MIN_MASK_PIXELS = 64    # a search frame whose visible target is smaller is redrawn
 MASK_PAD = 32           # the 255 mask is unfolded with window 127, stride 8, padding 32 (spec §5)
 
 
@@ -52,18 +52,9 @@ def mask_window(mask255: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
     return np.where(window, 1.0, -1.0).astype(np.float32)
 
 
-def _frames(scene: Scene, rng: np.random.Generator) -> tuple | None:
-    t0, t1 = (int(v) for v in rng.integers(0, scene.num_frames, 2))
-    f0, m0 = render_frame(scene, t0)
-    f1, m1 = render_frame(scene, t1)
-    if min(np.count_nonzero(m0), np.count_nonzero(m1)) < MIN_MASK_PIXELS:
-        return None
-    return f0, m0, f1, m1
-
-
 def make_pair(scene: Scene, rng: np.random.Generator, aug: Augment = Augment()) -> Pair | None:
     """One pair, or None when the sampled frames hide the target (the caller redraws)."""
-    drawn = _frames(scene, rng)
+    drawn = scene_frames(scene, rng)
     return None if drawn is None else pair_from_frames(*drawn, rng, aug)
 
 
