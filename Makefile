@@ -13,8 +13,10 @@ test: install
 	$(PYTHON) -m pytest -m "not slow" -q
 
 # Slow checks: closed-loop parity and the accuracy verdict on real sequences, engine builds, the
-# VOT toolkit, the serving load test, the edge install; -rP prints their tables (~30 min on 2 cores).
+# VOT toolkit (its extra is installed first), the serving load test, the edge install; -rP prints
+# their tables (~30 min on 2 cores).
 parity: install
+	$(PYTHON) -m pip install -q -e ".[vot]"
 	$(PYTHON) -m pytest -m "slow and not full and not soak" -q -rP
 
 # The part of them CI runs beside `make test` (marker `ci`, ~3 min on 2 cores): the precision
