@@ -19,7 +19,7 @@ parity: install
 	$(PYTHON) -m pip install -q -e ".[vot]"
 	$(PYTHON) -m pytest -m "slow and not full and not soak" -q -rP
 
-# The part of them CI runs beside `make test` (marker `ci`, ~3 min on 2 cores): the precision
+# The part of them CI runs beside `make test` (marker `ci`, ~2 min on 2 cores): the precision
 # verdict gate (FP16 within budget, a broken graph caught) and ONNX Runtime FP32 tensor parity
 # and the davis-blackswan closed loop of SiamMask and OceanPlus.
 .PHONY: ci-slow
