@@ -152,7 +152,7 @@ def held_out_seeds(count: int, first: int = HELD_OUT_FROM) -> list[int]:
 
 
 def evaluate_synthetic(model, tracker: str = DEFAULT_TRACKER, count: int = 10,
-                       first_seed: int = HELD_OUT_FROM, frames: int = EVAL_FRAMES) -> dict:
+                       first_seed: int = HELD_OUT_FROM, frames: int | None = None) -> dict:
     """J/F per held-out synthetic sequence (scene seeds training never draws, the generator's
     defaults: 480x640, one look-alike, one occluder) and their means, by the tracker's held-out
     protocol's preset and options."""
@@ -161,6 +161,7 @@ def evaluate_synthetic(model, tracker: str = DEFAULT_TRACKER, count: int = 10,
 
     spec = registry.spec(tracker)
     preset = spec.held_out.preset or spec.default_preset
+    frames = EVAL_FRAMES if frames is None else frames
     rows = []
     for seed in held_out_seeds(count, first_seed):
         seq = generate_sequence(seed, frames, EVAL_SIZE)
@@ -169,6 +170,17 @@ def evaluate_synthetic(model, tracker: str = DEFAULT_TRACKER, count: int = 10,
     return {"count": len(rows), "frames": frames, "size": list(EVAL_SIZE), "sequences": rows,
             "mean_j": float(np.mean([r["J"] for r in rows])),
             "mean_f": float(np.mean([r["F"] for r in rows]))}
+
+
+def report_synthetic(model, tracker: str, out: Path, count: int) -> dict:
+    """`masktrt train --eval N`: `evaluate_synthetic` written to OUT/eval.json and summarised."""
+    from masktrt.files import write_json
+
+    report = evaluate_synthetic(model, tracker, count=count)
+    write_json(Path(out) / "eval.json", report)
+    print(f"held-out synthetic: mean J {report['mean_j']:.3f}, mean F {report['mean_f']:.3f} "
+          f"over {report['count']} sequences")
+    return report
 
 
 def flags_table(report: dict) -> str:

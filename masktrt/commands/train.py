@@ -7,7 +7,8 @@ safetensors that ships as trackers/siammask/demo.safetensors. The defaults are t
 demo recipe (trackers/siammask/MODEL_CARD.md): EfficientNet-Lite0 from ImageNet with its stem
 and first 5 blocks frozen, heads at width 0.5, 60 % real / 15 % negative / 25 % synthetic pairs.
 `--tracker oceanplus` trains OceanPlus (MSS) with the same recipe and options
-(`trackers.oceanplus.training.train`; trackers/oceanplus/MODEL_CARD.md); --eval is SiamMask's only.
+(`trackers.oceanplus.training.train`; trackers/oceanplus/MODEL_CARD.md); --eval N scores held-out
+synthetic sequences for SiamMask and OceanPlus (`masktrt eval --tracker` for the real ones).
 `--tracker rts` trains RTS's classifier and the decoder's last level on the seeded network with
 the ImageNet EfficientNet-Lite0 trunk, by episodes (`trackers.rts.training.train`;
 trackers/rts/MODEL_CARD.md): --steps, --batch (episodes per step), --lr, --final-lr, --seed,

@@ -136,3 +136,20 @@ def test_the_loader_refuses_every_evaluation_sequence(tmp_path, name) -> None:
     (tmp_path / name / "masks").mkdir()
     with pytest.raises(MasktrtError, match="evaluation sequence"):
         training_sequences(tmp_path)
+
+
+def test_train_eval_scores_held_out_synthetic_sequences(tmp_path, monkeypatch) -> None:
+    """`masktrt train --tracker oceanplus --eval N` (was SiamMask's only): the one harness's
+    synthetic evaluation after training, in DIR/eval.json."""
+    import json
+    from types import SimpleNamespace
+
+    from masktrt.training import held_out
+
+    monkeypatch.setattr(held_out, "EVAL_FRAMES", 3)  # a short sequence is enough to check the path
+    monkeypatch.setattr(ot, "config_from_args", lambda args: tiny_config(steps=1))
+    args = SimpleNamespace(threads=1, max_minutes=None, out=str(tmp_path), resume=None,
+                           no_progress=True, export_fp16=None, eval=1)
+    assert ot.run_command(args) == 0
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["count"] == 1 and report["frames"] == 3 and 0.0 <= report["mean_j"] <= 1.0

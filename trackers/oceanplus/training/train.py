@@ -25,6 +25,7 @@ import torch
 from masktrt.errors import MasktrtError
 from masktrt.export.backbones import EFFICIENTNET_LITE0, RESNET50, load_pretrained
 from masktrt.trackers.oceanplus.export import OceanPlus
+from masktrt.trackers.oceanplus.spec import NAME
 from masktrt.trackers.oceanplus.export.checkpoint import load_checkpoint, save_checkpoint
 from masktrt.training.model_setup import freeze, set_train_mode
 from masktrt.trackers.oceanplus.training.losses import cls_loss, iou_loss, mask_loss
@@ -155,16 +156,17 @@ def config_from_args(args) -> OceanTrainConfig:
 
 
 def run_command(args: Any) -> int:
-    """`masktrt train --tracker oceanplus ...`: train, then optionally save the FP16 file; its
-    held-out table is `masktrt eval --tracker oceanplus --checkpoint CKPT [--synthetic N]`."""
-    if args.eval:
-        raise MasktrtError("--eval is SiamMask's training option",
-                           "drop --eval and run masktrt eval --tracker oceanplus --checkpoint CKPT "
-                           "--synthetic N")
+    """`masktrt train --tracker oceanplus ...`: train, then optionally save the FP16 file and
+    score N held-out synthetic sequences (`--eval N`, DIR/eval.json); its held-out real table is
+    `masktrt eval --tracker oceanplus --checkpoint CKPT`."""
     torch.set_num_threads(args.threads)
     max_seconds = None if args.max_minutes is None else 60 * args.max_minutes
     path = train(args.out, config_from_args(args), args.resume, not args.no_progress, max_seconds)
     print(f"checkpoint: {path}")
     if args.export_fp16:
         print(f"fp16 weights: {save_checkpoint(load_checkpoint(path), args.export_fp16, fp16=True)}")
+    if args.eval:
+        from masktrt.training.held_out import report_synthetic
+
+        report_synthetic(load_checkpoint(path), NAME, Path(args.out), args.eval)
     return 0

@@ -148,15 +148,7 @@ def run_command(args: Any) -> int:
     if args.export_fp16:
         print(f"fp16 weights: {save_checkpoint(load_checkpoint(path), args.export_fp16, fp16=True)}")
     if args.eval:
-        report_synthetic(path, Path(args.out), args.eval)
+        from masktrt.training.held_out import report_synthetic
+
+        report_synthetic(load_checkpoint(path), NAME, Path(args.out), args.eval)
     return 0
-
-
-def report_synthetic(checkpoint: Path, out: Path, count: int) -> None:
-    from masktrt.files import write_json
-    from masktrt.training.held_out import evaluate_synthetic
-
-    report = evaluate_synthetic(load_checkpoint(checkpoint), NAME, count=count)
-    write_json(out / "eval.json", report)
-    print(f"held-out synthetic: mean J {report['mean_j']:.3f}, mean F {report['mean_f']:.3f} "
-          f"over {report['count']} sequences")
