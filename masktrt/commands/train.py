@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a resumable checkpoint every K steps")
     parser.add_argument("--resume", metavar="PATH", help="run folder or checkpoint to continue")
     parser.add_argument("--max-minutes", type=POSITIVE, metavar="M",
-                        help="stop (after saving) once M minutes of training have passed")
+                        help="stop (after saving) once the run has trained M minutes in all "
+                             "(a resumed run counts the minutes before it too)")
     parser.add_argument("--threads", type=COUNT, default=2, help="torch CPU threads")
     parser.add_argument("--eval", type=NON_NEGATIVE, default=0, metavar="N",
                         help="afterwards track N held-out synthetic sequences and report J/F")
