@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 ON_TARGET_IOU = 0.5
+MAX_ON_TARGET_FLAGGED = 0.10  # the operating point: flag at most 10 % of the frames on target
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -38,10 +39,41 @@ def youden_threshold(scores: np.ndarray, positive: np.ndarray) -> float | None:
     return float(cuts[int(np.argmax(youden))])
 
 
+def flag_rates(scores: np.ndarray, positive: np.ndarray, threshold: float) -> dict:
+    """What a lost flag (score < threshold) does: the share of on-target frames it flags (false
+    alarms) and of off-target frames it catches; None for an empty class."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    flagged = scores < threshold
+    return {"threshold": float(threshold),
+            "on_flagged": float(flagged[positive].mean()) if positive.any() else None,
+            "off_caught": float(flagged[~positive].mean()) if (~positive).any() else None}
+
+
+def operating_threshold(scores: np.ndarray, positive: np.ndarray,
+                        max_on_flagged: float = MAX_ON_TARGET_FLAGGED) -> float | None:
+    """The highest threshold that flags at most `max_on_flagged` of the on-target frames (so it
+    catches as many off-target ones as that budget allows); None without on-target frames."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    if not positive.any():
+        return None
+    on = np.sort(scores[positive])
+    allowed = int(np.floor(max_on_flagged * len(on)))  # on-target frames that may fall below
+    return float(on[allowed])  # score < this flags exactly the `allowed` lowest (ties: fewer)
+
+
 def separation(scores: np.ndarray, ious: np.ndarray) -> dict:
     """AUC, chosen threshold and class counts for per-frame scores and box IoUs."""
     positive = np.asarray(ious) > ON_TARGET_IOU
     return {"frames": int(len(positive)), "on_target": int(positive.sum()),
             "auc": roc_auc(scores, positive), "threshold": youden_threshold(scores, positive),
             "score_on_mean": float(np.mean(np.asarray(scores)[positive])) if positive.any() else None,
-            "score_off_mean": float(np.mean(np.asarray(scores)[~positive])) if (~positive).any() else None}
+            "score_off_mean": float(np.mean(np.asarray(scores)[~positive])) if (~positive).any() else None,
+            "operating_point": _operating_point(scores, positive)}
+
+
+def _operating_point(scores: np.ndarray, positive: np.ndarray) -> dict | None:
+    """The rates at the threshold that flags at most MAX_ON_TARGET_FLAGGED of on-target frames."""
+    threshold = operating_threshold(scores, positive)
+    if threshold is None:
+        return None
+    return {"max_on_flagged": MAX_ON_TARGET_FLAGGED, **flag_rates(scores, positive, threshold)}

@@ -201,4 +201,13 @@ def markdown(report: dict) -> str:
     lines.append(f"\nscore vs box IoU > 0.5, pooled: AUC {fmt(c.get('auc'))} over {c.get('frames')} "
                  f"frames ({c.get('on_target')} on target); lost threshold (Youden) "
                  f"{fmt(c.get('threshold'))}")
+    point = c.get("operating_point")
+    if point:
+        lines.append(f"lost flag at <= {point['max_on_flagged']:.0%} of on-target frames flagged: "
+                     f"score < {point['threshold']:.3f} flags {_pct(point['on_flagged'])} of "
+                     f"on-target frames and catches {_pct(point['off_caught'])} of off-target ones")
     return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"

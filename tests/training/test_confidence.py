@@ -24,3 +24,21 @@ def test_separation_counts_on_target_frames_by_iou() -> None:
     report = separation(np.array([0.9, 0.8, 0.1]), np.array([0.7, 0.6, 0.0]))
     assert (report["frames"], report["on_target"], report["auc"]) == (3, 2, 1.0)
     assert report["threshold"] == pytest.approx(0.45)
+
+
+def test_the_operating_point_flags_at_most_its_share_of_on_target_frames() -> None:
+    """Issue 27.3: the threshold for a stated target (at most 10 % of on-target frames flagged)
+    and what it catches; on 20 on-target frames scoring 0.50..0.69, two may fall below."""
+    from masktrt.training.confidence import flag_rates, operating_threshold
+
+    on = 0.5 + 0.01 * np.arange(20)
+    off = np.array([0.1, 0.3, 0.505, 0.6])
+    scores = np.concatenate([on, off])
+    positive = np.concatenate([np.ones(20, bool), np.zeros(4, bool)])
+    threshold = operating_threshold(scores, positive, 0.10)
+    assert threshold == pytest.approx(0.52)
+    rates = flag_rates(scores, positive, threshold)
+    assert rates["on_flagged"] == pytest.approx(0.10) and rates["off_caught"] == pytest.approx(0.75)
+    report = separation(scores, np.where(positive, 0.9, 0.0))
+    assert report["operating_point"]["threshold"] == pytest.approx(0.52)
+    assert operating_threshold(off, np.zeros(4, bool)) is None
