@@ -53,6 +53,8 @@ def operating_threshold(scores: np.ndarray, positive: np.ndarray,
                         max_on_flagged: float = MAX_ON_TARGET_FLAGGED) -> float | None:
     """The highest threshold that flags at most `max_on_flagged` of the on-target frames (so it
     catches as many off-target ones as that budget allows); None without on-target frames."""
+    if not 0.0 <= max_on_flagged < 1.0:
+        raise ValueError(f"max_on_flagged {max_on_flagged} is not a share in [0, 1)")
     scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
     if not positive.any():
         return None

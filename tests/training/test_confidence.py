@@ -42,3 +42,5 @@ def test_the_operating_point_flags_at_most_its_share_of_on_target_frames() -> No
     report = separation(scores, np.where(positive, 0.9, 0.0))
     assert report["operating_point"]["threshold"] == pytest.approx(0.52)
     assert operating_threshold(off, np.zeros(4, bool)) is None
+    with pytest.raises(ValueError):  # flagging every on-target frame is no operating point
+        operating_threshold(scores, positive, 1.0)
