@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from itertools import islice
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -102,7 +102,7 @@ def initial_result(tracker: Any, state: Any, mask: Any = None) -> Any:
     user's own segmentation is the best frame-0 answer there is."""
     method = getattr(tracker, "initial_result", None)
     result = method(state) if callable(method) else None
-    if result is None or mask is None:
+    if mask is None or not is_dataclass(result):  # None, or a stand-in's own result type
         return result
     return replace(result, mask=(np.asarray(mask) > 0).astype(np.uint8))
 
