@@ -178,16 +178,13 @@ def batched_rows(make: Any, work: Workload, options: BenchOptions, config: Any, 
                  rows: list[dict[str, Any]]) -> None:
     """Add to each scaling row the batched export's cost for its N targets, one by one and in
     one call per frame, side by side (same graphs, same frames, same boxes)."""
-    from masktrt.runtime.trackers import make_tracker
+    from masktrt.runtime.session import bind
 
     frames = min(options.scaling_frames or work.timed, work.timed)
-    runner = make()
-    try:
-        tracker = make_tracker(options.tracker, runner, config)
+    with bind(make(), options.tracker, config) as bound:  # closes the runner it was given
         for row in rows:
-            row["batched"] = batched_row(tracker, work, row["targets"], frames, name, options.progress)
-    finally:
-        _close(runner)
+            row["batched"] = batched_row(bound.core, work, row["targets"], frames, name,
+                                         options.progress)
 
 
 def batched_row(tracker: Any, work: Workload, count: int, frames: int, name: str,
@@ -203,16 +200,17 @@ def batched_row(tracker: Any, work: Workload, count: int, frames: int, name: str
 
 
 def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any) -> dict[str, Any]:
-    """Create the backend, time it, record memory; creation and run errors become the reason."""
+    """Open the variant's runner, time it, record memory; creation and run errors become the
+    reason."""
     gc.collect()
     reset_ok = reset_peak_rss()
     before = rss_mib()
     device_memory = variant.device_memory() if variant.device_memory else None
-    backend = variant.make()
+    runner = variant.make()
     try:
-        clock, scaling = _time_backend(backend, variant, work, options, config)
+        clock, scaling = _time_runner(runner, variant, work, options, config)
     finally:
-        _close(backend)
+        runner.close()  # the benchmark opened it, the benchmark closes it
     peak = peak_rss_mib()
     result = {
         "stages": clock.stats("track"), "init": clock.stats("init"),
@@ -228,31 +226,25 @@ def measure(variant: Variant, work: Workload, options: BenchOptions, config: Any
                    "device_mib": device_memory.read() if device_memory else None,
                    "device_method": device_memory.method if device_memory else None},
     }
-    del backend
+    del runner
     gc.collect()
     return result
 
 
-def _time_backend(backend: Any, variant: Variant, work: Workload, options: BenchOptions,
-                  config: Any) -> tuple[StageClock, list[dict[str, Any]]]:
-    """The stage clock of the main run and the target-scaling rows of one backend."""
-    from masktrt.runtime.trackers import make_tracker
+def _time_runner(runner: Any, variant: Variant, work: Workload, options: BenchOptions,
+                 config: Any) -> tuple[StageClock, list[dict[str, Any]]]:
+    """The stage clock of the main run and the target-scaling rows of one variant's runner."""
+    from masktrt.runtime.session import bind
 
     clock = StageClock(variant.events() if variant.events else None)
-    time_tracking(make_tracker(options.tracker, backend, config, timer=clock), clock, work,
-                  variant.name, options.progress)
-    scaling = scaling_rows(make_tracker(options.tracker, backend, config), work, options,
-                           variant.name, clock.host["track"][TOTAL])
+    with bind(runner, options.tracker, config, owns_runner=False, timer=clock) as timed:
+        time_tracking(timed.core, clock, work, variant.name, options.progress)
+    with bind(runner, options.tracker, config, owns_runner=False) as untimed:
+        scaling = scaling_rows(untimed.core, work, options, variant.name,
+                               clock.host["track"][TOTAL])
     if variant.batched is not None:
         batched_rows(variant.batched, work, options, config, variant.name, scaling)
     return clock, scaling
-
-
-def _close(backend: Any) -> None:
-    """Runners are closed by their owner: here, the benchmark that made it."""
-    close = getattr(backend, "close", None)
-    if callable(close):
-        close()
 
 
 # ---------------------------------------------------------------- the run

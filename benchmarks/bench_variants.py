@@ -74,7 +74,7 @@ def torch_variants(model: Any, gpu: bool, tracker: str,
     the export options the graphs would have (e.g. RTS's traced sizes)."""
     import torch
 
-    from masktrt.export.torch_backend import TorchRunner
+    from masktrt.runtime.backends import open_runner
 
     device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
     cuda = device == "cuda"
@@ -82,39 +82,41 @@ def torch_variants(model: Any, gpu: bool, tracker: str,
     memory = torch_memory if cuda else None
     info = {"threads": torch.get_num_threads(), "correlation": "grouped conv (eager PyTorch)"}
     fp32 = Variant(BASELINE, "torch eager FP32 (baseline)", device,
-                   lambda: TorchRunner(model, device=device, tracker=tracker, options=options), None,
+                   lambda: open_runner("torch", model=model, device=device, tracker=tracker,
+                                      options=options), None,
                    events, memory,
                    info)
     reason = None if cuda else NO_GPU
     fp16 = Variant("torch-fp16", "torch eager FP16", device,
-                   lambda: TorchRunner(copy.deepcopy(model).half(), device=device, tracker=tracker,
-                                       options=options),
+                   lambda: open_runner("torch", model=copy.deepcopy(model).half(), device=device,
+                                       tracker=tracker, options=options),
                    reason, events, memory, info)
     compiled = Variant("torch-compile", "torch.compile FP32", device,
-                       lambda: compiled_backend(model, device, tracker, options), reason, events,
+                       lambda: compiled_runner(model, device, tracker, options), reason, events,
                        memory, info)
     return [fp32, fp16, compiled]
 
 
-def compiled_backend(model: Any, device: str, tracker: str,
-                     options: dict[str, str] | None = None) -> Any:
-    """The torch backend with each of the model's entry points wrapped in torch.compile
+def compiled_runner(model: Any, device: str, tracker: str,
+                    options: dict[str, str] | None = None) -> Any:
+    """The torch runner with each of the model's entry points wrapped in torch.compile
     (compiled on first use, i.e. during the warm-up frames). The entry points are the export
     side's `entry_points` where it names them, else the graph names (SiamMask's methods are
     named as its graphs)."""
     import torch
 
-    from masktrt.export.torch_backend import TorchRunner
+    from masktrt.runtime.backends import open_runner
 
-    backend = TorchRunner(copy.deepcopy(model), device=device, tracker=tracker, options=options)
-    for name in getattr(backend.side, "entry_points", backend.spec.graph_names):
-        setattr(backend.model, name, torch.compile(getattr(backend.model, name)))
-    return backend
+    runner = open_runner("torch", model=copy.deepcopy(model), device=device, tracker=tracker,
+                         options=options)
+    for name in getattr(runner.side, "entry_points", runner.spec.graph_names):
+        setattr(runner.model, name, torch.compile(getattr(runner.model, name)))
+    return runner
 
 
 def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
     from masktrt.errors import require
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
     from masktrt.runtime.backends.onnxruntime import choose_providers
     from masktrt.runtime.contract import load_contract
 
@@ -123,7 +125,7 @@ def onnxruntime_variant(onnx_dir: Path, provider: str, gpu: bool) -> Variant:
     device = "cuda" if cuda else "cpu"
     return Variant(f"onnxruntime-{deploy.precision}", f"ONNX Runtime {deploy.precision.upper()} "
                    f"({device})", device,
-                   lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
+                   lambda: open_runner("onnxruntime", onnx_dir=onnx_dir, provider=provider), None,
                    CudaRuntimeEvents if cuda else None, runtime_memory if cuda else None,
                    {"onnx_dir": str(onnx_dir), "correlation": deploy.options.get("correlation"),
                     "precision": deploy.precision, "provider": provider,
@@ -137,9 +139,9 @@ def tensorrt_variant(engines_dir: Path | None, gpu: bool) -> Variant:
     elif engines_dir is None:
         variant.reason = "not measured (no --engines DIR; build them with 'masktrt build')"
     else:
-        from masktrt.runtime.backends import get_backend
+        from masktrt.runtime.backends import open_runner
 
-        variant.make = lambda: get_backend("tensorrt", engine_dir=engines_dir)
+        variant.make = lambda: open_runner("tensorrt", engine_dir=engines_dir)
         variant.events, variant.device_memory = CudaRuntimeEvents, runtime_memory
         variant.info = {"engines_dir": str(engines_dir)}
     return variant
@@ -271,9 +273,9 @@ def batched_export(model: Any, source: dict[str, Any], options: BenchOptions,
 
 def batched_runner(onnx_dir: Path, provider: str) -> Callable[[], Any]:
     """A factory of ONNX Runtime runners on the batched export."""
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
 
-    return lambda: get_backend("onnxruntime", onnx_dir=onnx_dir, provider=provider)
+    return lambda: open_runner("onnxruntime", onnx_dir=onnx_dir, provider=provider)
 
 
 def same_weights(folder: Path, source: dict[str, Any]) -> Path:

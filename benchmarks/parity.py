@@ -22,7 +22,7 @@ from masktrt.registry import DEFAULT_TRACKER
 from masktrt.runtime import loop
 from masktrt.runtime.backends.base import GraphRunner
 from masktrt.runtime.sequences import Sequence
-from masktrt.runtime.trackers import make_tracker
+from masktrt.runtime.session import bind
 from masktrt.types import FrameResult
 
 METRICS = ("box_iou", "polygon_iou", "mask_iou")
@@ -47,14 +47,14 @@ def _collect(out: list, progress: Progress | None) -> Callable[[loop.Step, loop.
     return on_step
 
 
-def run_trajectory(backend: GraphRunner, seq: Sequence, config: Any, frames: int | None = None,
+def run_trajectory(runner: GraphRunner, seq: Sequence, config: Any, frames: int | None = None,
                    progress: Progress | None = None, tracker: str = DEFAULT_TRACKER) -> list[FrameResult]:
-    """Track `seq` from its initial box (and first mask, where it has one); result 0 is the
-    initialisation frame."""
+    """Track `seq` from its initial box (and first mask, where it has one) with `runner`
+    (the caller's: it stays open); result 0 is the initialisation frame."""
     results: list[FrameResult] = []
-    loop.run(make_tracker(tracker, backend, config), seq, tuple(seq.init_box()),
-             max_frames=_count(seq, frames), on_step=_collect(results, progress),
-             mask=seq.init_mask())
+    with bind(runner, tracker, config, owns_runner=False) as bound:
+        loop.run(bound.core, seq, tuple(seq.init_box()), max_frames=_count(seq, frames),
+                 on_step=_collect(results, progress), mask=seq.init_mask())
     return results
 
 
@@ -161,12 +161,12 @@ def branch_counts(results: list[FrameResult]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def closed_loop(reference: list[FrameResult], backend: GraphRunner, name: str, seq: Sequence,
+def closed_loop(reference: list[FrameResult], runner: GraphRunner, name: str, seq: Sequence,
                 config: Any, precision: str = "fp32", progress: Progress | None = None,
                 tracker: str = DEFAULT_TRACKER) -> ParityRow:
-    """Track `seq` with `backend` and compare with the reference trajectory (frames 1..N-1)."""
+    """Track `seq` with `runner` and compare with the reference trajectory (frames 1..N-1)."""
     start = time.perf_counter()
-    test = run_trajectory(backend, seq, config, frames=len(reference), progress=progress,
+    test = run_trajectory(runner, seq, config, frames=len(reference), progress=progress,
                           tracker=tracker)
     seconds = time.perf_counter() - start
     pairs = list(zip(reference[1:], test[1:]))
@@ -227,19 +227,20 @@ class FrameLevelPair:
         return None  # frame 0 is not compared
 
 
-def frame_level(reference_backend: GraphRunner, backend: GraphRunner, name: str, seq: Sequence,
+def frame_level(reference_runner: GraphRunner, runner: GraphRunner, name: str, seq: Sequence,
                 config: Any, frames: int | None = None, precision: str = "fp32",
                 progress: Progress | None = None, tracker: str = DEFAULT_TRACKER,
                 budgets: list[Budget] | None = None) -> ParityRow:
-    """Each frame tracked by both backends from the reference's state of the frame before;
+    """Each frame tracked by both runners from the reference's state of the frame before;
     `budgets`: the agreement budgets to judge (default: the spec's frame budgets; the accuracy
     verdict passes [] and judges the ground-truth drops instead)."""
-    pair = FrameLevelPair(make_tracker(tracker, reference_backend, config),
-                          make_tracker(tracker, backend, config))
     results: list = []
     start = time.perf_counter()
-    loop.run(pair, seq, tuple(seq.init_box()), max_frames=_count(seq, frames),
-             on_step=_collect(results, progress), mask=seq.init_mask())
+    with bind(reference_runner, tracker, config, owns_runner=False) as reference, \
+            bind(runner, tracker, config, owns_runner=False) as test:
+        loop.run(FrameLevelPair(reference.core, test.core), seq, tuple(seq.init_box()),
+                 max_frames=_count(seq, frames), on_step=_collect(results, progress),
+                 mask=seq.init_mask())
     pairs = results[1:]
     return ParityRow(name, seq.name, "frame", precision,
                      {**_per_frame(pairs), **accuracy_drops(seq, pairs)},

@@ -30,7 +30,7 @@ from masktrt.runtime import loop
 from masktrt.runtime.backends.base import GraphRunner, RunnerBase
 from masktrt.runtime.contract import Contract, GraphSpec
 from masktrt.runtime.sequences import Sequence, load_sequence
-from masktrt.runtime.trackers import make_tracker
+from masktrt.runtime.session import bind
 
 Feeds = dict[str, np.ndarray]
 
@@ -113,9 +113,10 @@ def record(runner: GraphRunner, contract: Contract, sequences: list[Path],
         raise MasktrtError(f"--frames-per-sequence {frames_per_sequence} gives no tracked frame "
                            "to calibrate on", "pass 2 or more (frame 0 initialises the tracker)")
     data = CalibrationSet()
-    tracker = make_tracker(contract.tracker, RecordingRunner(runner, data), contract.preset)
-    for path in sequences:
-        record_sequence(tracker, data, load_sequence(path), frames_per_sequence)
+    with bind(RecordingRunner(runner, data), contract.tracker, contract.preset,
+              owns_runner=False) as recording:
+        for path in sequences:
+            record_sequence(recording.core, data, load_sequence(path), frames_per_sequence)
     if not data.frames:
         raise MasktrtError(f"no frames to calibrate on in {[str(p) for p in sequences]} "
                            "(each sequence needs 2+ frames)",

@@ -16,7 +16,7 @@ from typing import Any
 
 from masktrt.benchmarks.parity import ParityRow, closed_loop, run_trajectory
 from masktrt.errors import MasktrtError
-from masktrt.runtime.backends import get_backend
+from masktrt.runtime.backends import open_runner
 from masktrt.runtime.contract import load_contract
 from masktrt.runtime.sequences import Sequence, load_sequence
 from masktrt.types import FrameResult
@@ -40,7 +40,7 @@ def check_disjoint(calibration: list[Path], gate: list[Path]) -> None:
 
 def cpu_runner(folder: Path, threads: int = 0) -> Any:
     """The gate's runner: ONNX Runtime on the CPU (the U8S8 flavour is made for it)."""
-    return get_backend("onnxruntime", onnx_dir=folder, provider="cpu", threads=threads)
+    return open_runner("onnxruntime", onnx_dir=folder, provider="cpu", threads=threads)
 
 
 def references(fp32_dir: Path, gate: list[Path], config: Any, frames: int,

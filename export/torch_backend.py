@@ -26,6 +26,7 @@ class TorchRunner(RunnerBase):
     def __init__(self, model: nn.Module, device: str = "cpu", tracker: str = registry.DEFAULT_TRACKER,
                  options: Mapping[str, Any] | None = None) -> None:
         entry = registry.get(tracker)
+        self.tracker = tracker  # what it runs, as an exported folder records it
         self.spec, self.side = entry.load_spec(), entry.load_export()
         self.options = {**self.spec.options, **(options or {})}
         self.device = torch.device(device)
@@ -96,7 +97,12 @@ def load_reference(checkpoint: str | Path | None = None, random_weights_seed: in
 
 def create(checkpoint: str | Path | None = None, seed: int = 0, device: str = "cpu",
            tracker: str = registry.DEFAULT_TRACKER, variant: str | None = None,
-           options: Mapping[str, Any] | None = None) -> TorchRunner:
-    """Factory for the backend registry (`get_backend('torch', checkpoint=..., seed=...)`)."""
+           options: Mapping[str, Any] | None = None, model: nn.Module | None = None) -> TorchRunner:
+    """Factory for the backend registry (`open_runner('torch', checkpoint=..., seed=...)`);
+    `model`: a model already in memory (training, benchmarks) instead of a checkpoint."""
+    if model is not None:
+        if checkpoint is not None:
+            raise MasktrtError("both a model and a checkpoint were given", "pass one of them")
+        return TorchRunner(model, device, tracker, options)
     return load_reference(checkpoint, None if checkpoint is not None else seed, device,
                           tracker=tracker, variant=variant, options=options)

@@ -16,66 +16,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from masktrt.errors import MasktrtError
-from masktrt.runtime.backends import get_backend
-from masktrt.runtime.trackers import make_tracker
-from masktrt.types import FrameResult
+from masktrt.runtime.session import Tracker, open_tracker as open_session
 
 FOLDER_OPTION = {"onnxruntime": "onnx_dir", "tensorrt": "engine_dir"}
-
-
-class Tracker:
-    """One target tracked through a sequence; owns its runner and closes it."""
-
-    def __init__(self, runner: Any, core: Any) -> None:
-        self.runner = runner
-        self.core = core
-        self.state: Any = None
-
-    def init(self, frame: np.ndarray, box_xywh: tuple[float, float, float, float],
-             mask: np.ndarray | None = None) -> FrameResult:
-        """Start on `box_xywh` (top-left x, y, width, height in pixels) of `frame` (HxWx3 BGR);
-        `mask` (HxW, nonzero = target) for trackers that start from one (OceanPlus)."""
-        from masktrt.runtime.loop import init_call, initial_result
-
-        self.state = init_call(self.core, frame, box_xywh, mask)()
-        return initial_result(self.core, self.state, mask)
-
-    def track(self, frame: np.ndarray) -> FrameResult:
-        """The target in the next frame."""
-        if self.state is None:
-            raise MasktrtError("track() was called before init()",
-                               "call tracker.init(first_frame, (x, y, w, h)) first")
-        self.state, result = self.core.track(frame, self.state)
-        return result
-
-    def close(self) -> None:
-        """Close the tracker's pixel ops, then the runner (this handle owns both)."""
-        close = getattr(self.core, "close", None)
-        if callable(close):
-            close()
-        self.runner.close()
-
-    def __enter__(self) -> "Tracker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_tracker(source: str | Path, backend: str = "onnxruntime", *, preset: str | None = None,
                  checkpoint: str | Path | None = None, **backend_options: Any) -> Tracker:
     """A tracker over deployed graphs (`source` = an export or engine folder, backend
     `onnxruntime` or `tensorrt`) or over the PyTorch reference (`source` = a tracker name such
-    as "siammask", backend `torch`, with `checkpoint`; needs the export extras)."""
+    as "siammask", backend `torch`, with `checkpoint`; needs the export extras). The folder's
+    contract names the tracker and its preset (`preset` overrides the preset)."""
     if backend == "torch":
-        runner = get_backend("torch", checkpoint=checkpoint, tracker=str(source), **backend_options)
-        name = str(source)
-    elif backend in FOLDER_OPTION:  # the runner read the tracker and preset its folder records
-        runner = get_backend(backend, **{FOLDER_OPTION[backend]: source}, **backend_options)
-        name, preset = runner.tracker, preset or runner.preset
-    else:
-        raise MasktrtError(f"unknown backend '{backend}'", "choose onnxruntime, tensorrt or torch")
-    return Tracker(runner, make_tracker(name, runner, preset))
+        return open_session("torch", tracker=str(source), preset=preset, checkpoint=checkpoint,
+                            **backend_options)
+    if backend in FOLDER_OPTION:
+        return open_session(backend, preset=preset, **{FOLDER_OPTION[backend]: source},
+                            **backend_options)
+    raise MasktrtError(f"unknown backend '{backend}'", "choose onnxruntime, tensorrt or torch")
+
+
+__all__ = ["Tracker", "open_tracker"]

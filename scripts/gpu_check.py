@@ -316,18 +316,18 @@ def compare_batched(graphs: Path, engines: Path, out: Path, frames: int = 5) -> 
     """track_many on TensorRT vs ONNX Runtime CPU (host pixel ops on both), per N: the largest box
     difference in pixels over `frames` frames; writes batched-tensorrt.json, exits 1 over 1 px."""
     import numpy as np
-    from masktrt.runtime.backends import onnxruntime as ort_backend
-    from masktrt.runtime.backends import tensorrt as trt_backend
+    from masktrt.runtime.backends import open_runner
     from masktrt.runtime.gpu_ops import HostOps
-    from masktrt.runtime.trackers import make_tracker
+    from masktrt.runtime.session import bind
 
     rng = np.random.default_rng(0)
     video = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(frames + 1)]
     rows = []
-    with ort_backend.create(graphs, provider="cpu") as ort, trt_backend.create(engines) as trt:
+    with bind(open_runner("onnxruntime", onnx_dir=graphs, provider="cpu"), ops=HostOps()) as ort, \
+            bind(open_runner("tensorrt", engine_dir=engines), ops=HostOps()) as trt:
         for n in BATCHED_COUNTS:
             boxes = [(60 + 90 * k, 80 + 40 * k, 60, 50) for k in range(n)]
-            got = [track_many_boxes(make_tracker("siammask", r, ops=HostOps()), video, boxes) for r in (ort, trt)]
+            got = [track_many_boxes(t.core, video, boxes) for t in (ort, trt)]
             rows.append({"targets": n, "max_box_diff_px": float(np.max(np.abs(got[0] - got[1])))})
     (out / "batched-tensorrt.json").write_text(json.dumps(rows, indent=2))
     print(json.dumps(rows))

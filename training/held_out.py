@@ -17,7 +17,7 @@ import numpy as np
 from masktrt.benchmarks.metrics import boundary_f, box_iou, region_similarity, success_auc
 from masktrt.registry import DEFAULT_TRACKER
 from masktrt.runtime import loop
-from masktrt.runtime.trackers import make_tracker
+from masktrt.runtime.session import open_tracker
 from masktrt.training.confidence import separation
 from masktrt.training.real import EVALUATION_SEQUENCES
 from masktrt.training.scenes import HELD_OUT_FROM
@@ -59,13 +59,12 @@ def track(model, seq, tracker: str = DEFAULT_TRACKER, preset=PRESET, use_mask: b
     """Track `seq` with the PyTorch reference from its initial box (and its first mask when
     `use_mask` and the sequence has one); its per-frame figures. `options`: export options
     the reference runs at (RTS: `sizes`)."""
-    from masktrt.export.torch_backend import TorchRunner
-
     frames = Frames()
     box = tuple(float(v) for v in seq.init_box())
     mask = seq.mask(0) if use_mask and seq.has_masks else None
-    with TorchRunner(model, tracker=tracker, options=options) as runner:
-        loop.run(make_tracker(tracker, runner, preset), iter(seq), box, mask=mask,
+    with open_tracker("torch", tracker=tracker, preset=preset, model=model,
+                      options=options) as reference:
+        loop.run(reference.core, iter(seq), box, mask=mask,
                  on_step=lambda step, _: score_step(seq, step, frames))
     return frames
 
@@ -124,8 +123,6 @@ def evaluate_tracker(model, tracker: str, names: Iterable[str] = EVALUATION_SEQU
 def track_synthetic(model, tracker: str, seq, preset, options: dict | None = None
                     ) -> tuple[float, float]:
     """Mean J and F over frames 1.. of one generated sequence, tracked from its first box."""
-    from masktrt.export.torch_backend import TorchRunner
-
     truth: list[np.ndarray] = []  # the ground truth of the frame being tracked
     j, f = [], []
 
@@ -140,8 +137,9 @@ def track_synthetic(model, tracker: str, seq, preset, options: dict | None = Non
             f.append(boundary_f(step.result.mask, truth[0]))
 
     box = tuple(float(v) for v in seq.boxes[0])
-    with TorchRunner(model, tracker=tracker, options=options) as runner:
-        loop.run(make_tracker(tracker, runner, preset), with_truth(), box, on_step=score)
+    with open_tracker("torch", tracker=tracker, preset=preset, model=model,
+                      options=options) as reference:
+        loop.run(reference.core, with_truth(), box, on_step=score)
     return float(np.mean(j)), float(np.mean(f))
 
 

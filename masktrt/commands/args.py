@@ -40,15 +40,6 @@ class _Given(argparse.Action):
         setattr(namespace, f"{self.dest}_given", True)
 
 
-def agreed_tracker(given: str, explicit: bool, recorded: str | None, where: str) -> str:
-    """The tracker to run: the one the graphs/engines record (`recorded`), which an explicit
-    --tracker must name too; without a record, --tracker (`given`, maybe its default)."""
-    if recorded and explicit and given != recorded:
-        raise MasktrtError(f"--tracker {given} but {where} holds {recorded} graphs",
-                           f"drop --tracker, or pass --tracker {recorded}")
-    return recorded or given
-
-
 def add_tracker_arguments(parser: argparse.ArgumentParser, preset: bool = True,
                           preset_choices: bool = False) -> None:
     """--tracker (a registered name) and, with `preset`, --preset (default: the tracker's)."""
@@ -201,7 +192,7 @@ def check_weights_unused(args: argparse.Namespace) -> None:
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for get_backend, per backend: each factory takes only its own."""
+    """Keyword arguments for open_runner, per backend: each factory takes only its own."""
     check_weights_unused(args)
     if args.backend == "onnxruntime":
         if not getattr(args, "onnx", None):
@@ -229,26 +220,23 @@ def check_no_options(args: argparse.Namespace) -> None:
 def torch_options(checkpoint: Path | None, seed: int, tracker: str,
                   variant: str | None = None, options: dict[str, Any] | None = None
                   ) -> dict[str, Any]:
-    """get_backend('torch', ...) keywords; `options`: the export options the reference means."""
+    """open_runner('torch', ...) keywords; `options`: the export options the reference means."""
     variant_option = {"variant": variant} if variant is not None else {}
     tracker_options = {"options": options} if options else {}
     return {"checkpoint": checkpoint, "seed": seed, "tracker": tracker, **variant_option,
             **tracker_options}
 
 
-def create_runner(name: str, options: dict[str, Any]) -> Any:
-    """get_backend(name, **options), warning first when the torch weights are random."""
-    from masktrt.runtime.backends import get_backend
+def open_runner_for(args: argparse.Namespace) -> Any:
+    """The runner the backend and weights arguments name (runtime.backends.open_runner),
+    with a warning first when the torch weights are random."""
+    from masktrt.runtime.backends import open_runner
 
+    options = backend_options(args)
     if options.get("checkpoint", "n/a") is None:
         print(f"warning: using seeded random weights (seed {options.get('seed')}): the masks and "
               "boxes are meaningless; pass --checkpoint PATH", file=sys.stderr)
-    return get_backend(name, **options)
-
-
-def create_backend(args: argparse.Namespace) -> Any:
-    """The graph runner the backend and weights arguments name."""
-    return create_runner(args.backend, backend_options(args))
+    return open_runner(args.backend, **options)
 
 
 # ---------------------------------------------------------------- sequence / source

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from masktrt.commands import track
+    from masktrt.runtime.backends import open_runner
     from masktrt.paths import demo_weights
     from masktrt.runtime.sequences import load_sequence
     from masktrt.training.synthetic import demo_sequence_dir
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo sequence: {folder} ({len(sequence)} frames); weights: "
           f"{checkpoint if checkpoint else 'seeded random (no demo checkpoint in this build)'}")
     options = common.torch_options(checkpoint, args.seed, DEMO_TRACKER)
-    run = track.track_job(job, lambda: common.create_runner("torch", options))
+    run = track.track_job(job, lambda: open_runner("torch", **options))
     track.print_summary(run, "torch")
     score(sequence, Path(args.out))
     return 0

@@ -109,25 +109,26 @@ def _loop_rows(args: argparse.Namespace, onnx_dir: Path, level: str) -> tuple[li
     """The rows of one loop level and the tracker; every runner made here is closed here."""
     from contextlib import ExitStack
 
-    from masktrt.export.torch_backend import TorchRunner
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
     from masktrt.specs.base import BATCH
 
     deploy, model = _deployed_model(args, onnx_dir)
     # the reference means what the graphs mean (e.g. RTS's traced sizes), one target per call
     meaning = {k: v for k, v in deploy.options.items() if k != BATCH}
     with ExitStack() as owned:
-        reference = owned.enter_context(TorchRunner(model, tracker=deploy.tracker, options=meaning))
-        backends = [(f"onnxruntime-{deploy.precision}", deploy.precision, owned.enter_context(
-            get_backend("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
+        reference = owned.enter_context(open_runner("torch", model=model, tracker=deploy.tracker,
+                                                    options=meaning))
+        runners = [(f"onnxruntime-{deploy.precision}", deploy.precision, owned.enter_context(
+            open_runner("onnxruntime", onnx_dir=onnx_dir, provider=args.provider,
                         threads=args.threads)))]
         if args.engines:
-            backends.append((f"tensorrt-{deploy.precision}", deploy.precision,
-                             owned.enter_context(get_backend("tensorrt", engine_dir=args.engines))))
-        return _sequence_rows(args, deploy, reference, backends, level), deploy.tracker
+            runners.append((f"tensorrt-{deploy.precision}", deploy.precision,
+                             owned.enter_context(open_runner("tensorrt", engine_dir=args.engines))))
+        return _sequence_rows(args, deploy, reference, runners, level), deploy.tracker
 
 
-def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, level: str) -> list:
+def _sequence_rows(args: argparse.Namespace, deploy, reference, runners: list, level: str) -> list:
+    """Rows per sequence and runner; `runners`: (row name, precision, runner) triples."""
     from tqdm import tqdm
 
     from dataclasses import replace
@@ -142,23 +143,24 @@ def _sequence_rows(args: argparse.Namespace, deploy, reference, backends: list, 
         seq = load_sequence(path)
         if args.max_frames:
             seq = seq.head(min(args.max_frames, len(seq)))
-        with tqdm(total=(len(seq) - 1) * (len(backends) + 1), unit="frame", disable=None,
+        with tqdm(total=(len(seq) - 1) * (len(runners) + 1), unit="frame", disable=None,
                   desc=f"{level} {seq.name}") as bar:
             if level == "closed-loop":
                 ref = run_trajectory(reference, seq, deploy.preset, progress=bar,
                                      tracker=deploy.tracker)
                 floors = {p: noise_floor(reference, seq, deploy.preset, deploy.tracker, ref,
                                          runs=args.noise_runs, eps=NOISE_EPS[p])
-                          for p in {precision for _, precision, _ in backends}}
-                rows += [replace(closed_loop(ref, b, name, seq, deploy.preset, precision,
+                          for p in {precision for _, precision, _ in runners}}
+                rows += [replace(closed_loop(ref, runner, name, seq, deploy.preset, precision,
                                              progress=bar, tracker=deploy.tracker),
                                  noise=floors[precision], noise_runs=args.noise_runs)
-                         for name, precision, b in backends]
+                         for name, precision, runner in runners]
             else:  # frame, and accuracy (the frame level judged against the ground truth)
                 budgets = [] if level == "accuracy" else None
-                rows += [frame_level(reference, b, name, seq, deploy.preset, precision=precision,
-                                     progress=bar, tracker=deploy.tracker, budgets=budgets)
-                         for name, precision, b in backends]
+                rows += [frame_level(reference, runner, name, seq, deploy.preset,
+                                     precision=precision, progress=bar, tracker=deploy.tracker,
+                                     budgets=budgets)
+                         for name, precision, runner in runners]
     return rows
 
 
@@ -167,10 +169,11 @@ def _deployed_model(args: argparse.Namespace, onnx_dir: Path):
     from masktrt.export.model_source import model_for_deploy
     from masktrt.export.onnx_export import ExportOptions, export_onnx
     from masktrt.runtime.contract import load_contract
+    from masktrt.runtime.session import agreed_tracker
 
     if args.onnx:
         deploy = load_contract(onnx_dir)
-        common.agreed_tracker(args.tracker, getattr(args, "tracker_given", False), deploy.tracker,
+        agreed_tracker(args.tracker, getattr(args, "tracker_given", False), deploy.tracker,
                               str(onnx_dir))
         return deploy, model_for_deploy(deploy, args.checkpoint)
     model, source = common.load_model(args)

@@ -26,10 +26,10 @@ from masktrt.errors import MasktrtError
 
 HELP = "track a target (box on the first frame) through frames, a video or a camera"
 
-# kept importable from here: tests and scripts use them as track.parse_box / track.create_backend
+# kept importable from here: tests and scripts use them as track.parse_box / track.open_runner_for
 parse_box = common.parse_box
 backend_options = common.backend_options
-create_backend = common.create_backend
+open_runner_for = common.open_runner_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,13 +67,13 @@ class TrackJob:
             return registry.spec(self.tracker).default_preset
         return self.preset if isinstance(self.preset, str) else self.preset.name
 
-    def for_runner(self, runner: Any) -> TrackJob:
-        """The job with what the runner's contract records filled in: its tracker, and its
-        preset unless one was asked for (graphs exported with a preset track with it)."""
-        tracker = common.agreed_tracker(self.tracker, self.tracker_given,
-                                        getattr(runner, "tracker", None), "the backend")
-        preset = self.preset if self.preset is not None else getattr(runner, "preset", None)
-        return replace(self, tracker=tracker, preset=preset)
+    def bind(self, runner: Any, owns_runner: bool = True) -> Any:
+        """The tracker over `runner` (runtime.session.bind: the runner's recorded tracker, which
+        an explicit --tracker must name, and its preset unless one was asked for)."""
+        from masktrt.runtime.session import bind
+
+        return bind(runner, self.tracker, self.preset, explicit=self.tracker_given,
+                    owns_runner=owns_runner)
 
     def sequence_name(self) -> str:
         """The sequence folder of indexed masks: the input folder's name (its parent's for a
@@ -122,27 +122,28 @@ def job_from(args: argparse.Namespace) -> TrackJob:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_with_backend(args, backend=None)
+    return run_with_runner(args, runner=None)
 
 
-def run_with_backend(args: argparse.Namespace, backend: Any = None) -> int:
-    """The command; `backend` (any graph runner) replaces get_backend in tests.
+def run_with_runner(args: argparse.Namespace, runner: Any = None) -> int:
+    """The command; `runner` (any graph runner, which the caller keeps and closes) replaces
+    the one the arguments name in tests.
 
-    Inputs are validated before the backend is built, so a bad box or folder fails instantly.
+    Inputs are validated before the runner is opened, so a bad box or folder fails instantly.
     """
     job = job_from(args)
-    if backend is not None:
-        run = track_job(job, lambda: backend, close_runner=False)
+    if runner is not None:
+        run = track_job(job, lambda: runner, owns_runner=False)
     else:
-        run = track_job(job, lambda: create_backend(args))
+        run = track_job(job, lambda: open_runner_for(args))
     print_summary(run, args.backend)
     return 0
 
 
-def track_job(job: TrackJob, make_runner: Callable[[], Any], close_runner: bool = True) -> TrackRun:
-    """Track `job` with the runner `make_runner()` builds (after the first frame and the output
+def track_job(job: TrackJob, open_runner: Callable[[], Any], owns_runner: bool = True) -> TrackRun:
+    """Track `job` with the runner `open_runner()` opens (after the first frame and the output
     folder are checked, so bad input fails before any model loads). The runner is closed
-    afterwards unless `close_runner` is False (the caller owns it)."""
+    afterwards unless `owns_runner` is False (the caller keeps it)."""
     from masktrt.runtime.outputs import prepare_folder
     from masktrt.runtime.video import open_source
 
@@ -151,14 +152,10 @@ def track_job(job: TrackJob, make_runner: Callable[[], Any], close_runner: bool 
         first = _first_frame(frames, job)
         mask = first_mask(job, first[1])
         prepare_folder(job.out, job.overwrite, job.mask_layout())
-        runner = make_runner()
-        try:
-            job = job.for_runner(runner)
-            summary, codec = _track_source(job, runner, source, first, frames, mask)
-        finally:
-            if close_runner and callable(getattr(runner, "close", None)):
-                runner.close()
-    return TrackRun(summary, job, getattr(runner, "name", None), codec)
+        with job.bind(open_runner(), owns_runner) as tracker:
+            job = replace(job, tracker=tracker.name, preset=tracker.preset)
+            summary, codec = _track_source(job, tracker.core, source, first, frames, mask)
+    return TrackRun(summary, job, getattr(tracker.runner, "name", None), codec)
 
 
 def _warn(message: str) -> None:
@@ -197,7 +194,7 @@ def first_mask(job: TrackJob, frame: Any) -> Any:
     return mask
 
 
-def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any],
+def _track_source(job: TrackJob, tracker: Any, source: Any, first: tuple[int, Any],
                   frames: Any, mask: Any = None) -> Any:
     from itertools import chain
 
@@ -205,9 +202,6 @@ def _track_source(job: TrackJob, runner: Any, source: Any, first: tuple[int, Any
 
     from masktrt.runtime import loop
     from masktrt.runtime.outputs import SequenceOutputs
-    from masktrt.runtime.trackers import make_tracker
-
-    tracker = make_tracker(job.tracker, runner, job.preset)
     total = len(source) or None
     if job.max_frames is not None:
         total = min(total, job.max_frames) if total else job.max_frames

@@ -12,7 +12,8 @@ synthetic sequences for SiamMask and OceanPlus (`masktrt eval --tracker` for the
 `--tracker rts` trains RTS's classifier and the decoder's last level on the seeded network with
 the ImageNet EfficientNet-Lite0 trunk, by episodes (`trackers.rts.training.train`;
 trackers/rts/MODEL_CARD.md): --steps, --batch (episodes per step), --lr, --final-lr, --seed,
---save-every, --max-minutes, --threads and --export-fp16 apply.
+--save-every, --resume, --max-minutes, --threads and --export-fp16 apply (one loop,
+`training.trainer`, runs every tracker, so the run folder and resuming are the same).
 """
 from __future__ import annotations
 

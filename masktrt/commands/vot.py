@@ -45,14 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def open_core(args: argparse.Namespace) -> Any:
-    """The tracker the arguments name, as an api.Tracker (it owns and closes the runner): the
-    runner's recorded tracker and preset win unless --preset is given, as in `masktrt track`."""
-    from masktrt.api import Tracker
-    from masktrt.runtime.trackers import make_tracker
+    """The tracker the arguments name, as a runtime.session.Tracker (it owns and closes the
+    runner): the runner's recorded tracker and preset win unless --preset is given, as in
+    `masktrt track`."""
+    from masktrt.runtime.session import bind
 
     common.check_weights_unused(args)
-    runner = common.create_backend(args)
-    name = common.agreed_tracker(args.tracker, getattr(args, "tracker_given", False),
-                                 getattr(runner, "tracker", None), "the backend")
-    preset = common.preset_of(args) if args.preset is not None else getattr(runner, "preset", None)
-    return Tracker(runner, make_tracker(name, runner, preset))
+    preset = common.preset_of(args) if args.preset is not None else None
+    return bind(common.open_runner_for(args), args.tracker, preset,
+                explicit=getattr(args, "tracker_given", False))

@@ -98,7 +98,7 @@ def first_line(exc: BaseException) -> str:
     return (lines[0][:200] if lines else type(exc).__name__)
 
 
-class OnnxRuntimeBackend(RunnerBase):
+class OnnxRuntimeRunner(RunnerBase):
     """GraphRunner over one ONNX Runtime session per contract graph."""
 
     def __init__(self, onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> None:
@@ -165,5 +165,5 @@ def _session_options(ort: Any, threads: int) -> Any:
     return options
 
 
-def create(onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> OnnxRuntimeBackend:
-    return OnnxRuntimeBackend(onnx_dir, provider=provider, threads=threads)
+def create(onnx_dir: str | Path, provider: str = "auto", threads: int = 0) -> OnnxRuntimeRunner:
+    return OnnxRuntimeRunner(onnx_dir, provider=provider, threads=threads)

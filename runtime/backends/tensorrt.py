@@ -135,7 +135,7 @@ def _io(trt: Any, engine: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (tuple(n for n, i in zip(names, is_input) if i), tuple(n for n, i in zip(names, is_input) if not i))
 
 
-class TensorRTBackend(RunnerBase):
+class TensorRTRunner(RunnerBase):
     """GraphRunner over the engines `masktrt build` wrote into one folder."""
 
     def __init__(self, engine_dir: str | Path) -> None:
@@ -376,5 +376,5 @@ def _leading(value: Any) -> int | None:
     return int(shape[0]) if len(shape) else None
 
 
-def create(engine_dir: str | Path) -> TensorRTBackend:
-    return TensorRTBackend(engine_dir)
+def create(engine_dir: str | Path) -> TensorRTRunner:
+    return TensorRTRunner(engine_dir)

@@ -20,11 +20,17 @@ Box = tuple[float, float, float, float]
 class TrackerBase:
     """Subclass it and implement `init` and `track`; override the rest where the tracker can."""
 
+    config: Any  # the preset the tracker runs with (its spec's TrackerConfig)
+
     def init(self, frame: np.ndarray, box_xywh: Box | None, mask: np.ndarray | None = None) -> Any:
         raise NotImplementedError
 
     def track(self, frame: np.ndarray, state: Any) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the tracker itself allocated (its pixel ops' device memory); the
+        runner belongs to whoever opened it (runtime.session)."""
 
     def initial_result(self, state: Any) -> Any:
         """The init frame's result (None: the tracker has no output for its init frame)."""

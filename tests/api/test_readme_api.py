@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-from tests.helpers.fake_numpy_backend import synthetic_sequence  # noqa: E402
+from tests.helpers.fake_numpy_runners import synthetic_sequence  # noqa: E402
 from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
 API_DOC = Path(__file__).parents[2] / "docs" / "api.md"
@@ -72,7 +72,7 @@ def test_the_handle_closes_ops_and_runner_exactly_once() -> None:
     runner, ops = Counting(), Counting()
     core = SiamMaskTracker(runner, preset("davis"))
     core.ops = ops  # as if choose_ops had picked GPU ops with scratch memory
-    with Tracker(runner, core):
+    with Tracker(runner, core, "siammask"):
         pass
     assert (runner.closed, ops.closed) == (1, 1)
     given = Counting()

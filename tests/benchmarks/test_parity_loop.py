@@ -27,7 +27,7 @@ def setup(tmp_path_factory):
     return load_sequence(root / "seq"), TorchRunner(model), root / "onnx"
 
 
-class ShiftedBackend(RunnerBase):
+class ShiftedRunner(RunnerBase):
     """Moves every decoded box by a quarter of its anchor: a deliberately wrong backend."""
 
     name = "shifted"
@@ -44,13 +44,13 @@ class ShiftedBackend(RunnerBase):
 
 
 def test_onnxruntime_fp32_agrees_with_torch_in_closed_loop(setup):
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
 
     seq, reference, onnx_dir = setup
     config = preset("davis")
     ref = run_trajectory(reference, seq, config)
     assert len(ref) == FRAMES
-    row = closed_loop(ref, get_backend("onnxruntime", onnx_dir=onnx_dir), "ort", seq, config)
+    row = closed_loop(ref, open_runner("onnxruntime", onnx_dir=onnx_dir), "ort", seq, config)
     assert row.per_frame["box_iou"].shape == (FRAMES - 1,)
     assert row.budgets == SPEC.budgets_for("closed-loop", "fp32") and row.budgets
     assert row.passed, format_table([row])
@@ -61,11 +61,11 @@ def test_a_perturbed_backend_fails_closed_loop_and_frame_level(setup):
     seq, reference, _ = setup
     config = preset("davis")
     ref = run_trajectory(reference, seq, config)
-    bad = closed_loop(ref, ShiftedBackend(reference), "shifted", seq, config)
+    bad = closed_loop(ref, ShiftedRunner(reference), "shifted", seq, config)
     assert not bad.passed
     assert "FAIL" in format_table([bad])
     assert bad.first_below("box_iou", 0.9) == 1  # the very first tracked frame already moves
-    frame = frame_level(reference, ShiftedBackend(reference), "shifted", seq, config)
+    frame = frame_level(reference, ShiftedRunner(reference), "shifted", seq, config)
     assert not frame.passed
 
 

@@ -23,7 +23,7 @@ from masktrt.calibration.gate import gate_variant, passed, references  # noqa: E
 from masktrt.calibration.pipeline import CalibrateOptions, calibrate  # noqa: E402
 from masktrt.calibration.sensitivity import BlockError, auto_keep, noise_to_signal  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402
-from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.backends import open_runner  # noqa: E402
 from masktrt.runtime.contract import load_contract  # noqa: E402
 from masktrt.trackers.siammask.spec import GRAPHS, KERNELS, TEMPLATE  # noqa: E402
 from tests.conftest import real_sequence  # noqa: E402
@@ -49,7 +49,7 @@ def calibrated(fp32_dir, tmp_path_factory):
 
 def test_recorded_search_inputs_are_paired_with_their_targets_kernels(fp32_dir) -> None:
     deploy = load_contract(fp32_dir)
-    backend = get_backend("onnxruntime", onnx_dir=fp32_dir, provider="cpu", threads=1)
+    backend = open_runner("onnxruntime", onnx_dir=fp32_dir, provider="cpu", threads=1)
     data = record(backend, deploy, [real_sequence("davis-dog")], FRAMES)
     check_feeds(data, deploy)
     assert data.frames == [("davis-dog", 1), ("davis-dog", 2)]
@@ -111,9 +111,9 @@ def test_two_flavours_from_one_calibration(calibrated) -> None:
     assert {"x", "k_cls", "cls"} <= set(ranges["data"])  # crops, paired kernels and scores ranged
 
 
-def test_int8_ort_dir_loads_through_get_backend_and_tracks(calibrated) -> None:
+def test_int8_ort_dir_loads_through_open_runner_and_tracks(calibrated) -> None:
     opts, _ = calibrated
-    backend = get_backend("onnxruntime", onnx_dir=opts.out / "ort", provider="cpu", threads=1)
+    backend = open_runner("onnxruntime", onnx_dir=opts.out / "ort", provider="cpu", threads=1)
     from masktrt.benchmarks.parity import run_trajectory
     from masktrt.runtime.sequences import load_sequence
 

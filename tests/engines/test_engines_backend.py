@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("tensorrt_rtx")
 
 from masktrt.errors import MasktrtError  # noqa: E402
-from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.backends import open_runner  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
 from masktrt.runtime.engine_loader import probe_gpu  # noqa: E402
 from masktrt.trackers.siammask.spec import FEATURES, KERNELS, MASK, POS  # noqa: E402
@@ -38,7 +38,7 @@ def test_backend_without_gpu_is_a_clear_error(tmp_path) -> None:
     out = tmp_path / "engines"
     build_engines(BuildRequest(folder, out=out), graphs=("template",))
     with pytest.raises(MasktrtError) as exc:
-        get_backend("tensorrt", engine_dir=out)
+        open_runner("tensorrt", engine_dir=out)
     assert "no NVIDIA GPU" in str(exc.value) and "\n" not in str(exc.value)
 
 
@@ -56,8 +56,8 @@ def test_tensorrt_backend_matches_onnxruntime(real_export, tmp_path) -> None:
         feeds = {**{n: out[n] for n in FEATURES}, POS: np.asarray(pos, np.int64)}
         return runner.run("refine", feeds)[MASK]
 
-    with get_backend("onnxruntime", onnx_dir=real_export, provider="cpu") as ort, \
-            get_backend("tensorrt", engine_dir=tmp_path / "engines") as trt:
+    with open_runner("onnxruntime", onnx_dir=real_export, provider="cpu") as ort, \
+            open_runner("tensorrt", engine_dir=tmp_path / "engines") as trt:
         want, got = search(ort), search(trt)
         for key in ("cls", "loc"):
             scale = float(np.abs(want[key]).max()) or 1.0

@@ -31,10 +31,10 @@ def cache_here(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKTRT_CACHE", str(tmp_path / "cache"))
 
 
-def make_runner(monkeypatch, cudart: FakeCudart, engines=batched_engines) -> trt_backend.TensorRTBackend:
+def make_runner(monkeypatch, cudart: FakeCudart, engines=batched_engines) -> trt_backend.TensorRTRunner:
     monkeypatch.setattr(trt_backend, "_cudart", lambda: cudart)
     monkeypatch.setattr(trt_backend, "load_folder", lambda folder: engines())
-    return trt_backend.TensorRTBackend("engines")
+    return trt_backend.TensorRTRunner("engines")
 
 
 def rows(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -26,10 +26,10 @@ def cache_here(tmp_path, monkeypatch):
 
 
 def make_runner(monkeypatch, cudart: FakeCudart, engines=toy_engines, **engine_options
-                ) -> trt_backend.TensorRTBackend:
+                ) -> trt_backend.TensorRTRunner:
     monkeypatch.setattr(trt_backend, "_cudart", lambda: cudart)
     monkeypatch.setattr(trt_backend, "load_folder", lambda folder: engines(**engine_options))
-    return trt_backend.TensorRTBackend("engines")
+    return trt_backend.TensorRTRunner("engines")
 
 
 def z_and_x(seed: int) -> tuple[np.ndarray, np.ndarray]:

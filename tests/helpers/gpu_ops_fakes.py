@@ -4,7 +4,7 @@ HostMemory hands out integer "pointers" to NumPy byte blocks (filled with garbag
 leaves them), and logs allocations, frees and stream synchronisations in order (`events`), so a
 test can tell what is still held and that nothing is freed while the stream may read it; the fake kernels read and write those blocks through the kernels' NumPy models
 (masktrt.kernels.*_reference) with exactly the parameters DeviceOps passes. DeviceOracle is the
-OracleBackend behind device buffers (reads its inputs from the crop's buffer, writes logits to
+OracleRunner behind device buffers (reads its inputs from the crop's buffer, writes logits to
 its own output buffer), like the TensorRT runner.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-from tests.helpers.fake_numpy_backend import OracleBackend
+from tests.helpers.fake_numpy_runners import OracleRunner
 
 from masktrt.kernels.crop_reference import crop_resize_reference
 from masktrt.kernels.mbr_reference import MbrResult, largest_component_mbr
@@ -114,8 +114,8 @@ class FakeWorkspace:
         self.mem.events.append(("close_workspace", id(self)))
 
 
-class DeviceOracle(OracleBackend):
-    """OracleBackend behind device buffers, like the TensorRT runner: `device_buffer()` and
+class DeviceOracle(OracleRunner):
+    """OracleRunner behind device buffers, like the TensorRT runner: `device_buffer()` and
     `stream` expose its input and mask buffers; template/search read their input from the crop's
     buffer (a DeviceInput), refine writes the logits into its own buffer when `mask` is kept on
     the device."""

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-from tests.helpers.fake_numpy_backend import synthetic_sequence  # noqa: E402
+from tests.helpers.fake_numpy_runners import synthetic_sequence  # noqa: E402
 
 import masktrt  # noqa: E402
 from masktrt import registry  # noqa: E402
@@ -25,7 +25,7 @@ from masktrt.benchmarks.metrics import box_iou  # noqa: E402
 from masktrt.benchmarks.parity import closed_loop, run_trajectory  # noqa: E402
 from masktrt.cli import main  # noqa: E402
 from masktrt.errors import MasktrtError  # noqa: E402
-from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.backends import open_runner  # noqa: E402
 from masktrt.runtime.sequences import load_sequence  # noqa: E402
 
 TOY_FOLDERS = Path(__file__).resolve().parents[1] / "toy_trackers"
@@ -97,7 +97,7 @@ def test_sequence_loop_and_closed_loop_parity(exported) -> None:
     assert len(reference) == len(seq)
     overlap = [box_iou(r.xywh, seq.boxes[i]) for i, r in enumerate(reference) if i > 0]
     assert min(overlap) > 0.5, overlap  # the toy really tracks the moving box
-    with get_backend("onnxruntime", onnx_dir=contract.root) as runner:
+    with open_runner("onnxruntime", onnx_dir=contract.root) as runner:
         row = closed_loop(reference, runner, runner.name, seq, contract.preset, tracker="toyblob")
     assert [b.name for b, _, _ in row.checks()] == ["toy-loop-box-mean", "toy-loop-box-min"]
     assert row.passed and row.summary("box_iou")[1] > 0.99
@@ -127,7 +127,7 @@ def test_grouped_graph_opens_on_first_use(exported, monkeypatch) -> None:
     grouped = registry.TrackerEntry("toyblob", spec="masktrt.trackers.toyblob.spec:GROUPED_SPEC",
                                     runtime=toy.runtime, export=toy.export)
     monkeypatch.setitem(registry._REGISTRY, "toyblob", grouped)
-    with get_backend("onnxruntime", onnx_dir=contract.root, provider="cpu") as runner:
+    with open_runner("onnxruntime", onnx_dir=contract.root, provider="cpu") as runner:
         assert set(runner.sessions) == {"embed"}
         tracker = registry.get("toyblob").load_runtime()(runner, registry.spec("toyblob").preset())
         state = tracker.init(seq.frame(0), tuple(seq.init_box()))

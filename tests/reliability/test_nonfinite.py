@@ -4,7 +4,7 @@ good one, the state is kept, and the next good frame tracks on from there (not f
 import numpy as np
 import pytest
 
-from tests.helpers.fake_numpy_backend import FixedBackend, crafted_maps  # noqa: E402
+from tests.helpers.fake_numpy_runners import FixedRunner, crafted_maps  # noqa: E402
 
 from masktrt.runtime import loop  # noqa: E402
 from masktrt.trackers.siammask.tracker import SiamMaskTracker  # noqa: E402
@@ -13,8 +13,8 @@ from masktrt.trackers.siammask.spec import preset  # noqa: E402
 A = (2, 12, 14)
 
 
-class Poisoned(FixedBackend):
-    """A FixedBackend that writes `value` into output `which` on the frames listed in `bad`."""
+class Poisoned(FixedRunner):
+    """A FixedRunner that writes `value` into output `which` on the frames listed in `bad`."""
 
     def __init__(self, which: str, value: float, bad: set[int]) -> None:
         cls, loc = crafted_maps({A: 3.0}, {A: (0.25, 0.0, 0.0, 0.0)})
@@ -73,7 +73,7 @@ class Overflowing(Poisoned):
     """Finite outputs whose every candidate's dw is 200: exp(200) overflows float32 to Inf."""
 
     def search(self, x, kernels):
-        out = FixedBackend.search(self, x, kernels)
+        out = FixedRunner.search(self, x, kernels)
         out.loc[0, 10:15] = 200.0
         return out
 

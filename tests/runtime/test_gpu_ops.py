@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
+from tests.helpers.fake_numpy_runners import OracleRunner, synthetic_sequence
 from tests.helpers.gpu_ops_fakes import STREAM, DeviceOracle, HostMemory, reference_kernels
 
 import masktrt.kernels as kernels_pkg
@@ -71,8 +71,8 @@ def assert_steps_alike(ref: SiamMaskTracker, test: SiamMaskTracker, frames, box,
 # ---------------------------------------------------------------- choice
 def test_host_backends_get_host_ops_without_probing_cuda(monkeypatch):
     monkeypatch.setattr(kernels_pkg, "gpu_available", lambda: pytest.fail("CUDA probed for a host backend"))
-    assert isinstance(SiamMaskTracker(OracleBackend(), DAVIS).ops, HostOps)
-    assert isinstance(choose_ops(OracleBackend()), HostOps)
+    assert isinstance(SiamMaskTracker(OracleRunner(), DAVIS).ops, HostOps)
+    assert isinstance(choose_ops(OracleRunner()), HostOps)
 
 
 def test_without_a_gpu_a_device_backend_still_gets_host_ops(monkeypatch):
@@ -83,7 +83,7 @@ def test_without_a_gpu_a_device_backend_still_gets_host_ops(monkeypatch):
         choose_ops(backend, prefer="device")
     assert "no CUDA device" in str(exc.value) and "\n" not in str(exc.value)
     with pytest.raises(MasktrtError, match="keeps its tensors on the host"):
-        choose_ops(OracleBackend(), prefer="device")
+        choose_ops(OracleRunner(), prefer="device")
 
 
 def test_real_gpu_probe_here_gives_host_ops():
@@ -93,10 +93,10 @@ def test_real_gpu_probe_here_gives_host_ops():
 
 
 def test_forced_choices_and_unknown_name():
-    assert isinstance(choose_ops(OracleBackend(), prefer="host"), HostOps)
-    assert isinstance(choose_ops(OracleBackend(), prefer="reference"), ReferenceOps)
+    assert isinstance(choose_ops(OracleRunner(), prefer="host"), HostOps)
+    assert isinstance(choose_ops(OracleRunner(), prefer="reference"), ReferenceOps)
     with pytest.raises(MasktrtError, match="unknown ops 'gpu'"):
-        choose_ops(OracleBackend(), prefer="gpu")
+        choose_ops(OracleRunner(), prefer="gpu")
 
 
 def test_unsupported_buffers_fall_back_to_host_ops(monkeypatch):
@@ -145,12 +145,12 @@ def sequence():
 @pytest.fixture(scope="module")
 def host_results(sequence):
     frames, boxes = sequence
-    return run(SiamMaskTracker(OracleBackend(), DAVIS, ops=HostOps()), frames, boxes[0])
+    return run(SiamMaskTracker(OracleRunner(), DAVIS, ops=HostOps()), frames, boxes[0])
 
 
 def test_reference_ops_track_like_the_host_ops(sequence, host_results):
     frames, boxes = sequence
-    got = run(SiamMaskTracker(OracleBackend(), DAVIS, ops=ReferenceOps()), frames, boxes[0])
+    got = run(SiamMaskTracker(OracleRunner(), DAVIS, ops=ReferenceOps()), frames, boxes[0])
     assert all(r.extra["polygon_from_mask"] for r in got)
     assert_same_tracking(host_results, got)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import synthetic_sequence
+from tests.helpers.fake_numpy_runners import synthetic_sequence
 from test_gpu_ops import DAVIS, assert_same_tracking, assert_steps_alike, close_polygons, run
 
 from masktrt.kernels.paste_reference import PROB_TIE
@@ -80,10 +80,10 @@ def engines(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_tensorrt_tracker_device_ops_match_its_host_ops(engines):
     """Same engines, only the pixel work differs: isolates the kernels' wiring."""
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
 
     frames, boxes = synthetic_sequence(6)
-    with get_backend("tensorrt", engine_dir=engines[1]) as trt:
+    with open_runner("tensorrt", engine_dir=engines[1]) as trt:
         tracker = SiamMaskTracker(trt, DAVIS)
         assert isinstance(tracker.ops, DeviceOps)  # auto picks the kernels for TensorRT on a GPU
         want = run(SiamMaskTracker(trt, DAVIS, ops=HostOps()), frames, boxes[0])
@@ -98,12 +98,12 @@ def test_tensorrt_tracker_device_ops_match_its_host_ops(engines):
 
 def test_tensorrt_with_device_ops_matches_onnxruntime_cpu(engines):
     """Frame by frame from the reference's state, so one network difference cannot compound."""
-    from masktrt.runtime.backends import get_backend
+    from masktrt.runtime.backends import open_runner
 
     frames, boxes = synthetic_sequence(6)
-    ort = get_backend("onnxruntime", onnx_dir=engines[0], provider="cpu")
+    ort = open_runner("onnxruntime", onnx_dir=engines[0], provider="cpu")
     ref = SiamMaskTracker(ort, DAVIS, ops=HostOps())
-    with get_backend("tensorrt", engine_dir=engines[1]) as trt:
+    with open_runner("tensorrt", engine_dir=engines[1]) as trt:
         test = SiamMaskTracker(trt, DAVIS, ops=choose_ops(trt, prefer="device"))
         assert_steps_alike(ref, test, frames, boxes[0], NET_TIE)
         test.ops.close()

@@ -50,12 +50,12 @@ SCRIPT = textwrap.dedent("""
 
     sys.path.insert(0, sys.argv[1])
     import numpy as np
-    from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
+    from tests.helpers.fake_numpy_runners import OracleRunner, synthetic_sequence
     from masktrt.trackers.siammask.spec import preset
     from masktrt.trackers.siammask.tracker import SiamMaskTracker
 
     frames, boxes = synthetic_sequence(6)
-    tracker = SiamMaskTracker(OracleBackend(), preset("davis"))
+    tracker = SiamMaskTracker(OracleRunner(), preset("davis"))
     state = tracker.init(frames[0], boxes[0])
     for frame, box in zip(frames[1:], boxes[1:]):
         state, result = tracker.track(frame, state)

@@ -11,7 +11,7 @@ from masktrt.errors import MasktrtError
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.backends import open_runner  # noqa: E402
 from masktrt.runtime.backends.onnxruntime import choose_providers  # noqa: E402
 from tests.helpers.export_helpers import export_small, small_model  # noqa: E402
 
@@ -32,7 +32,7 @@ FEATURES = ("p0", "p1", "p2", "corr")
 
 def test_runs_template_search_refine_with_features_kept_between(model, tmp_path):
     export_small(model, tmp_path)
-    backend = get_backend("onnxruntime", onnx_dir=tmp_path)
+    backend = open_runner("onnxruntime", onnx_dir=tmp_path)
     rng = np.random.default_rng(0)
     kernels = backend.run("template", {"z": rng.uniform(0, 255, (1, 3, 127, 127)).astype(np.float32)},
                           keep_on_device=("k_cls", "k_loc", "k_mask"))
@@ -59,7 +59,7 @@ def test_a_graph_changed_after_export_is_refused(model, tmp_path):
     with open(tmp_path / "search.onnx", "ab") as graph:
         graph.write(b"\0")
     with pytest.raises(MasktrtError, match="sha256 differs") as info:
-        get_backend("onnxruntime", onnx_dir=tmp_path)
+        open_runner("onnxruntime", onnx_dir=tmp_path)
     assert "\n" not in str(info.value)
 
 
@@ -68,8 +68,8 @@ def test_missing_graph_and_refit_graphs_are_one_line_errors(model, tmp_path):
     shutil.copytree(tmp_path / "ok", tmp_path / "broken")
     (tmp_path / "broken" / "refine.onnx").unlink()
     with pytest.raises(MasktrtError) as info:
-        get_backend("onnxruntime", onnx_dir=tmp_path / "broken")
+        open_runner("onnxruntime", onnx_dir=tmp_path / "broken")
     assert "refine.onnx" in str(info.value) and "\n" not in str(info.value)
     export_small(model, tmp_path / "refit", correlation="refit")
     with pytest.raises(MasktrtError, match="without refit"):
-        get_backend("onnxruntime", onnx_dir=tmp_path / "refit")
+        open_runner("onnxruntime", onnx_dir=tmp_path / "refit")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import synthetic_sequence
+from tests.helpers.fake_numpy_runners import synthetic_sequence
 from test_gpu_ops import assert_steps_alike
 
 pytestmark = pytest.mark.gpu
@@ -21,7 +21,7 @@ onnx_export = pytest.importorskip("masktrt.export.onnx_export")
 from masktrt.export.deploy import random_source  # noqa: E402
 from masktrt.trackers.siammask.export.network import SiamMask  # noqa: E402
 from masktrt.engines import BuildRequest, build_engines  # noqa: E402
-from masktrt.runtime.backends import get_backend  # noqa: E402
+from masktrt.runtime.backends import open_runner  # noqa: E402
 from masktrt.trackers.siammask.spec import FEATURES, KERNELS, preset  # noqa: E402
 from masktrt.runtime.backends.tensorrt_refit import value_key  # noqa: E402
 from masktrt.runtime.gpu_ops import HostOps  # noqa: E402
@@ -64,9 +64,9 @@ def test_refit_engine_follows_the_target_it_is_given(setup) -> None:
     def search(runner, kernels):
         return runner.run("search", {"x": x, **kernels}, keep_on_device=FEATURES)
 
-    with get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu") as ort:
+    with open_runner("onnxruntime", onnx_dir=dynamic, provider="cpu") as ort:
         want_a, want_b = search(ort, template(ort, za)), search(ort, template(ort, zb))
-    with get_backend("tensorrt", engine_dir=engines) as trt:
+    with open_runner("tensorrt", engine_dir=engines) as trt:
         refitter = trt.graphs["search"].refit
         ka = template(trt, za)
         kb = template(trt, zb)
@@ -85,7 +85,7 @@ def test_refit_engine_tracks_like_onnxruntime_dynamic(setup) -> None:
     """Frame by frame from the reference's state, so one network difference cannot compound."""
     dynamic, engines = setup
     frames, boxes = synthetic_sequence(6)
-    ref = SiamMaskTracker(get_backend("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
-    with get_backend("tensorrt", engine_dir=engines) as trt:
+    ref = SiamMaskTracker(open_runner("onnxruntime", onnx_dir=dynamic, provider="cpu"), DAVIS, ops=HostOps())
+    with open_runner("tensorrt", engine_dir=engines) as trt:
         test = SiamMaskTracker(trt, DAVIS, ops=HostOps())
         assert_steps_alike(ref, test, frames, boxes[0], NET_TIE, polygons=False)

@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
+from tests.helpers.fake_numpy_runners import OracleRunner, synthetic_sequence
 
 from masktrt.cli import main
 from masktrt.commands import track
@@ -38,7 +38,7 @@ def write_sequence(root, n=6, names=None):
 def run_track(seq, boxes, out, *extra):
     box = ",".join(str(v) for v in boxes[0])
     args = parse("--frames", seq / "frames", "--box", box, "--out", out, "--no-video", *extra)
-    assert track.run_with_backend(args, OracleBackend()) == 0
+    assert track.run_with_runner(args, OracleRunner()) == 0
 
 
 def test_davis_folder_scores_identically_to_the_plain_folder(tmp_path, capsys):

@@ -595,7 +595,7 @@ def test_tensorrt_runner_exposes_the_sizes_its_engines_record(monkeypatch, tmp_p
     monkeypatch.setenv("MASKTRT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(trt_backend, "_cudart", lambda: FakeCudart())
     monkeypatch.setattr(trt_backend, "load_folder", lambda folder: engines())
-    runner = trt_backend.TensorRTBackend("engines")
+    runner = trt_backend.TensorRTRunner("engines")
     try:
         assert runner.contract.tracker == "rts" and runner.contract.graph_names == ("template", "search")
         assert graph_sizes(runner) == SMALL
@@ -635,14 +635,14 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 def trackers(small_export):
     """The torch reference runner and ONNX Runtime on the same small export, as trackers."""
     from masktrt.export.torch_backend import TorchRunner
-    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeRunner
     from masktrt.runtime.trackers import make_tracker
 
     model, folder = small_export
     torch_tracker = RTSTracker(TorchRunner(model, tracker="rts", options={"sizes": SMALL.option()}),
                                CONFIG)
     assert torch_tracker.sizes == SMALL  # from the runner's options
-    ort = OnnxRuntimeBackend(folder, provider="cpu", threads=2)
+    ort = OnnxRuntimeRunner(folder, provider="cpu", threads=2)
     ort_tracker = make_tracker("rts", ort)
     assert ort_tracker.sizes == SMALL  # from deploy.json's options
     return torch_tracker, ort_tracker, ort

@@ -4,7 +4,7 @@ import argparse
 import cv2
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import OracleBackend, synthetic_sequence
+from tests.helpers.fake_numpy_runners import OracleRunner, synthetic_sequence
 
 from masktrt.cli import main
 from masktrt.commands import track
@@ -36,8 +36,8 @@ def test_folder_outputs_are_complete_aligned_and_correct(tmp_path, capsys):
     frames, boxes = synthetic_sequence(8)
     src = write_frames(tmp_path / "in", frames)
     out = tmp_path / "out"
-    assert track.run_with_backend(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out),
-                                  OracleBackend()) == 0
+    assert track.run_with_runner(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out),
+                                  OracleRunner()) == 0
     masks = sorted(p.name for p in (out / "masks").iterdir())
     assert masks == [f"frame_{i:03d}.png" for i in range(8)]
     m = cv2.imread(str(out / "masks" / "frame_005.png"), cv2.IMREAD_UNCHANGED)
@@ -64,8 +64,8 @@ def test_unreadable_frame_is_skipped_with_a_warning_and_outputs_stay_aligned(tmp
     src = write_frames(tmp_path / "in", frames)
     (src / "frame_003.png").write_bytes(b"not a png")
     out = tmp_path / "out"
-    track.run_with_backend(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out,
-                                 "--no-video"), OracleBackend())
+    track.run_with_runner(parse("--frames", src, "--box", box_arg(boxes[0]), "--out", out,
+                                 "--no-video"), OracleRunner())
     err = capsys.readouterr().err
     assert "warning: frame 3" in err and "frame_003.png" in err
     got = lines(out / "boxes.txt")
@@ -84,8 +84,8 @@ def test_max_frames_and_video_input_use_index_names(tmp_path):
         writer.write(f)
     writer.release()
     out = tmp_path / "out"
-    track.run_with_backend(parse("--video", video, "--box", box_arg(boxes[0]), "--out", out,
-                                 "--max-frames", 4), OracleBackend())
+    track.run_with_runner(parse("--video", video, "--box", box_arg(boxes[0]), "--out", out,
+                                 "--max-frames", 4), OracleRunner())
     assert sorted(p.name for p in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(4)]
     assert len(lines(out / "scores.txt")) == 4
     np.testing.assert_allclose(np.loadtxt(out / "boxes.txt", delimiter=",")[3], boxes[3], atol=2)
@@ -96,14 +96,14 @@ def test_weights_default_to_the_demo_checkpoint_and_random_weights_warn(monkeypa
     from masktrt.paths import demo_weights
 
     seen = {}
-    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    monkeypatch.setattr(backends, "open_runner", lambda name, **kw: seen.update(name=name, **kw) or "b")
     args = parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--seed", 7, "--random-weights")
-    assert track.create_backend(args) == "b"
+    assert track.open_runner_for(args) == "b"
     assert seen == {"name": "torch", "checkpoint": None, "seed": 7, "tracker": "siammask"}
     assert "seeded random weights (seed 7)" in capsys.readouterr().err
-    track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--checkpoint", "c.pth"))
+    track.open_runner_for(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--checkpoint", "c.pth"))
     assert str(seen["checkpoint"]) == "c.pth" and capsys.readouterr().err == ""
-    track.create_backend(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o"))
+    track.open_runner_for(parse("--frames", "x", "--box", "1,2,3,4", "--out", "o"))
     assert seen["checkpoint"] == demo_weights()  # the shipped weights, when this build has them
 
 
@@ -111,11 +111,11 @@ def test_onnxruntime_provider_reaches_the_runner(monkeypatch):
     import masktrt.runtime.backends as backends
 
     seen = {}
-    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    monkeypatch.setattr(backends, "open_runner", lambda name, **kw: seen.update(name=name, **kw) or "b")
     base = ("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--backend", "onnxruntime", "--onnx", "g")
-    track.create_backend(parse(*base, "--provider", "cuda"))
+    track.open_runner_for(parse(*base, "--provider", "cuda"))
     assert seen == {"name": "onnxruntime", "onnx_dir": "g", "provider": "cuda"}
-    track.create_backend(parse(*base))
+    track.open_runner_for(parse(*base))
     assert seen["provider"] == "auto"
 
 
@@ -125,13 +125,13 @@ def test_export_options_reach_the_torch_reference_only(monkeypatch):
     import masktrt.runtime.backends as backends
 
     seen = {}
-    monkeypatch.setattr(backends, "get_backend", lambda name, **kw: seen.update(name=name, **kw) or "b")
+    monkeypatch.setattr(backends, "open_runner", lambda name, **kw: seen.update(name=name, **kw) or "b")
     base = ("--frames", "x", "--box", "1,2,3,4", "--out", "o", "--tracker", "rts", "--option",
             "sizes=384x672/8/16")
-    track.create_backend(parse(*base, "--random-weights"))
+    track.open_runner_for(parse(*base, "--random-weights"))
     assert seen["options"] == {"sizes": "384x672/8/16"} and seen["tracker"] == "rts"
     with pytest.raises(MasktrtError, match="--option is for --backend torch") as info:
-        track.create_backend(parse(*base, "--backend", "onnxruntime", "--onnx", "g"))
+        track.open_runner_for(parse(*base, "--backend", "onnxruntime", "--onnx", "g"))
     assert "masktrt export" in info.value.fix
 
 

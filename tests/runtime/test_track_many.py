@@ -57,10 +57,10 @@ def frames() -> tuple[list[np.ndarray], tuple[float, ...]]:
 
 
 def make(tracker: str, folder: Path):
-    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeRunner
     from masktrt.runtime.trackers import make_tracker
 
-    return make_tracker(tracker, OnnxRuntimeBackend(folder, provider="cpu", threads=1))
+    return make_tracker(tracker, OnnxRuntimeRunner(folder, provider="cpu", threads=1))
 
 
 def boxes(box: tuple[float, ...], count: int, frame: np.ndarray) -> list[tuple[float, ...]]:
@@ -154,10 +154,10 @@ def test_frames_must_align_with_the_states(batched_export, frames) -> None:
 def test_batched_graph_rows_equal_batch_one_calls(batched_export, count) -> None:
     """ONNX Runtime runs the per-frame graphs at N = 1, 3, 8; each target's rows are its own
     batch-1 call (targets never mix)."""
-    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    from masktrt.runtime.backends.onnxruntime import OnnxRuntimeRunner
 
     _, folder = batched_export
-    runner = OnnxRuntimeBackend(folder, provider="cpu", threads=1)
+    runner = OnnxRuntimeRunner(folder, provider="cpu", threads=1)
     rng = np.random.default_rng(count)
     for graph in runner.contract.spec.batch_graphs:
         spec = runner.contract.graph(graph)

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from tests.helpers.fake_numpy_backend import FixedBackend, OracleBackend, crafted_maps, synthetic_sequence
+from tests.helpers.fake_numpy_runners import FixedRunner, OracleRunner, crafted_maps, synthetic_sequence
 
 from masktrt.errors import MasktrtError
 from masktrt.trackers.siammask.spec import preset
@@ -32,7 +32,7 @@ def sig(v):
 
 def crafted_backend(mask_logit=10.0):
     cls, loc = crafted_maps({A: 1.5, B: 8.0}, {A: (0.25, 0.0, 0.0, 0.0)})
-    return FixedBackend(cls, loc, np.full((127, 127), mask_logit, np.float32))
+    return FixedRunner(cls, loc, np.full((127, 127), mask_logit, np.float32))
 
 
 def test_scores_use_class_major_channel_layout():
@@ -125,7 +125,7 @@ def test_full_mask_at_the_chosen_cell_lands_on_its_subwindow():
 def test_empty_mask_falls_back_to_the_unclipped_box_then_clips():
     f = frame()
     cls, loc = crafted_maps({(2, 12, 12): 3.0}, {(2, 12, 12): (-60 / 64, 0.0, 0.0, 0.0)})
-    tracker = SiamMaskTracker(FixedBackend(cls, loc, np.full((127, 127), -10.0, np.float32)), DAVIS)
+    tracker = SiamMaskTracker(FixedRunner(cls, loc, np.full((127, 127), -10.0, np.float32)), DAVIS)
     state = tracker.init(f, (0.0, 150.0, 40.0, 40.0))  # centre (20, 170), context side 80
     new, res = tracker.track(f, state)
     assert res.best == (2, 12, 12) and res.mask.sum() == 0
@@ -148,7 +148,7 @@ def test_clipping_bounds():
 def test_low_score_is_lost():
     f = frame()
     cls, loc = crafted_maps({}, {}, base_fg=-3.0)  # every candidate ~0.047
-    tracker = SiamMaskTracker(FixedBackend(cls, loc, np.zeros((127, 127), np.float32)), DAVIS)
+    tracker = SiamMaskTracker(FixedRunner(cls, loc, np.zeros((127, 127), np.float32)), DAVIS)
     _, res = tracker.track(f, tracker.init(f, (268.0, 168.0, 64.0, 64.0)))
     assert res.lost is True and res.score < DAVIS.lost_score
 
@@ -200,7 +200,7 @@ def test_frame_size_change_is_an_error():
 
 def test_closed_loop_follows_a_moving_target_with_an_oracle_network():
     frames, boxes = synthetic_sequence(15)
-    tracker = SiamMaskTracker(OracleBackend(), DAVIS)
+    tracker = SiamMaskTracker(OracleRunner(), DAVIS)
     state = tracker.init(frames[0], boxes[0])
     for f, (x, y, w, h) in zip(frames[1:], boxes[1:]):
         state, res = tracker.track(f, state)

@@ -128,3 +128,34 @@ def test_lite0_partial_checkpoint_round_trip(tmp_path):
     loaded = load_partial(path)
     assert loaded.backbone == EFFICIENTNET_LITE0
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_the_one_loop_resumes_an_rts_run_as_if_it_had_never_stopped(samples, tmp_path):
+    """RTS trains through training.trainer like the pair-trained trackers: stopped after its
+    first step (max_seconds=0) and resumed, it ends with the uninterrupted run's tensors."""
+    from dataclasses import replace
+
+    from masktrt.trackers.rts.export.network import RESNET50_MRCNN
+    from masktrt.training import trainer
+    from masktrt.training.loop import CHECKPOINT, LOSSES
+
+    config = RtsTrainConfig(steps=2, batch=1, crop=CROP, backbone=RESNET50_MRCNN, save_every=1)
+    recipe = replace(rts_train.recipe(config), fresh_model=lambda c: random_model(),
+                     data=lambda model, c: samples)
+    trainer.train(tmp_path / "whole", recipe, progress=False)
+    trainer.train(tmp_path / "parts", recipe, progress=False, max_seconds=0)
+    assert len((tmp_path / "parts" / LOSSES).read_text().splitlines()) == 2  # header + step 0
+    trainer.train(tmp_path / "parts", recipe, resume_from=tmp_path / "parts", progress=False)
+    whole, parts = (load_partial(tmp_path / run / CHECKPOINT).state_dict() for run in ("whole", "parts"))
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    rows = [[line.split(",")[:-1] for line in (tmp_path / run / LOSSES).read_text().splitlines()]
+            for run in ("whole", "parts")]  # the last column is the step's seconds
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+
+
+def test_an_rts_run_refuses_a_checkpoint_of_another_seed(model, tmp_path):
+    from masktrt.trackers.rts.export.network import RESNET50_MRCNN
+
+    path = save_partial(model, tmp_path / "p.safetensors", 0, TRAINED, fp16=False)
+    with pytest.raises(MasktrtError, match="seed 0.*seed 3"):
+        rts_train.resumed_model(path, RtsTrainConfig(seed=3, backbone=RESNET50_MRCNN))

@@ -33,7 +33,7 @@ from masktrt.trackers.oceanplus.training.pairs import OceanPair, batch_pairs
 from masktrt.training.scenes import Mix
 from masktrt.training import trainer
 from masktrt.training.loop import optimizer_step
-from masktrt.training.trainer import Recipe
+from masktrt.training.trainer import Recipe, pair_recipe
 
 BOX_INIT = 32.0  # crop px: initial l,t,r,b (half a typical target side in the 255 crop)
 
@@ -136,8 +136,8 @@ def check_resumable(model: OceanPlus, config: OceanTrainConfig) -> None:
 
 def recipe(config: OceanTrainConfig) -> Recipe:
     """OceanPlus's part of the one training loop (`training.trainer`)."""
-    return Recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
-                  batch_pairs, collate, compute_losses)
+    return pair_recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
+                       batch_pairs, collate, compute_losses)
 
 
 def train(out: str | Path, config: OceanTrainConfig, resume_from: str | Path | None = None,

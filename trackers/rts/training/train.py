@@ -22,7 +22,6 @@ detached, so each loss trains only its own parts.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,8 @@ from masktrt.trackers.rts.spec import HINGE_THRESHOLD, TrackerConfig
 from masktrt.trackers.rts.export.network import EFFICIENTNET_LITE0
 from masktrt.trackers.rts.training.data import (FrameSample, backbone_map, backbone_maps, draw_episode,
                                        precompute)
-from masktrt.training.loop import log_row, progress_bar
+from masktrt.training import trainer
+from masktrt.training.trainer import Recipe
 
 TRAINED = ("classifier.", "decoder.TSE.layer1.", "decoder.RRB1.layer1.", "decoder.CAB.layer1.",
            "decoder.RRB2.layer1.", "decoder.proj.layer1.", "decoder.project.")
@@ -174,55 +174,66 @@ def train_step(model, optimizer, samples, rng, config: RtsTrainConfig, step: int
     return totals
 
 
-def save(model, out: Path, config: RtsTrainConfig, step: int, fp16: bool = False,
-         path: Path | None = None) -> Path:
+def save_checkpoint(model, path: Path, config: RtsTrainConfig, fp16: bool = False) -> Path:
+    """The trained tensors only (`seeded_partial`); the step lives in the run's state file."""
     from masktrt.trackers.rts.export.seeded_partial import save_partial
 
-    info = {"steps": str(step), "config": repr(asdict(config))}
-    return save_partial(model, path or out / CHECKPOINT, config.seed, TRAINED, fp16, info)
+    info = {"config": repr(asdict(config))}
+    return save_partial(model, path, config.seed, TRAINED, fp16, info)
 
 
-def train_rts(out: str | Path, config: RtsTrainConfig, progress: bool = True,
-              max_seconds: float | None = None) -> Path:
-    """Precompute the samples, then train; returns the FP32 partial checkpoint's path."""
-    from masktrt.trackers.rts.export.random_weights import random_model
+def resumed_model(path: Path, config: RtsTrainConfig):
+    """The run's checkpoint, refused in one line when it was seeded or built otherwise."""
+    from masktrt.trackers.rts.export.seeded_partial import load_partial, partial_header
+
+    seed, backbone, trained, _ = partial_header(Path(path))
+    if (seed, backbone, tuple(trained)) != (config.seed, config.backbone, TRAINED):
+        raise MasktrtError(f"checkpoint '{path}' is seed {seed}, backbone {backbone}, trained "
+                           f"{','.join(trained)}; this run trains seed {config.seed}, backbone "
+                           f"{config.backbone}, {','.join(TRAINED)}",
+                           f"pass --seed {seed} to resume it, or start a new --out folder")
+    return load_partial(path)
+
+
+def episode_data(model, config: RtsTrainConfig) -> list:
+    """Every training sequence's frames featurised once by the frozen trunk."""
     from masktrt.training.real import training_sequences
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    model = random_model(config.seed, backbone=config.backbone)
-    samples = precompute(model, training_sequences(), config.seed, config.crop)
-    optimizer = torch.optim.Adam(trainable(model), lr=config.lr)
-    rng = np.random.default_rng(config.seed + 1)
-    bar, began = progress_bar(0, config.steps, progress), time.monotonic()
-    for step in range(config.steps):
-        started = time.monotonic()
-        values = train_step(model, optimizer, samples, rng, config, step)
-        log_row(out, step, {**values, "seconds": time.monotonic() - started}, config.lr_at(step))
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
-        out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
-        if (step + 1) % config.save_every == 0 or out_of_time:
-            save(model, out, config, step + 1)
-        if out_of_time:
-            break
-    bar.close()
-    return save(model, out, config, step + 1)
+    return precompute(model, training_sequences(), config.seed, config.crop)
+
+
+def recipe(config: RtsTrainConfig) -> Recipe:
+    """RTS's part of the one training loop (`training.trainer`): episodes drawn with a
+    generator seeded by (seed, step), so a resumed run draws what an uninterrupted one would."""
+    from masktrt.trackers.rts.export.random_weights import random_model
+
+    def step(model, optimizer, samples: list, step: int) -> dict[str, float]:
+        rng = np.random.default_rng((config.seed + 1, step))
+        return train_step(model, optimizer, samples, rng, config, step)
+
+    return Recipe(config, lambda c: random_model(c.seed, backbone=c.backbone), resumed_model,
+                  lambda model, c: torch.optim.Adam(trainable(model), lr=c.lr), episode_data,
+                  step, lambda model, path, fp16=False: save_checkpoint(model, path, config, fp16))
+
+
+def train_rts(out: str | Path, config: RtsTrainConfig, resume_from: str | Path | None = None,
+              progress: bool = True, max_seconds: float | None = None) -> Path:
+    """Run (or continue) training into `out` with the one loop; returns the FP32 partial
+    checkpoint's path."""
+    return trainer.train(out, recipe(config), resume_from, progress, max_seconds)
 
 
 def run_command(args: Any) -> int:
-    """`masktrt train --tracker rts ...`: the episode trainer, then optionally the FP16 file;
-    its held-out table is `masktrt eval --tracker rts --checkpoint CKPT`."""
+    """`masktrt train --tracker rts ...`: the episode trainer (resumable with --resume), then
+    optionally the FP16 file; its held-out table is `masktrt eval --tracker rts --checkpoint CKPT`."""
     torch.set_num_threads(args.threads)
     config = RtsTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, final_lr=args.final_lr,
                             seed=args.seed, save_every=args.save_every)
     max_seconds = None if args.max_minutes is None else 60 * args.max_minutes
-    path = train_rts(args.out, config, not args.no_progress, max_seconds)
+    path = train_rts(args.out, config, args.resume, not args.no_progress, max_seconds)
     print(f"checkpoint: {path}")
     if args.export_fp16:
-        from masktrt.trackers.rts.export.seeded_partial import load_partial, read_metadata
+        from masktrt.trackers.rts.export.seeded_partial import load_partial
 
-        steps = int(read_metadata(path).get("steps", 0))
-        print(f"fp16 weights: {save(load_partial(path), Path(args.out), config, steps, True, Path(args.export_fp16))}")
+        print(f"fp16 weights: {save_checkpoint(load_partial(path), Path(args.export_fp16), config, True)}")
     return 0

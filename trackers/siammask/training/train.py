@@ -28,7 +28,7 @@ from masktrt.training import trainer
 from masktrt.training.loop import optimizer_step
 from masktrt.training.model_setup import freeze, set_train_mode
 from masktrt.training.scenes import Mix
-from masktrt.training.trainer import Recipe
+from masktrt.training.trainer import Recipe, pair_recipe
 from masktrt.trackers.siammask.training.pairs import Pair, batch_pairs
 
 
@@ -124,8 +124,8 @@ def fresh_model(config: TrainConfig) -> SiamMask:
 
 def recipe(config: TrainConfig) -> Recipe:
     """SiamMask's part of the one training loop (`training.trainer`)."""
-    return Recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
-                  batch_pairs, collate, compute_losses)
+    return pair_recipe(config, fresh_model, load_checkpoint, check_resumable, save_checkpoint,
+                       batch_pairs, collate, compute_losses)
 
 
 def train(out: str | Path, config: TrainConfig, resume_from: str | Path | None = None,

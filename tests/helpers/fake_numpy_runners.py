@@ -3,8 +3,8 @@
 Each fake writes SiamMask's three steps (template, search, refine) as methods, and StepRunner
 adapts them to the GraphRunner contract the tracker calls (`run(graph, feeds, keep_on_device)`).
 
-FixedBackend returns crafted maps (hand-checkable selection and update maths).
-OracleBackend "sees" the target as the bright pixels of the crop and answers as a perfect
+FixedRunner returns crafted maps (hand-checkable selection and update maths).
+OracleRunner "sees" the target as the bright pixels of the crop and answers as a perfect
 network would: it exercises the crop -> decode -> update -> paste-back geometry end to end.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ class StepRunner(RunnerBase):
         return {MASK: logits.reshape(1, 1, MASK_OUT_SIZE, MASK_OUT_SIZE)}
 
 
-class FixedBackend(StepRunner):
+class FixedRunner(StepRunner):
     """Returns the same cls/loc/logits every frame and records what the tracker passed in."""
 
     name = "fixed"
@@ -94,7 +94,7 @@ def crafted_maps(fg: dict[tuple[int, int, int], float], loc_at: dict[tuple[int, 
     return cls, loc
 
 
-class OracleBackend(StepRunner):
+class OracleRunner(StepRunner):
     """A 'perfect network' for bright targets (grey > 128) on a dark background."""
 
     name = "oracle"
