@@ -7,7 +7,7 @@ verdict and the milliseconds per frame, all from the same run (JSON, Markdown an
 
 Exports the tracker's weights (--checkpoint, default its demo weights) at each --precisions into
 a temporary folder and runs them with ONNX Runtime (and --engines with TensorRT) beside the
-PyTorch reference. The verdict is teacher-forced (each frame from the reference's state; see
+PyTorch reference, with the tracker's evaluation preset (as `masktrt eval`; --preset to change). The verdict is teacher-forced (each frame from the reference's state; see
 `masktrt parity --level accuracy`) against the spec's accuracy budgets; the closed-loop
 columns are what a user sees and are read against the noise floor. Exits 1 when a verdict fails
 or nothing was compared. On the CPU provider ONNX Runtime computes FP16 convolutions in FP32, so
@@ -29,7 +29,7 @@ EXPORTED = ("fp32", "fp16")  # precisions this command exports itself (INT8 need
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_tracker_arguments(parser, preset=False)
+    common.add_tracker_arguments(parser)  # --preset: default the tracker's evaluation preset
     common.add_weights_arguments(parser, width=True)
     common.add_xcorr_argument(parser)
     common.add_option_argument(parser)
@@ -97,12 +97,24 @@ def measure(args: argparse.Namespace, precisions: list[str], tmp: Path) -> Any:
                    for p, d in deploys.items()]
         runners += extra_runners(args, source, opened)
         reference = opened("torch", model=model, tracker=deploy.tracker, options=meaning)
-        cells, verdicts = measure_sequences(reference, runners, paths, deploy.tracker,
-                                            deploy.preset, args.noise_runs, args.max_frames)
-    settings = {"sequences": [str(p) for p in paths], "max_frames": args.max_frames,
+        config = preset_for(args.preset, deploy)
+        cells, verdicts = measure_sequences(reference, runners, paths, deploy.tracker, config,
+                                            args.noise_runs, args.max_frames)
+    settings = {"sequences": [str(p) for p in paths], "preset": config.name,
+                "max_frames": args.max_frames,
                 "noise_runs": args.noise_runs, "threads": args.threads, "provider": args.provider,
                 "weights": source, "options": meaning}
     return PrecisionTable(deploy.tracker, cells, verdicts, machine_info(), settings)
+
+
+def preset_for(name: str | None, deploy: Any) -> Any:
+    """--preset, else the preset of the tracker's evaluation protocol (its spec's `held_out`,
+    as `masktrt eval` and the model card use), else the one the graphs record."""
+    from masktrt import registry
+
+    spec = registry.spec(deploy.tracker)
+    chosen = name or spec.held_out.preset
+    return spec.preset(chosen) if chosen else deploy.preset
 
 
 def export(args: argparse.Namespace, model: Any, source: dict, folder: Path, precision: str) -> Any:

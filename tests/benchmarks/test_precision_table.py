@@ -90,3 +90,14 @@ def test_the_command_writes_one_table_of_every_backend_from_one_run(tmp_path, ca
     assert (tmp_path / "table" / "precision.png").stat().st_size > 0
     assert "| sequence | backend |" in (tmp_path / "table" / "precision.md").read_text()
     assert "speed vs torch FP32" in out and "FP32 convolutions" in out
+
+
+def test_the_table_runs_the_trackers_evaluation_preset_unless_told() -> None:
+    from types import SimpleNamespace
+
+    from masktrt import registry
+    from masktrt.commands.precision import preset_for
+
+    deploy = SimpleNamespace(tracker="oceanplus", preset=registry.spec("oceanplus").preset())
+    assert preset_for(None, deploy).name == registry.spec("oceanplus").held_out.preset == "davis2016"
+    assert preset_for("vot2020", deploy).name == "vot2020"
