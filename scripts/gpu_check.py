@@ -242,6 +242,12 @@ def tensorrt_steps(precision: str, graphs: Path, clock: Clock, env: dict[str, st
         steps.append(run("tensorrt-parity", [*masktrt, "parity", "--level", "accuracy", "--onnx", str(graphs),
                                              "--engines", str(engines), "--max-frames", "40", "--report",
                                              str(out / f"parity-tensorrt-{precision}.json")], clock, env, logs))
+    if precision == "fp16" and steps[-1]["status"] == "ok":
+        # the one table (issue 26): torch, ONNX Runtime CUDA FP32/FP16 and these TensorRT FP16
+        # engines side by side, true FP16 arithmetic, ms/frame from the same run
+        steps.append(run("precision-table", [*masktrt, "precision", "--provider", "cuda", "--engines",
+                                             str(engines), "--max-frames", "40", "--noise-runs", "1",
+                                             "--out", str(out / "precision-gpu")], clock, env, logs))
     for s in steps:
         s["name"] = f"{s['name']}-{precision}"
     return steps
