@@ -21,6 +21,31 @@ LOSSES = "losses.csv"  # one row per step
 LOSS_TERMS = ("cls", "box", "mask")  # the order of a config's `weights`
 
 
+class DecayingLr:
+    """A run config's learning rate schedule (mixed into every tracker's frozen config
+    dataclass): exponential decay from `lr` to `final_lr` over `steps`."""
+
+    lr: float
+    final_lr: float
+    steps: int
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
+
+
+class PairMixed(DecayingLr):
+    """A pair-trained tracker's config: the schedule, and the pair mix its `real` and
+    `negative` shares give (the rest synthetic)."""
+
+    real: float
+    negative: float
+
+    def mix(self) -> Any:
+        from masktrt.training.scenes import Mix
+
+        return Mix(real=self.real, negative=self.negative)
+
+
 def make_optimizer(model: torch.nn.Module, config: Any) -> torch.optim.Optimizer:
     """AdamW over the model's parameter groups (the trainable backbone at `backbone_lr` scale)."""
     groups = param_groups(model, config.lr, config.backbone_lr)

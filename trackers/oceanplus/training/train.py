@@ -30,16 +30,15 @@ from masktrt.trackers.oceanplus.export.checkpoint import load_checkpoint, save_c
 from masktrt.training.model_setup import freeze, set_train_mode
 from masktrt.trackers.oceanplus.training.losses import cls_loss, iou_loss, mask_loss
 from masktrt.trackers.oceanplus.training.pairs import OceanPair, batch_pairs
-from masktrt.training.scenes import Mix
 from masktrt.training import trainer
-from masktrt.training.loop import optimizer_step
+from masktrt.training.loop import PairMixed, optimizer_step
 from masktrt.training.trainer import Recipe, pair_recipe
 
 BOX_INIT = 32.0  # crop px: initial l,t,r,b (half a typical target side in the 255 crop)
 
 
 @dataclass(frozen=True)
-class OceanTrainConfig:
+class OceanTrainConfig(PairMixed):
     """Everything that defines a run; stored in the state file and the model card."""
 
     steps: int = 1200
@@ -60,12 +59,6 @@ class OceanTrainConfig:
     backbone_lr: float = 0.1        # lr scale of the trainable backbone blocks
     real: float = 0.6               # share of pairs from ../shared/data/train (when present)
     negative: float = 0.15          # share of negative pairs
-
-    def mix(self) -> Mix:
-        return Mix(real=self.real, negative=self.negative)
-
-    def lr_at(self, step: int) -> float:
-        return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
 
 
 @dataclass(frozen=True)

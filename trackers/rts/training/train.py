@@ -39,6 +39,7 @@ from masktrt.trackers.rts.export.network import EFFICIENTNET_LITE0
 from masktrt.trackers.rts.training.data import (FrameSample, backbone_map, backbone_maps, draw_episode,
                                        precompute)
 from masktrt.training import trainer
+from masktrt.training.loop import DecayingLr
 from masktrt.training.trainer import Recipe
 
 TRAINED = ("classifier.", "decoder.TSE.layer1.", "decoder.RRB1.layer1.", "decoder.CAB.layer1.",
@@ -50,7 +51,7 @@ SEG_ITERS, CLF_ITERS = 10, 5  # learner steps in an episode (the tracker: 20 / 1
 
 
 @dataclass(frozen=True)
-class RtsTrainConfig:
+class RtsTrainConfig(DecayingLr):
     steps: int = 1500
     batch: int = 4  # episodes per optimizer step
     lr: float = 1e-3
@@ -60,9 +61,6 @@ class RtsTrainConfig:
     backbone: str = EFFICIENTNET_LITE0  # the ImageNet trunk (rts/lite_features.py)
     window: int = 25  # train frames come from the `window` frames before the test frame
     save_every: int = 100
-
-    def lr_at(self, step: int) -> float:
-        return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
 
 
 # -- the model ------------------------------------------------------------------------------------

@@ -25,15 +25,14 @@ from masktrt.trackers.siammask.spec import NAME
 from masktrt.export.backbones import RESNET50, load_pretrained
 from masktrt.trackers.siammask.training.losses import box_loss, cls_loss, mask_loss
 from masktrt.training import trainer
-from masktrt.training.loop import optimizer_step
+from masktrt.training.loop import PairMixed, optimizer_step
 from masktrt.training.model_setup import freeze, set_train_mode
-from masktrt.training.scenes import Mix
 from masktrt.training.trainer import Recipe, pair_recipe
 from masktrt.trackers.siammask.training.pairs import Pair, batch_pairs
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(PairMixed):
     """Everything that defines a run; stored in the state file and the model card."""
 
     steps: int = 2000
@@ -53,12 +52,6 @@ class TrainConfig:
     backbone_lr: float = 0.1       # lr scale of the trainable backbone blocks
     real: float = 0.6              # share of pairs from ../shared/data/train (when present)
     negative: float = 0.15         # share of negative pairs (template and search unrelated)
-
-    def mix(self) -> Mix:
-        return Mix(real=self.real, negative=self.negative)
-
-    def lr_at(self, step: int) -> float:
-        return self.lr * (self.final_lr / self.lr) ** (step / max(self.steps, 1))
 
 
 @dataclass(frozen=True)
