@@ -1,4 +1,5 @@
-"""The benchmark's PNG: latency distribution per stage and backend, and cost vs targets.
+"""The benchmark's PNG: latency distribution per stage and backend, and cost vs targets; and
+the held-out evaluation's lost-flag ROC.
 
 Box plots rather than bars, because a tracker's worst frames matter as much as its median;
 log scale, because a 1 ms post-processing step and a 300 ms search share the axis. Uses the
@@ -91,3 +92,41 @@ def _batched_lines(ax: Any, name: str, rows: list[dict], i: int) -> None:
         ax.plot(xs, ys, marker=MARKERS[(i + 1 + offset) % len(MARKERS)],
                 linestyle=STYLES[(i + 1 + offset) % len(STYLES)], alpha=0.75,
                 label=f"{name} batch export, {label}")
+
+
+def plot_roc(confidence: dict[str, Any], path: str | Path, title: str) -> Path | None:
+    """The lost flag's ROC (on-target frames flagged vs off-target frames caught, per score
+    threshold) with its operating point and Youden's point marked; None without a curve."""
+    roc = confidence.get("roc") if confidence else None
+    if not roc:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    ax.plot(roc["on_flagged"], roc["off_caught"], drawstyle="steps-post", label="score < t")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    _mark(ax, confidence.get("operating_point"), "o", "operating point")
+    youden = confidence.get("threshold")
+    if youden is not None:
+        i = min(range(len(roc["thresholds"])), key=lambda k: abs(roc["thresholds"][k] - youden))
+        _mark(ax, {"on_flagged": roc["on_flagged"][i], "off_caught": roc["off_caught"][i],
+                   "threshold": youden}, "s", "Youden")
+    ax.set_xlabel("on-target frames flagged lost (false alarms)")
+    ax.set_ylabel("off-target frames caught")
+    ax.set_title(f"{title}: AUC {confidence.get('auc') or 0:.3f}", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _mark(ax: Any, point: dict | None, marker: str, label: str) -> None:
+    if point and point.get("on_flagged") is not None and point.get("off_caught") is not None:
+        ax.plot(point["on_flagged"], point["off_caught"], marker, markersize=8,
+                label=f"{label}: score < {point['threshold']:.3f}")

@@ -63,6 +63,21 @@ def operating_threshold(scores: np.ndarray, positive: np.ndarray,
     return float(on[allowed])  # score < this flags exactly the `allowed` lowest (ties: fewer)
 
 
+def roc_points(scores: np.ndarray, positive: np.ndarray) -> dict | None:
+    """The lost flag's trade-off at every distinct cut t (flag frames with score < t): the
+    share of on-target frames it flags and of off-target frames it catches (the ROC curve of
+    the score as a detector of lost frames); None when one class is empty."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return None
+    values = np.unique(scores)
+    cuts = np.concatenate([[values[0]], (values[1:] + values[:-1]) / 2, [values[-1] + 1e-6]])
+    flagged = scores[None, :] < cuts[:, None]
+    return {"thresholds": cuts.tolist(),
+            "on_flagged": flagged[:, positive].mean(axis=1).tolist(),
+            "off_caught": flagged[:, ~positive].mean(axis=1).tolist()}
+
+
 def separation(scores: np.ndarray, ious: np.ndarray) -> dict:
     """AUC, chosen threshold and class counts for per-frame scores and box IoUs."""
     positive = np.asarray(ious) > ON_TARGET_IOU
@@ -70,7 +85,8 @@ def separation(scores: np.ndarray, ious: np.ndarray) -> dict:
             "auc": roc_auc(scores, positive), "threshold": youden_threshold(scores, positive),
             "score_on_mean": float(np.mean(np.asarray(scores)[positive])) if positive.any() else None,
             "score_off_mean": float(np.mean(np.asarray(scores)[~positive])) if (~positive).any() else None,
-            "operating_point": _operating_point(scores, positive)}
+            "operating_point": _operating_point(scores, positive),
+            "roc": roc_points(scores, positive)}
 
 
 def _operating_point(scores: np.ndarray, positive: np.ndarray) -> dict | None:

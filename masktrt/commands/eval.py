@@ -24,7 +24,7 @@ from masktrt.commands import args as common
 from masktrt.errors import MasktrtError
 
 HELP = "score predictions, or run a tracker over held-out sequences (J, F, box IoU/AUC)"
-HELD_OUT_JSON, HELD_OUT_MD = "held_out.json", "held_out.md"
+HELD_OUT_JSON, HELD_OUT_MD, HELD_OUT_ROC = "held_out.json", "held_out.md", "lost_flag_roc.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +126,10 @@ def summary(report: dict[str, Any]) -> str:
 def write(report: dict[str, Any], out: Path) -> None:
     from masktrt.files import write_json, write_text
 
+    from masktrt.benchmarks.plot import plot_roc
+
     write_json(out / HELD_OUT_JSON, report)
     write_text(out / HELD_OUT_MD, summary(report) + "\n")
-    print(f"wrote {out / HELD_OUT_JSON} and {out / HELD_OUT_MD}")
+    roc = plot_roc(report.get("confidence"), out / HELD_OUT_ROC, f"{report['tracker']} lost flag")
+    print(f"wrote {out / HELD_OUT_JSON}, {out / HELD_OUT_MD}"
+          + (f" and {roc}" if roc else " (no ROC: the sequences held no off-target frame)"))
