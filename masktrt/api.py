@@ -22,12 +22,15 @@ from masktrt.runtime.session import Tracker, open_tracker as open_session
 FOLDER_OPTION = {"onnxruntime": "onnx_dir", "tensorrt": "engine_dir"}
 
 
-def open_tracker(source: str | Path, backend: str = "onnxruntime", *, preset: str | None = None,
+def open_tracker(source: str | Path, backend: str | None = None, *, preset: str | None = None,
                  checkpoint: str | Path | None = None, **backend_options: Any) -> Tracker:
     """A tracker over deployed graphs (`source` = an export or engine folder, backend
-    `onnxruntime` or `tensorrt`) or over the PyTorch reference (`source` = a tracker name such
-    as "siammask", backend `torch`, with `checkpoint`; needs the export extras). The folder's
-    contract names the tracker and its preset (`preset` overrides the preset)."""
+    `onnxruntime` (the default) or `tensorrt`; a `masktrt deploy` folder runs the configuration
+    it recommends) or over the PyTorch reference (`source` = a tracker name such as "siammask",
+    backend `torch`, with `checkpoint`; needs the export extras). The folder's contract names
+    the tracker and its preset (`preset` overrides the preset)."""
+    if backend != "torch":
+        source, backend = recommended(source, backend)
     if backend == "torch":
         return open_session("torch", tracker=str(source), preset=preset, checkpoint=checkpoint,
                             **backend_options)
@@ -35,6 +38,20 @@ def open_tracker(source: str | Path, backend: str = "onnxruntime", *, preset: st
         return open_session(backend, preset=preset, **{FOLDER_OPTION[backend]: source},
                             **backend_options)
     raise MasktrtError(f"unknown backend '{backend}'", "choose onnxruntime, tensorrt or torch")
+
+
+def recommended(source: str | Path, backend: str | None) -> tuple[Path, str]:
+    """(folder, backend) to open: a deployment folder's recommendation, else `source` itself
+    with `backend` (default onnxruntime)."""
+    from masktrt.benchmarks.recommendation import read
+
+    choice = read(Path(source)) if Path(source).is_dir() else None
+    if choice is None:
+        return Path(source), backend or "onnxruntime"
+    if backend not in (None, choice.backend):
+        raise MasktrtError(f"'{source}' recommends {choice.backend} {choice.precision}, not {backend}",
+                           f"open its {backend} folder directly, e.g. {Path(source) / 'onnx-fp32'}")
+    return Path(source) / choice.folder, choice.backend
 
 
 __all__ = ["Tracker", "open_tracker"]

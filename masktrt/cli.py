@@ -18,8 +18,8 @@ from masktrt.files import is_user_os_error, os_error
 
 # In pipeline order: the order `masktrt --help` lists them.
 COMMANDS = [
-    "demo", "trackers", "track", "export", "build", "calibrate", "parity", "precision", "eval", "bench",
-    "train",
+    "demo", "trackers", "track", "export", "build", "calibrate", "parity", "precision", "deploy",
+    "eval", "bench", "train",
     "vot", "vot-workspace", "serve", "loadtest",
 ]
 
