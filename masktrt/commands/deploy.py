@@ -28,6 +28,7 @@ from masktrt.commands import args as common
 HELP = "checkpoint -> ONNX (FP32, FP16, INT8) + engines -> verdicts and speed -> recommendation + report"
 DEFAULT_OUT = "out/deploy"
 CALIBRATION_SEQUENCES = 4  # training sequences INT8 is calibrated on
+CALIBRATION_FRAMES = 20  # frames of a generated calibration scene (where no real split is here)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  "truth (default: the generated demo sequence)", many=True)
     parser.add_argument("--int8", action="store_true",
                         help="also calibrate INT8 graphs on the training sequences "
-                             "(../shared/data/train; minutes on a CPU)")
+                             "(../shared/data/train, else generated training scenes)")
     common.add_max_frames_argument(parser, "measure only the first N frames of each sequence")
     parser.add_argument("--noise-runs", type=NON_NEGATIVE, default=1, metavar="K",
                         help="perturbed reference runs per sequence for the noise floor")
@@ -134,20 +135,31 @@ def calibrate(args: argparse.Namespace, source: dict, deployment: Deployment) ->
     """INT8 graphs from the FP32 ones, calibrated on the training split only (minmax, nothing
     kept float); the ONNX Runtime flavour is measured."""
     from masktrt.calibration.pipeline import CalibrateOptions, calibrate as run_calibration
-    from masktrt.training.real import sequence_folders, training_root
 
-    root = training_root()
-    if root is None:
-        return "skipped", "no training sequences (../shared/data/train) to calibrate on"
     out = deployment.out / "int8"
     if reusable(out / "ort", source, args.tracker, "int8"):
         deployment.folders["int8"] = out / "ort"
         return "reused", str(out / "ort")
-    sequences = sequence_folders(root)[:CALIBRATION_SEQUENCES]
+    sequences, what = calibration_sequences()
     run_calibration(CalibrateOptions(onnx_dir=deployment.folders["fp32"], sequences=sequences,
                                      out=out, threads=args.threads))
     deployment.folders["int8"] = out / "ort"
-    return "ok", f"{out / 'ort'} (minmax, nothing kept float, {len(sequences)} training sequences)"
+    return "ok", f"{out / 'ort'} (minmax, nothing kept float, calibrated on {what})"
+
+
+def calibration_sequences() -> tuple[list[Path], str]:
+    """The first training sequences of ../shared/data/train, else generated scenes of training
+    seeds (never an evaluation sequence, never the demo's)."""
+    from masktrt.training.real import sequence_folders, training_root
+    from masktrt.training.synthetic import demo_sequence_dir
+
+    root = training_root()
+    if root is not None and sequence_folders(root):
+        found = sequence_folders(root)[:CALIBRATION_SEQUENCES]
+        return found, f"{len(found)} real training sequences"
+    seeds = range(1, CALIBRATION_SEQUENCES + 1)
+    return ([demo_sequence_dir(seed=s, num_frames=CALIBRATION_FRAMES) for s in seeds],
+            f"{len(seeds)} generated training scenes (no ../shared/data/train here)")
 
 
 def build(deployment: Deployment, precision: str) -> tuple[str, str]:

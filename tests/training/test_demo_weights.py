@@ -24,6 +24,13 @@ def test_demo_tracks_the_generated_sequence_with_the_shipped_weights(tmp_path, c
     assert len(list((tmp_path / "masks").glob("*.png"))) == 12
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["metrics"]["J_mean"] > ISSUE_J  # a trained model, not random weights
+    deployed = tmp_path / "deploy"  # the demo deploys first: graphs, verdicts, recommendation
+    for precision in ("fp32", "fp16"):
+        assert (deployed / f"onnx-{precision}" / "deploy.json").is_file()
+    assert (deployed / "report.html").is_file() and (deployed / "recommended.json").is_file()
+    rows = json.loads((deployed / "precision.json").read_text())["verdicts"]
+    assert {r["precision"] for r in rows} >= {"fp32", "fp16", "int8"}
+    assert "tracking with the recommended configuration" in printed
 
 
 @pytest.mark.slow
