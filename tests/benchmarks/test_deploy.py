@@ -50,21 +50,33 @@ def test_open_tracker_follows_a_deployment_folder_and_refuses_a_contradiction(tm
         recommended(tmp_path, "tensorrt")
 
 
-def test_deploy_writes_graphs_verdicts_a_recommendation_and_a_report_and_reuses_them(
-        tmp_path, monkeypatch, capsys) -> None:
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """(folder, command, printed) of one small deployment: random weights at width 0.125 on a
+    5-frame generated sequence (the pipeline, not the weights, is under test)."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
-    import masktrt
     from masktrt.cli import main
     from masktrt.training.synthetic import demo_sequence_dir
 
-    monkeypatch.setenv("MASKTRT_CACHE", str(tmp_path / "cache"))
-    sequence = demo_sequence_dir(seed=1, num_frames=5, size=(96, 128))
-    out = tmp_path / "deploy"
+    tmp = tmp_path_factory.mktemp("deploy")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MASKTRT_CACHE", str(tmp / "cache"))
+        sequence = demo_sequence_dir(seed=1, num_frames=5, size=(96, 128))
+    out = tmp / "deploy"
     command = ["deploy", "--random-weights", "--width", "0.125", "--sequence", str(sequence),
                "--noise-runs", "0", "--out", str(out)]
-    assert main(command) == 0
-    first = capsys.readouterr().out
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(command) == 0
+    return out, command, printed.getvalue()
+
+
+def test_deploy_writes_graphs_verdicts_a_recommendation_and_a_report(deployed) -> None:
+    out, _, first = deployed
     assert "[1] export fp32" in first and "[2] export fp16" in first and "measure" in first
     engines = [line for line in first.splitlines() if "engines fp" in line]
     assert len(engines) == 2 and all((" ok " in line) or ("skipped" in line and "not installed"
@@ -75,8 +87,46 @@ def test_deploy_writes_graphs_verdicts_a_recommendation_and_a_report_and_reuses_
     assert page.count("<table>") >= 3 and "src='data:image/png;base64,iVBOR" in page
     assert "http://" not in page and "https://" not in page  # nothing fetched from a network
     assert (out / "report.md").read_text().startswith("# masktrt deploy: siammask")
+
+
+def test_a_rerun_reuses_the_graphs_and_open_tracker_runs_the_recommendation(deployed, capsys) -> None:
+    import masktrt
+    from masktrt.cli import main
+
+    out, command, _ = deployed
     assert main(command) == 0
     second = capsys.readouterr().out
     assert "export fp32            reused" in second and "export fp16            reused" in second
     with masktrt.open_tracker(out) as tracker:
         assert tracker.runner.name.startswith("onnxruntime") and tracker.name == "siammask"
+
+
+CHECK = """<script>window.addEventListener('load', () => {
+  const images = [...document.images];
+  document.body.setAttribute('data-check', JSON.stringify({
+    tables: document.querySelectorAll('table').length, images: images.length,
+    loaded: images.filter(i => i.complete && i.naturalWidth > 0).length}));
+});</script>"""
+
+
+def test_the_report_renders_in_headless_chromium_with_its_tables_and_images(deployed, tmp_path) -> None:
+    """Debian's chromium loads the page from disk (network off) and reports what rendered."""
+    import re
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    out, _, _ = deployed
+    page = tmp_path / "checked.html"
+    page.write_text((out / "report.html").read_text().replace("</body>", CHECK + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    found = re.search(r"data-check=\"([^\"]*)\"", dom)
+    assert found, dom[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"'))
+    assert check["tables"] >= 3 and check["images"] >= 1 and check["loaded"] == check["images"], check
