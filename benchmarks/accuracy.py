@@ -56,8 +56,11 @@ def pooled_drop(rows: list[Any], metric: str) -> PooledDrop | None:
     """`metric` pooled over the rows that measured it (None when none did)."""
     parts = [row.per_frame[metric] for row in rows if metric in row.per_frame]
     values = np.concatenate(parts) if parts else np.zeros(0)
-    if values.size == 0:
-        return None
+    return drop_of(values, metric) if values.size else None
+
+
+def drop_of(values: np.ndarray, metric: str) -> PooledDrop:
+    """The mean of per-frame drops and its bootstrap interval; non-finite drops are an error."""
     if not np.all(np.isfinite(values)):
         raise MasktrtError(f"non-finite {metric} values in the comparison",
                            "check the backend's outputs (parity --level frame shows where)")

@@ -26,12 +26,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
     seq = report["sequence"]
     fig.suptitle(f"masktrt bench: {seq['name']}, {seq['timed_frames']} frames - "
                  f"{report['machine']['cpu']}", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, plt)
 
 
 def _stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any) -> None:
@@ -118,15 +113,20 @@ def plot_roc(confidence: dict[str, Any], path: str | Path, title: str) -> Path |
     ax.set_ylabel("off-target frames caught")
     ax.set_title(f"{title}: AUC {confidence.get('auc') or 0:.3f}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, plt)
 
 
 def _mark(ax: Any, point: dict | None, marker: str, label: str) -> None:
     if point and point.get("on_flagged") is not None and point.get("off_caught") is not None:
         ax.plot(point["on_flagged"], point["off_caught"], marker, markersize=8,
                 label=f"{label}: score < {point['threshold']:.3f}")
+
+
+def save_figure(fig: Any, path: str | Path, plt: Any) -> Path:
+    """Lay out, write (folders made) and release a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from masktrt.benchmarks.accuracy import PooledDrop, Verdict, bootstrap_interval
+from masktrt.benchmarks.accuracy import PooledDrop, Verdict, drop_of
 from masktrt.benchmarks.metrics import boundary_f, box_iou, region_similarity, success_auc
 from masktrt.runtime import loop
 from masktrt.runtime.sequences import Sequence
@@ -58,9 +58,7 @@ def drop(reference: np.ndarray | None, test: np.ndarray | None, metric: str) -> 
     """Reference minus backend per frame, its mean and bootstrap interval (None: not measured)."""
     if reference is None or test is None or not test.size:
         return None
-    values = reference[:test.size] - test
-    low, high = bootstrap_interval(values)
-    return PooledDrop(metric, float(values.mean()), low, high, int(values.size))
+    return drop_of(reference[:test.size] - test, metric)
 
 
 @dataclass(frozen=True)
@@ -263,6 +261,8 @@ def plot(table: PrecisionTable, path: Any) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from masktrt.benchmarks.plot import save_figure
+
     backends = list(dict.fromkeys(c.backend for c in table.cells))
     sequences = list(dict.fromkeys(c.sequence for c in table.cells))
     fig, (acc, timing) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -279,10 +279,7 @@ def plot(table: PrecisionTable, path: Any) -> Any:
     timing.set_xticks(range(len(backends)), backends, rotation=20)
     timing.set_ylabel("ms per frame (median, all sequences)")
     fig.suptitle(f"{table.tracker}: accuracy and speed by backend and precision")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, plt)
 
 
 def _accuracy(cell: Cell | None) -> float:
