@@ -14,6 +14,7 @@ from masktrt.benchmarks import precision_table as pt
 from masktrt.benchmarks.recommendation import RECOMMENDED
 
 PLOT = "precision.png"
+SHEET = "contact_sheet.png"  # frames tracked by the recommended configuration (deploy)
 
 
 def recommendation_line(out: Path) -> str:
@@ -46,11 +47,19 @@ def markdown(out: Path, table: pt.PrecisionTable, stages: list[Any]) -> str:
                       "## Stages", "", *stage_rows(stages), "",
                       "## Accuracy and speed (ms per frame: the tracker call)", "",
                       pt.markdown(table), "", f"![accuracy and speed]({PLOT})", "",
-                      "## Machine", "", *machine_lines(table), ""])
+                      *sheet_lines(out), "## Machine", "", *machine_lines(table), ""])
 
 
-def to_html(text: str, plot: Path) -> str:
-    """The Markdown as a page: headings, paragraphs, lists and pipe tables; the plot inline."""
+def sheet_lines(out: Path) -> list[str]:
+    if not (out / SHEET).is_file():
+        return []
+    return ["## Tracked frames (the recommended configuration, first sequence)", "",
+            f"![tracked frames]({SHEET})", ""]
+
+
+def to_html(text: str, folder: Path) -> str:
+    """The Markdown as a page: headings, paragraphs, lists and pipe tables; images from
+    `folder` inline (data URIs), so the page is one file."""
     body, rows = [], []
     for line in text.splitlines():
         if line.startswith("|"):
@@ -59,7 +68,7 @@ def to_html(text: str, plot: Path) -> str:
         if rows:
             body.append(_table(rows))
             rows = []
-        body.append(_line(line, plot))
+        body.append(_line(line, folder))
     if rows:
         body.append(_table(rows))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>masktrt deploy</title>"
@@ -80,10 +89,12 @@ def _table(rows: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _line(line: str, plot: Path) -> str:
+def _line(line: str, folder: Path) -> str:
     if line.startswith("!["):
-        data = base64.b64encode(plot.read_bytes()).decode() if plot.is_file() else ""
-        return f"<img alt='accuracy and speed' src='data:image/png;base64,{data}'>"
+        alt, _, name = line[2:].rstrip(")").partition("](")
+        image = folder / name
+        data = base64.b64encode(image.read_bytes()).decode() if image.is_file() else ""
+        return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
     if line.startswith("#"):
         level = len(line) - len(line.lstrip("#"))
         return f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>"
@@ -96,9 +107,9 @@ def write_report(out: Path, table: pt.PrecisionTable, stages: list[Any]) -> list
     """report.md, report.html, precision.png and precision.json in `out`."""
     from masktrt.benchmarks.report import write_json
 
-    plot = pt.plot(table, out / PLOT)
+    pt.plot(table, out / PLOT)
     write_json(out / "precision.json", pt.to_json(table))
     text = markdown(out, table, stages)
     (out / "report.md").write_text(text)
-    (out / "report.html").write_text(to_html(text, Path(plot)))
+    (out / "report.html").write_text(to_html(text, out))
     return [out / "report.md", out / "report.html"]

@@ -174,9 +174,9 @@ def annotate(frame: np.ndarray, result: FrameResult, fps: float | None = None,
     if skipped:
         lines.append("SKIPPED (frame unreadable)")
     for i, text in enumerate(lines):
-        _text(canvas, text, (8, 22 + 22 * i), TEXT_COLOUR)
+        draw_label(canvas, text, (8, 22 + 22 * i), TEXT_COLOUR)
     if result.lost:
-        _text(canvas, "LOST", (canvas.shape[1] - 70, 26), LOST_COLOUR)
+        draw_label(canvas, "LOST", (canvas.shape[1] - 70, 26), LOST_COLOUR)
     return canvas
 
 
@@ -184,7 +184,7 @@ TEXT_SCALE = 0.6
 LABEL_PAD = 3  # pixels of dark label around each text line
 
 
-def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
+def draw_label(canvas: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
     """Text on a filled dark label so it reads on any background. (An outline drawn under the
     text, the usual trick, looks like two overlapping copies of it after MP4 compression.)"""
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, 1)

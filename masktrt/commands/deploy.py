@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         holder: dict[str, Any] = {}
         deployment.stage("measure", lambda: measure(args, model, source, deployment, holder))
     deployment.stage("recommend", lambda: recommend(deployment, holder["table"]))
+    deployment.stage("contact sheet", lambda: contact_sheet(args, deployment, holder["table"]))
     deployment.stage("report", lambda: report(deployment, holder["table"]))
     return 0 if (deployment.out / "recommended.json").is_file() else 1
 
@@ -262,6 +263,31 @@ def folder_of(deployment: Deployment, name: str) -> str:
     backend, precision = name.split("-")[:2]
     folders = deployment.folders if backend == "onnxruntime" else deployment.engines
     return str(folders[precision].relative_to(deployment.out))
+
+
+def contact_sheet(args: argparse.Namespace, deployment: Deployment, table: Any) -> tuple[str, str]:
+    """Frames of the first sequence tracked by the recommended configuration, drawn."""
+    from masktrt.api import FOLDER_OPTION
+    from masktrt.benchmarks import recommendation
+    from masktrt.benchmarks.contact_sheet import write_contact_sheet
+    from masktrt.benchmarks.deploy_report import SHEET
+    from masktrt.benchmarks.precision_table import timed_trajectory
+    from masktrt.commands.precision import preset_for
+    from masktrt.runtime.backends import open_runner
+    from masktrt.runtime.contract import load_contract
+    from masktrt.runtime.sequences import load_sequence
+
+    chosen = recommendation.read(deployment.out)
+    (deployment.out / SHEET).unlink(missing_ok=True)
+    if chosen is None:
+        return "skipped", "no recommended configuration to show"
+    seq = load_sequence(sequences(args)[0])
+    folder = deployment.out / chosen.folder
+    with open_runner(chosen.backend, **{FOLDER_OPTION[chosen.backend]: folder}) as runner:
+        results, _ = timed_trajectory(runner, seq, preset_for(args.preset, load_contract(
+            deployment.folders["fp32"])), table.tracker, args.max_frames)
+    path = write_contact_sheet(seq, results, deployment.out / SHEET)
+    return "ok", f"{path} ({seq.name}, {chosen.backend} {chosen.precision})"
 
 
 def report(deployment: Deployment, table: Any) -> tuple[str, str]:

@@ -84,7 +84,8 @@ def test_deploy_writes_graphs_verdicts_a_recommendation_and_a_report(deployed) -
     chosen = json.loads((out / recommendation.RECOMMENDED).read_text())
     assert chosen["backend"] == "onnxruntime" and (out / chosen["folder"] / "deploy.json").is_file()
     page = (out / "report.html").read_text()
-    assert page.count("<table>") >= 3 and "src='data:image/png;base64,iVBOR" in page
+    assert page.count("<table>") >= 3 and page.count("src='data:image/png;base64,iVBOR") == 2
+    assert "[7] contact sheet" in first and (out / "contact_sheet.png").stat().st_size > 0
     assert "http://" not in page and "https://" not in page  # nothing fetched from a network
     assert (out / "report.md").read_text().startswith("# masktrt deploy: siammask")
 
@@ -129,4 +130,15 @@ def test_the_report_renders_in_headless_chromium_with_its_tables_and_images(depl
     found = re.search(r"data-check=\"([^\"]*)\"", dom)
     assert found, dom[-2000:]
     check = json.loads(found.group(1).replace("&quot;", '"'))
-    assert check["tables"] >= 3 and check["images"] >= 1 and check["loaded"] == check["images"], check
+    assert check["tables"] >= 3 and check["images"] == 2 and check["loaded"] == 2, check  # plot, sheet
+
+
+def test_the_contact_sheet_spreads_its_frames_and_pads_the_last_row() -> None:
+    import numpy as np
+
+    from masktrt.benchmarks.contact_sheet import pick, sheet
+
+    assert pick(60) == [0, 8, 17, 25, 34, 42, 51, 59] and pick(3) == [0, 1, 2] and pick(0) == []
+    tiles = [np.full((10, 20, 3), i, np.uint8) for i in range(1, 6)]
+    grid = sheet(tiles, columns=4)
+    assert grid.shape == (20, 80, 3) and grid[10:, 20:].max() == 0 and grid[10:, :20].min() == 5
