@@ -14,6 +14,7 @@ from masktrt.benchmarks import precision_table as pt
 from masktrt.benchmarks.recommendation import RECOMMENDED
 
 PLOT = "precision.png"
+STAGES = "stages.png"  # per-stage latency
 SHEET = "contact_sheet.png"  # frames tracked by the recommended configuration (deploy)
 
 
@@ -47,6 +48,7 @@ def markdown(out: Path, table: pt.PrecisionTable, stages: list[Any]) -> str:
                       "## Stages", "", *stage_rows(stages), "",
                       "## Accuracy and speed (ms per frame: the tracker call)", "",
                       pt.markdown(table), "", f"![accuracy and speed]({PLOT})", "",
+                      f"![per-stage latency]({STAGES})", "",
                       *sheet_lines(out), "## Machine", "", *machine_lines(table), ""])
 
 
@@ -108,6 +110,7 @@ def write_report(out: Path, table: pt.PrecisionTable, stages: list[Any]) -> list
     from masktrt.benchmarks.report import write_json
 
     pt.plot(table, out / PLOT)
+    pt.plot_stages(table, out / STAGES)
     write_json(out / "precision.json", pt.to_json(table))
     text = markdown(out, table, stages)
     (out / "report.md").write_text(text)

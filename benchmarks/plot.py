@@ -21,7 +21,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
     measured = [b for b in report["backends"] if b["status"] == "measured"]
     stages = report["settings"]["stages"]["track"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1.3]})
-    _stage_boxes(left, measured, stages, plt)
+    stage_boxes(left, measured, stages, plt)
     _scaling(right, measured)
     seq = report["sequence"]
     fig.suptitle(f"masktrt bench: {seq['name']}, {seq['timed_frames']} frames - "
@@ -29,7 +29,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
     return save_figure(fig, path, plt)
 
 
-def _stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any) -> None:
+def stage_boxes(ax: Any, measured: list[dict], stages: Sequence[str], plt: Any) -> None:
     count = max(len(measured), 1)
     width = 0.8 / count
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -12,7 +12,7 @@ what is judged, because a closed loop amplifies rounding into another trajectory
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,11 +72,13 @@ class Cell:
     ms: np.ndarray  # per tracked frame: the tracker call (crop, graphs, pixel work)
     drops: dict[str, PooledDrop] = field(default_factory=dict)  # vs the reference trajectory
     noise: dict[str, float] = field(default_factory=dict)  # the noise floor of those drops
+    stages: dict[str, list[float]] = field(default_factory=dict)  # per-stage ms of the frames
 
     def row(self) -> dict[str, Any]:
         return {"backend": self.backend, "precision": self.precision, "sequence": self.sequence,
                 "frames": int(self.scores.box.size), **self.scores.means(),
                 **speed(self.ms),
+                "stages_ms_median": {k: float(np.median(v)) for k, v in self.stages.items() if v},
                 "drops": {m: vars(d) for m, d in self.drops.items()}, "noise_floor": self.noise}
 
 
@@ -88,21 +90,35 @@ def speed(ms: np.ndarray) -> dict[str, float | None]:
 
 
 def timed_trajectory(runner: Any, seq: Sequence, config: Any, tracker: str,
-                     frames: int | None) -> tuple[list[Any], np.ndarray]:
-    """(results, ms of each tracked frame's tracker call) from the sequence's start; `runner`
-    stays open (its owner closes it)."""
+                     frames: int | None, clock: Any = None) -> tuple[list[Any], np.ndarray]:
+    """(results, ms of each tracked frame's tracker call) from the sequence's start; with a
+    `clock` (benchmarks.clock.StageClock) the tracker's stages of the tracked frames too.
+    `runner` stays open (its owner closes it)."""
     results, ms = [], []
 
     def on_step(step: loop.Step, _: Any) -> None:
         results.append(step.result)
+        if clock is not None:
+            clock.recording = True  # from the first tracked frame on: init is not a frame
         if step.number > 0 and not step.skipped:
             ms.append(1000.0 * step.seconds)
 
     count = len(seq) if frames is None else min(frames, len(seq))
-    with bind(runner, tracker, config, owns_runner=False) as tracked:
+    timer = {"timer": clock} if clock is not None else {}
+    with bind(runner, tracker, config, owns_runner=False, **timer) as tracked:
         loop.run(tracked.core, seq, tuple(seq.init_box()), max_frames=count, on_step=on_step,
                  mask=seq.init_mask())
     return results, np.asarray(ms)
+
+
+def staged_trajectory(runner: Any, seq: Sequence, config: Any, tracker: str,
+                      frames: int | None) -> tuple[list[Any], np.ndarray, dict[str, list[float]]]:
+    """timed_trajectory plus the per-stage milliseconds of the tracked frames."""
+    from masktrt.benchmarks.clock import StageClock
+
+    clock = StageClock()
+    results, ms = timed_trajectory(runner, seq, config, tracker, frames, clock)
+    return results, ms, {stage: list(v) for stage, v in clock.host["track"].items()}
 
 
 def reference_cell(seq: Sequence, results: list[Any], ms: np.ndarray) -> Cell:
@@ -149,14 +165,14 @@ def sequence_cells(reference: Any, runners: list[tuple[str, str, Any]], seq: Seq
                    tracker: str, config: Any, noise_runs: int, max_frames: int | None) -> list[Cell]:
     from masktrt.benchmarks.noise_floor import EPS, noise_floor
 
-    results, ms = timed_trajectory(reference, seq, config, tracker, max_frames)
-    cells = [reference_cell(seq, results, ms)]
+    results, ms, stages = staged_trajectory(reference, seq, config, tracker, max_frames)
+    cells = [replace(reference_cell(seq, results, ms), stages=stages)]
     floors = {p: noise_floor(reference, seq, config, tracker, results, noise_runs, EPS[p])
               if p in EPS else {} for p in {precision for _, precision, _ in runners}}
     for name, precision, runner in runners:
-        own, own_ms = timed_trajectory(runner, seq, config, tracker, max_frames)
-        cells.append(backend_cell(name, precision, seq, cells[0].scores, own, own_ms,
-                                  floors[precision]))
+        own, own_ms, own_stages = staged_trajectory(runner, seq, config, tracker, max_frames)
+        cells.append(replace(backend_cell(name, precision, seq, cells[0].scores, own, own_ms,
+                                          floors[precision]), stages=own_stages))
     return cells
 
 
@@ -172,6 +188,15 @@ class PrecisionTable:
         """Every timed frame of `backend`, all sequences pooled."""
         parts = [c.ms for c in self.cells if c.backend == backend]
         return np.concatenate(parts) if parts else np.zeros(0)
+
+    def stage_samples(self, backend: str) -> dict[str, list[float]]:
+        """Every tracked frame's per-stage ms of `backend`, all sequences pooled."""
+        pooled: dict[str, list[float]] = {}
+        for c in self.cells:
+            if c.backend == backend:
+                for stage, values in c.stages.items():
+                    pooled.setdefault(stage, []).extend(values)
+        return pooled
 
     def baseline_ms(self) -> float | None:
         """The reference's median ms/frame (the speed ratio's denominator)."""
@@ -279,6 +304,26 @@ def plot(table: PrecisionTable, path: Any) -> Any:
     timing.set_xticks(range(len(backends)), backends, rotation=20)
     timing.set_ylabel("ms per frame (median, all sequences)")
     fig.suptitle(f"{table.tracker}: accuracy and speed by backend and precision")
+    return save_figure(fig, path, plt)
+
+
+def plot_stages(table: PrecisionTable, path: Any) -> Any:
+    """Per-stage latency boxes of every backend (log scale), as `masktrt bench` draws them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from masktrt import registry
+    from masktrt.benchmarks.plot import stage_boxes, save_figure
+
+    backends = list(dict.fromkeys(c.backend for c in table.cells))
+    measured = [{"name": b, "samples_ms": table.stage_samples(b)} for b in backends]
+    stages = [s for s in registry.spec(table.tracker).stages.get("track", ())
+              if any(m["samples_ms"].get(s) for m in measured)]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    stage_boxes(ax, measured, stages, plt)
+    fig.suptitle(f"{table.tracker}: per-stage latency of the tracked frames, by backend")
     return save_figure(fig, path, plt)
 
 

@@ -32,13 +32,13 @@ def test_plot_medians_and_lines_stay_visible() -> None:
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgba
 
-    from masktrt.benchmarks.plot import _scaling, _stage_boxes
+    from masktrt.benchmarks.plot import _scaling, stage_boxes
 
     measured = [{"name": n, "samples_ms": {"total": [1.0, 2.0, 3.0]},
                  "scaling": [{"targets": k, "frame": {"mean_ms": float(k)}} for k in (1, 2)]}
                 for n in ("a", "b", "c")]
     fig, (left, right) = plt.subplots(1, 2)
-    _stage_boxes(left, measured, ["total"], plt)
+    stage_boxes(left, measured, ["total"], plt)
     boxes = [patch.get_facecolor()[:3] for patch in left.patches]
     medians = [to_rgba(line.get_color())[:3] for line in left.lines if len(line.get_xdata()) == 2
                and line.get_ydata()[0] == line.get_ydata()[1] == 2.0]

@@ -83,6 +83,7 @@ def test_the_command_writes_one_table_of_every_backend_from_one_run(tmp_path, ca
     assert all(c["frames"] == 4 and c["ms_median"] > 0 and c["ms_p99"] >= c["ms_median"]
                for c in cells)
     assert all(c["J"] is not None and c["F"] is not None for c in cells)  # the sequence has masks
+    assert all({"crop", "search", "refine"} <= set(c["stages_ms_median"]) for c in cells)
     fp32 = cells[1]
     assert fp32["drops"]["gt_box_drop"]["mean"] == pytest.approx(0.0, abs=1e-3)  # same loop
     assert [v["precision"] for v in report["verdicts"]] == ["fp32", "fp16"]
